@@ -1,0 +1,432 @@
+//! The HTTP application: routes, middleware, the GraphQL handlers (HTTP and websocket) and
+//! graceful shutdown.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Data};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{ApiError, INTERNAL_CODE};
+use crate::graphql::{self, loaders::Loaders, AppSchema};
+use crate::services::{accounts, Viewer};
+use crate::state::AppState;
+
+/// Most operations in one batched request.
+pub const MAX_BATCH: usize = 10;
+const REQUEST_ID: &str = "x-request-id";
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+/// A built application: migrated database, bound listener, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await.context("running migrations")?;
+        let state = AppState::new(settings, db);
+        accounts::bootstrap_admins(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("granting ADMIN_EMAILS: {e:?}"))?;
+        let listener = TcpListener::bind(&state.settings.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", state.settings.bind_addr))?;
+        let router = router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_with_shutdown(shutdown_signal()).await
+    }
+
+    pub async fn run_with_shutdown(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "listening; GraphQL at /graphql");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}
+
+fn router(app: AppState) -> Router {
+    let settings = app.settings.clone();
+    let schema = graphql::build_schema(app.clone());
+    let state = HttpState { app, schema };
+
+    let cors = if settings.cors_origins.is_empty() {
+        CorsLayer::new()
+    } else {
+        let origins: Vec<HeaderValue> = settings
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600))
+    };
+
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(state)
+        // Each layer wraps the ones above it: the request id is set first and seen by all.
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            internal_response(None)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<HttpState>) -> Response {
+    match state.app.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "reason": "database" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A GraphQL-shaped error response outside execution (auth, limits, internal).
+fn error_response(
+    status: StatusCode,
+    message: &str,
+    code: &str,
+    request_id: Option<&str>,
+) -> Response {
+    let mut extensions = json!({ "code": code });
+    if let Some(id) = request_id {
+        extensions["requestId"] = json!(id);
+    }
+    let mut response = (
+        status,
+        Json(json!({ "errors": [{ "message": message, "extensions": extensions }] })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    response
+}
+
+fn internal_response(request_id: Option<&str>) -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error",
+        INTERNAL_CODE,
+        request_id,
+    )
+}
+
+/// The viewer of an HTTP request: anonymous without an Authorization header; a bad or expired
+/// token is refused with 401, never treated as anonymous.
+async fn viewer_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Viewer::Anonymous);
+    };
+    let token = value.to_str().ok().and_then(bearer_token);
+    authenticate(app, token).await.map_err(|err| match err {
+        ApiError::Internal(inner) => {
+            tracing::error!(error = ?inner, "authenticating a request failed");
+            internal_response(request_id(headers).as_deref())
+        }
+        _ => error_response(
+            StatusCode::UNAUTHORIZED,
+            "invalid or expired token",
+            "UNAUTHENTICATED",
+            None,
+        ),
+    })
+}
+
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Viewer, ApiError> {
+    match token {
+        Some(token) => accounts::authenticate(app, token).await,
+        None => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// Adds the request id to internal errors so that a client can quote it and an operator can
+/// find the log line.
+fn tag_internal_errors(response: &mut async_graphql::Response, request_id: Option<&str>) {
+    for error in &mut response.errors {
+        let internal = error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from(INTERNAL_CODE));
+        if internal {
+            if let (Some(ext), Some(id)) = (error.extensions.as_mut(), request_id) {
+                ext.set("requestId", id);
+            }
+        }
+    }
+}
+
+async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    let request_id = request_id(headers);
+    let viewer = match viewer_from_headers(&state.app, headers).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if let BatchRequest::Batch(requests) = &batch {
+        if requests.len() > MAX_BATCH {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("at most {MAX_BATCH} operations per batch"),
+                "BAD_USER_INPUT",
+                None,
+            );
+        }
+    }
+    let loaders = Arc::new(Loaders::new(&state.app.db.reader));
+    let batch = batch.data(viewer).data(loaders);
+    let mut response = state.schema.execute_batch(batch).await;
+    match &mut response {
+        BatchResponse::Single(resp) => tag_internal_errors(resp, request_id.as_deref()),
+        BatchResponse::Batch(resps) => {
+            for resp in resps {
+                tag_internal_errors(resp, request_id.as_deref());
+            }
+        }
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+async fn graphql_post(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> Response {
+    execute(&state, &headers, request.into_inner()).await
+}
+
+/// GET /graphql: a websocket upgrade for subscriptions, a query in the query string, or
+/// GraphiQL for a browser.
+async fn graphql_get(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    uri: Uri,
+    protocol: Result<GraphQLProtocol, StatusCode>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    if let (Ok(upgrade), Ok(protocol)) = (upgrade, protocol) {
+        return websocket(state, protocol, upgrade);
+    }
+    if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
+        let request = match async_graphql::http::parse_query_string(query) {
+            Ok(request) => request,
+            Err(err) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &err.to_string(),
+                    "BAD_REQUEST",
+                    None,
+                )
+            }
+        };
+        if is_mutation(&request) {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "mutations must be sent with POST",
+                "BAD_REQUEST",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        return execute(&state, &headers, BatchRequest::Single(request)).await;
+    }
+    if !state.app.settings.graphiql {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "GraphiQL is disabled; send queries with POST",
+            "NOT_FOUND",
+            None,
+        );
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Marketplace API")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// True when the operation the request would run is a mutation. A document that does not parse
+/// is left to the executor, which reports the syntax error.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let name = request.operation_name.as_deref();
+    doc.operations.iter().any(|(op_name, op)| {
+        let selected = match name {
+            Some(wanted) => op_name.map(|n| n.as_str()) == Some(wanted),
+            None => true,
+        };
+        selected && op.node.ty == OperationType::Mutation
+    })
+}
+
+fn websocket(state: HttpState, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    let schema = state.schema.clone();
+    let app = state.app.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(
+                    move |payload| async move { connection_init(app, payload).await },
+                )
+                .serve()
+                .await
+        })
+}
+
+/// `connection_init` carries `{ "authorization": "Bearer …" }`; without it the connection is
+/// anonymous, with a bad token it is refused.
+async fn connection_init(app: AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
+    let header = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(|v| v.as_str());
+    let viewer = match header {
+        None => Viewer::Anonymous,
+        Some(header) => match authenticate(&app, bearer_token(header)).await {
+            Ok(viewer) => viewer,
+            Err(ApiError::Internal(inner)) => {
+                tracing::error!(error = ?inner, "authenticating a websocket failed");
+                return Err(async_graphql::Error::new("internal error"));
+            }
+            Err(_) => {
+                return Err(async_graphql::Error::new(
+                    "UNAUTHENTICATED: invalid or expired token",
+                ))
+            }
+        },
+    };
+    let mut data = Data::default();
+    data.insert(viewer);
+    data.insert(Arc::new(Loaders::new(&app.db.reader)));
+    Ok(data)
+}

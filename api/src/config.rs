@@ -1,0 +1,269 @@
+//! Settings, all from the environment (and a `.env` file when present), each with a default
+//! that works on a laptop with nothing installed. `marketplace --help` lists them.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+
+/// The raw settings as clap reads them from flags and the environment.
+#[derive(clap::Args, Clone)]
+pub struct RawSettings {
+    /// `development` or `production`; production requires JWT_SECRET and turns GraphiQL,
+    /// introspection and field suggestions off.
+    #[arg(long, env = "APP_ENV", default_value = "development", global = true)]
+    pub app_env: AppEnv,
+    /// Listen address; port 0 picks a free port and logs it.
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind_addr: String,
+    /// Where the SQLite file, local files and generated dev secrets live.
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://$DATA_DIR/marketplace.db?mode=rwc`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Base of links the server hands out; default `http://$BIND_ADDR`.
+    #[arg(long, env = "PUBLIC_BASE_URL", global = true)]
+    pub public_base_url: Option<String>,
+    /// HS256 key for access tokens; generated into $DATA_DIR in development when unset.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Comma-separated emails that get the ADMIN role at registration and at start.
+    #[arg(long, env = "ADMIN_EMAILS", default_value = "", global = true)]
+    pub admin_emails: String,
+    /// Platform commission in basis points (1500 = 15%).
+    #[arg(
+        long,
+        env = "PLATFORM_COMMISSION_BPS",
+        default_value_t = 1500,
+        global = true
+    )]
+    pub platform_commission_bps: u32,
+    /// Days after delivery before an order completes by itself.
+    #[arg(long, env = "AUTO_COMPLETE_DAYS", default_value_t = 3, global = true)]
+    pub auto_complete_days: u32,
+    /// Stripe secret key; unset means simulated payments.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
+    pub stripe_secret_key: Option<String>,
+    /// Signing secret of the platform webhook endpoint.
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
+    /// Signing secret of the Connect webhook endpoint (account.updated and friends).
+    #[arg(
+        long,
+        env = "STRIPE_CONNECT_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub stripe_connect_webhook_secret: Option<String>,
+    /// Base URL of the Stripe API (a local double in tests).
+    #[arg(long, env = "STRIPE_API_BASE", global = true)]
+    pub stripe_api_base: Option<String>,
+    /// `file:///path` or `s3://bucket`; default `file://$DATA_DIR/files`.
+    #[arg(long, env = "STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+    /// S3-compatible endpoint (MinIO, a local S3 server).
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true, global = true)]
+    pub aws_access_key_id: Option<String>,
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub aws_secret_access_key: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    pub aws_region: String,
+    /// Comma-separated SPA origins allowed by CORS; empty means same origin only.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+    /// Introspection on or off; default on in development, off in production.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true)]
+    pub graphql_introspection: Option<bool>,
+    /// GraphiQL at GET /graphql; default on in development, off in production.
+    #[arg(long, env = "GRAPHIQL", global = true)]
+    pub graphiql: Option<bool>,
+    /// `pretty` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in days.
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_TTL_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub refresh_token_ttl_days: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Settings resolved: every default filled in and every secret wrapped.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub bind_addr: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_base_url: Option<String>,
+    pub jwt_secret: SecretString,
+    pub admin_emails: Vec<String>,
+    pub platform_commission_bps: u32,
+    pub auto_complete_days: u32,
+    pub stripe: Option<StripeSettings>,
+    pub storage_url: String,
+    pub s3: S3Settings,
+    pub cors_origins: Vec<String>,
+    pub graphql_introspection: bool,
+    pub graphiql: bool,
+    pub log_format: LogFormat,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    pub webhook_secret: Option<SecretString>,
+    pub connect_webhook_secret: Option<SecretString>,
+    pub api_base: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<SecretString>,
+    pub secret_access_key: Option<SecretString>,
+    pub region: String,
+}
+
+impl Settings {
+    /// Resolves defaults that depend on other settings and loads or creates the dev JWT secret.
+    pub fn resolve(raw: RawSettings) -> anyhow::Result<Settings> {
+        let production = raw.app_env == AppEnv::Production;
+        let database_url = match raw.database_url.filter(|u| !u.trim().is_empty()) {
+            Some(url) => url,
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                raw.data_dir.join("marketplace.db").display()
+            ),
+        };
+        let jwt_secret = match raw.jwt_secret.filter(|s| !s.is_empty()) {
+            Some(secret) => {
+                if secret.len() < 32 {
+                    bail!("JWT_SECRET must be at least 32 characters");
+                }
+                SecretString::from(secret)
+            }
+            None if production => bail!("JWT_SECRET is required when APP_ENV=production"),
+            None => dev_jwt_secret(&raw.data_dir)?,
+        };
+        let stripe = raw
+            .stripe_secret_key
+            .filter(|k| !k.is_empty())
+            .map(|key| StripeSettings {
+                secret_key: SecretString::from(key),
+                webhook_secret: raw.stripe_webhook_secret.map(SecretString::from),
+                connect_webhook_secret: raw.stripe_connect_webhook_secret.map(SecretString::from),
+                api_base: raw.stripe_api_base,
+            });
+        let storage_url = raw.storage_url.unwrap_or_else(|| {
+            format!("file://{}", absolute(&raw.data_dir.join("files")).display())
+        });
+        Ok(Settings {
+            app_env: raw.app_env,
+            bind_addr: raw.bind_addr,
+            data_dir: raw.data_dir,
+            database_url,
+            public_base_url: raw.public_base_url.filter(|u| !u.is_empty()),
+            jwt_secret,
+            admin_emails: split_list(&raw.admin_emails)
+                .map(|e| e.to_lowercase())
+                .collect(),
+            platform_commission_bps: raw.platform_commission_bps,
+            auto_complete_days: raw.auto_complete_days,
+            stripe,
+            storage_url,
+            s3: S3Settings {
+                endpoint: raw.s3_endpoint,
+                access_key_id: raw.aws_access_key_id.map(SecretString::from),
+                secret_access_key: raw.aws_secret_access_key.map(SecretString::from),
+                region: raw.aws_region,
+            },
+            cors_origins: split_list(&raw.cors_origins).map(str::to_owned).collect(),
+            graphql_introspection: raw.graphql_introspection.unwrap_or(!production),
+            graphiql: raw.graphiql.unwrap_or(!production),
+            log_format: raw.log_format,
+            access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
+            refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 24 * 3600),
+            max_body_bytes: raw.max_body_bytes,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+}
+
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// In development a random secret is generated once into the data directory, so tokens survive
+/// restarts without anyone having to invent a key.
+fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let secret = crate::auth::random_token(48);
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET is not set: generated a development secret; set JWT_SECRET in production"
+    );
+    Ok(SecretString::from(secret))
+}

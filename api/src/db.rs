@@ -1,0 +1,140 @@
+//! Database connections for both backends.
+//!
+//! SQLite runs in WAL mode with a busy timeout, and all writes go through a pool of exactly one
+//! connection: writers queue in the pool instead of failing with "database is locked", while
+//! readers use their own pool and never wait on a writer. On PostgreSQL both handles are the same
+//! pool. Services open write transactions on `writer` and read on `reader`.
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlErr, SqlxPostgresConnector,
+    SqlxSqliteConnector, Statement,
+};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub reader: DatabaseConnection,
+    pub writer: DatabaseConnection,
+    pub backend: DbBackend,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(20)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            Ok(Db {
+                reader: conn.clone(),
+                writer: conn,
+                backend: DbBackend::Postgres,
+            })
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("parsing the SQLite DATABASE_URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(dir) = options.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+            }
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let writer_pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .context("opening the SQLite database")?;
+            // An in-memory database exists once per connection: readers must share the writer.
+            let reader_pool = if in_memory {
+                writer_pool.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .context("opening the SQLite database for reading")?
+            };
+            Ok(Db {
+                reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool),
+                writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool),
+                backend: DbBackend::Sqlite,
+            })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
+        }
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.reader
+            .execute(Statement::from_string(self.backend, "SELECT 1"))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        use migration::MigratorTrait;
+        migration::Migrator::up(&self.writer, None).await
+    }
+}
+
+/// The unique constraints the services turn into user errors, with the column list SQLite names
+/// in its message (SQLite reports columns, PostgreSQL the constraint name).
+const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
+    ("users_email_key", "users.email"),
+    ("tenants_slug_key", "tenants.slug"),
+    (
+        "tenant_members_tenant_user_key",
+        "tenant_members.tenant_id, tenant_members.user_id",
+    ),
+    ("providers_user_key", "providers.user_id"),
+    ("listings_slug_key", "listings.slug"),
+    ("orders_number_key", "orders.number"),
+    ("reviews_order_key", "reviews.order_id"),
+    ("disputes_order_open_key", "disputes.order_id"),
+    (
+        "contacts_tenant_user_live_key",
+        "contacts.tenant_id, contacts.user_id",
+    ),
+    (
+        "invoices_tenant_number_key",
+        "invoices.tenant_id, invoices.number",
+    ),
+    (
+        "ledger_entries_idempotency_key",
+        "ledger_entries.idempotency_key",
+    ),
+    (
+        "idempotency_keys_user_operation_key",
+        "idempotency_keys.user_id, idempotency_keys.operation, idempotency_keys.key",
+    ),
+];
+
+/// True when `err` is a violation of the named unique constraint, on either backend.
+pub fn is_unique_violation(err: &DbErr, constraint: &str) -> bool {
+    let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else {
+        return false;
+    };
+    if message.contains(&format!("\"{constraint}\"")) {
+        return true;
+    }
+    UNIQUE_CONSTRAINTS
+        .iter()
+        .find(|(name, _)| *name == constraint)
+        .is_some_and(|(_, columns)| message.ends_with(&format!("failed: {columns}")))
+}

@@ -1,0 +1,30 @@
+//! Pure business rules: parsing of domain values and the decisions made on them. No I/O here;
+//! everything is unit-tested without a database.
+pub mod account;
+
+/// A value that failed to parse, with the message a client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Trims `raw` and checks its length in characters against `min..=max`.
+pub fn bounded_text(raw: &str, what: &str, min: usize, max: usize) -> Result<String, Invalid> {
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(Invalid(if min == 1 {
+            format!("{what} must not be empty")
+        } else {
+            format!("{what} must be at least {min} characters")
+        }));
+    }
+    if len > max {
+        return Err(Invalid(format!("{what} must be at most {max} characters")));
+    }
+    Ok(trimmed.to_owned())
+}

@@ -1,0 +1,83 @@
+//! The GraphQL schema: roots merged from one module per aggregate, scalars, connections,
+//! dataloaders and the request context (viewer, loaders, state).
+pub mod accounts;
+pub mod connection;
+pub mod loaders;
+pub mod node;
+pub mod scalars;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::config::Settings;
+use crate::services::Viewer;
+use crate::state::AppState;
+use loaders::Loaders;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(node::NodeQuery, accounts::AccountsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(accounts::AccountsMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Query depth limit (DESIGN §8).
+pub const MAX_DEPTH: usize = 12;
+/// Complexity limit until per-field cost analysis lands.
+pub const MAX_COMPLEXITY: usize = 1000;
+/// Directives on one field.
+pub const MAX_DIRECTIVES: usize = 5;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_directives(MAX_DIRECTIVES)
+}
+
+/// The schema that serves requests, holding the shared state.
+pub fn build_schema(state: AppState) -> AppSchema {
+    let settings: &Settings = &state.settings;
+    let mut builder = builder();
+    if !settings.graphql_introspection {
+        builder = builder.disable_introspection();
+    }
+    if settings.is_production() {
+        builder = builder.disable_suggestions();
+    }
+    builder.data(state).finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// Typed access to what the handler attaches to every request.
+pub trait ContextExt {
+    fn state(&self) -> async_graphql::Result<&AppState>;
+    fn viewer(&self) -> &Viewer;
+    fn loaders(&self) -> async_graphql::Result<&Loaders>;
+}
+
+static ANONYMOUS: Viewer = Viewer::Anonymous;
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> async_graphql::Result<&AppState> {
+        self.data::<AppState>()
+    }
+
+    fn viewer(&self) -> &Viewer {
+        self.data_opt::<Viewer>().unwrap_or(&ANONYMOUS)
+    }
+
+    fn loaders(&self) -> async_graphql::Result<&Loaders> {
+        self.data::<Arc<Loaders>>().map(|l| l.as_ref())
+    }
+}

@@ -1,0 +1,20 @@
+//! The marketplace API server: a GraphQL API over axum, SeaORM and async-graphql.
+//!
+//! A request flows one way: axum handler (`app`) → resolver (`graphql`, parses input and checks
+//! the viewer) → service (`services`, transaction + domain rule) → database and adapters.
+//! `domain` holds the pure rules and does no I/O.
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod ids;
+pub mod pagination;
+pub mod services;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;

@@ -1,0 +1,77 @@
+//! `marketplace`: serve (default), migrate, schema.
+use clap::{Parser, Subcommand, ValueEnum};
+use migration::MigratorTrait;
+
+use api::config::{RawSettings, Settings};
+use api::db::Db;
+use api::{telemetry, Application};
+
+#[derive(Parser)]
+#[command(
+    name = "marketplace",
+    version,
+    about = "The marketplace GraphQL API server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: RawSettings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API (the default).
+    Serve,
+    /// Apply or roll back migrations.
+    Migrate {
+        #[arg(value_enum, default_value = "up")]
+        action: MigrateAction,
+        /// How many migrations to apply or roll back (default: all for up, one for down).
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// Print the GraphQL schema (SDL) to standard output.
+    Schema,
+}
+
+#[derive(ValueEnum, Clone, Copy)]
+enum MigrateAction {
+    Up,
+    Down,
+    Status,
+    /// Drop every table and apply all migrations again.
+    Fresh,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", api::graphql::sdl());
+        return Ok(());
+    }
+    telemetry::init(cli.settings.log_format);
+    let settings = Settings::resolve(cli.settings)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve | Command::Schema => {
+            let app = Application::build(settings).await?;
+            tracing::info!(url = %format!("http://{}/graphql", app.local_addr()), "GraphiQL");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate { action, steps } => {
+            let db = Db::connect(&settings.database_url).await?;
+            let conn = &db.writer;
+            match action {
+                MigrateAction::Up => migration::Migrator::up(conn, steps).await?,
+                MigrateAction::Down => {
+                    migration::Migrator::down(conn, Some(steps.unwrap_or(1))).await?
+                }
+                MigrateAction::Status => migration::Migrator::status(conn).await?,
+                MigrateAction::Fresh => migration::Migrator::fresh(conn).await?,
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! Accounts: registration, sessions (access + rotating refresh tokens), moderation.
+use chrono::{DateTime, Utc};
+use entity::{refresh_tokens, users};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{AuthUser, Viewer};
+use crate::auth::{self, token_digest};
+use crate::db::is_unique_violation;
+use crate::domain::account::{
+    status_reason, DisplayName, Email, Password, Role, Roles, UserStatus,
+};
+use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::ids::{self, Kind};
+use crate::pagination::{Page, PageRequest};
+use crate::state::AppState;
+
+const LOGIN_FAILED: &str = "invalid email or password";
+const REFRESH_INVALID: &str = "invalid or expired refresh token";
+
+/// What a successful register, login or refresh hands back.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: users::Model,
+    pub access_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+}
+
+pub struct RegisterInput<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub display_name: &'a str,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<Session> {
+    let email = Email::parse(input.email);
+    let password = Password::parse(input.password);
+    let name = DisplayName::parse(input.display_name);
+    let (email, password, name) = match (email, password, name) {
+        (Ok(e), Ok(p), Ok(n)) => (e, p, n),
+        (e, p, n) => {
+            let mut errors = Vec::new();
+            if let Err(err) = e {
+                errors.push(UserError::invalid("email", err.0));
+            }
+            if let Err(err) = p {
+                errors.push(UserError::invalid("password", err.0));
+            }
+            if let Err(err) = n {
+                errors.push(UserError::invalid("displayName", err.0));
+            }
+            return Err(ApiError::Refused(errors));
+        }
+    };
+    let taken = || {
+        ApiError::refused(UserError::on_input(
+            "email",
+            UserErrorCode::AlreadyExists,
+            "an account with this email already exists",
+        ))
+    };
+    if find_by_email(&state.db.reader, &email).await?.is_some() {
+        return Err(taken());
+    }
+
+    let hash = hash_blocking(password).await?;
+    let admin = state
+        .settings
+        .admin_emails
+        .iter()
+        .any(|e| e == email.as_str());
+    let now = state.now();
+    let user = users::ActiveModel {
+        id: Set(ids::new_id(Kind::User)),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        display_name: Set(name.as_str().to_owned()),
+        roles: Set(Roles::for_new_user(admin).to_stored()),
+        status: Set(UserStatus::Active.as_str().to_owned()),
+        status_reason: Set(None),
+        status_changed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let txn = state.db.writer.begin().await?;
+    let user = match user.insert(&txn).await {
+        Ok(user) => user,
+        // Two registrations racing for one email: the loser sees the same refusal.
+        Err(err) if is_unique_violation(&err, "users_email_key") => return Err(taken()),
+        Err(err) => return Err(err.into()),
+    };
+    let refresh = insert_refresh_token(state, &txn, &user.id, None, now).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, admin, "registered");
+    issue_session(state, user, refresh, now)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<Session> {
+    let failed = || ApiError::refused(UserError::new(UserErrorCode::Invalid, LOGIN_FAILED));
+    let user = match Email::parse(email) {
+        Ok(email) => find_by_email(&state.db.reader, &email).await?,
+        Err(_) => None,
+    };
+    // Verify against a dummy hash when the account does not exist, so that the answer takes as
+    // long either way and says nothing about which emails are registered.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_owned());
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(failed()),
+    };
+    let status = UserStatus::from_stored(&user.status);
+    if !status.may_sign_in() {
+        return Err(ApiError::refused(UserError::new(
+            UserErrorCode::NotAllowed,
+            format!("this account is {}", status.as_str().to_lowercase()),
+        )));
+    }
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let refresh = insert_refresh_token(state, &txn, &user.id, None, now).await?;
+    txn.commit().await?;
+    issue_session(state, user, refresh, now)
+}
+
+/// Rotates a refresh token: the presented one is spent and a new one of the same family issued.
+/// Presenting a spent token again is taken as theft: the whole family is revoked.
+#[tracing::instrument(skip_all)]
+pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session> {
+    let invalid = || ApiError::refused(UserError::new(UserErrorCode::Invalid, REFRESH_INVALID));
+    let now = state.now();
+    let Some(stored) = find_refresh_token(&state.db.reader, token).await? else {
+        return Err(invalid());
+    };
+    if stored.revoked_at.is_some() {
+        revoke_family(&state.db.writer, &stored.family_id, now).await?;
+        tracing::warn!(user_id = %stored.user_id, family = %stored.family_id,
+            "a spent refresh token was presented again: revoked its family");
+        return Err(invalid());
+    }
+    if stored.expires_at <= now {
+        return Err(invalid());
+    }
+    let user = users::Entity::find_by_id(stored.user_id.clone())
+        .one(&state.db.reader)
+        .await?
+        .ok_or_else(invalid)?;
+    if !UserStatus::from_stored(&user.status).may_sign_in() {
+        revoke_family(&state.db.writer, &stored.family_id, now).await?;
+        return Err(ApiError::refused(UserError::new(
+            UserErrorCode::NotAllowed,
+            "this account may not sign in",
+        )));
+    }
+
+    let txn = state.db.writer.begin().await?;
+    let new_id = ids::new_id(Kind::RefreshToken);
+    // Spend the token only if nobody spent it first: of two racing refreshes one wins, and the
+    // other is treated as reuse.
+    let spent = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            refresh_tokens::Column::ReplacedBy,
+            Expr::value(new_id.clone()),
+        )
+        .filter(refresh_tokens::Column::Id.eq(stored.id.clone()))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        txn.rollback().await?;
+        revoke_family(&state.db.writer, &stored.family_id, now).await?;
+        return Err(invalid());
+    }
+    let refresh = insert_refresh_token_with_id(
+        state,
+        &txn,
+        new_id,
+        &user.id,
+        Some(stored.family_id.clone()),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    issue_session(state, user, refresh, now)
+}
+
+/// Ends the login the refresh token belongs to (every token of its family).
+#[tracing::instrument(skip_all)]
+pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
+    let Some(stored) = find_refresh_token(&state.db.reader, token).await? else {
+        return Err(ApiError::refused(UserError::on_input(
+            "refreshToken",
+            UserErrorCode::Invalid,
+            "unknown refresh token",
+        )));
+    };
+    revoke_family(&state.db.writer, &stored.family_id, state.now()).await?;
+    Ok(())
+}
+
+/// Suspends, bans or reactivates a user (admins only). A user who is no longer active loses
+/// every session at once: refresh tokens are revoked and access tokens stop being accepted
+/// because every request re-reads the status.
+#[tracing::instrument(skip(state, viewer, reason))]
+pub async fn set_user_status(
+    state: &AppState,
+    viewer: &Viewer,
+    user_id: &str,
+    status: UserStatus,
+    reason: &str,
+) -> ApiResult<users::Model> {
+    let admin = viewer.admin()?;
+    let reason =
+        status_reason(reason).map_err(|e| ApiError::refused(UserError::invalid("reason", e.0)))?;
+    let not_found = || {
+        ApiError::refused(UserError::on_input(
+            "userId",
+            UserErrorCode::NotFound,
+            "no such user",
+        ))
+    };
+    if !ids::is_kind(user_id, Kind::User) {
+        return Err(not_found());
+    }
+    if admin.id == user_id {
+        return Err(ApiError::refused(UserError::on_input(
+            "userId",
+            UserErrorCode::NotAllowed,
+            "admins cannot change their own status",
+        )));
+    }
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let user = users::Entity::find_by_id(user_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut active: users::ActiveModel = user.into();
+    active.status = Set(status.as_str().to_owned());
+    active.status_reason = Set(Some(reason));
+    active.status_changed_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    if !status.may_sign_in() {
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::UserId.eq(user.id.clone()))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    tracing::info!(admin = %admin.id, user_id = %user.id, status = status.as_str(), "user status changed");
+    Ok(user)
+}
+
+/// The viewer behind a bearer access token: valid signature, not expired, and the user still
+/// exists and is active. Anything else is UNAUTHENTICATED, never a silent anonymous.
+pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Viewer> {
+    let claims = state.jwt.verify(token).ok_or(ApiError::Unauthenticated)?;
+    let user = users::Entity::find_by_id(claims.sub)
+        .one(&state.db.reader)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if !UserStatus::from_stored(&user.status).may_sign_in() {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Viewer::User(AuthUser {
+        id: user.id,
+        roles: Roles::from_stored(&user.roles),
+    }))
+}
+
+/// Gives ADMIN to existing accounts listed in ADMIN_EMAILS (new ones get it at registration).
+pub async fn bootstrap_admins(state: &AppState) -> ApiResult<()> {
+    if state.settings.admin_emails.is_empty() {
+        return Ok(());
+    }
+    let listed = users::Entity::find()
+        .filter(users::Column::Email.is_in(state.settings.admin_emails.clone()))
+        .all(&state.db.writer)
+        .await?;
+    for user in listed {
+        let mut roles = Roles::from_stored(&user.roles);
+        if roles.contains(Role::Admin) {
+            continue;
+        }
+        roles.insert(Role::Admin);
+        let id = user.id.clone();
+        let mut active: users::ActiveModel = user.into();
+        active.roles = Set(roles.to_stored());
+        active.updated_at = Set(state.now());
+        active.update(&state.db.writer).await?;
+        tracing::info!(user_id = %id, "granted ADMIN from ADMIN_EMAILS");
+    }
+    Ok(())
+}
+
+/// Filter of the admin user list.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub query: Option<String>,
+    pub status: Option<UserStatus>,
+    pub role: Option<Role>,
+}
+
+/// Keyset of the user list: newest first, by id (UUIDv7 ids sort by creation).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserCursor {
+    pub id: String,
+}
+
+/// The user list for admins, newest first.
+pub async fn list_users(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: UserFilter,
+    page: PageRequest<UserCursor>,
+) -> ApiResult<Page<users::Model>> {
+    viewer.admin()?;
+    let mut query = users::Entity::find();
+    if let Some(q) = filter
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+    {
+        if q.chars().count() > 200 {
+            return Err(ApiError::BadInput(
+                "query must be at most 200 characters".into(),
+            ));
+        }
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Expr::col(users::Column::Email).like(pattern.clone()))
+                .add(
+                    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
+                        users::Column::DisplayName,
+                    )))
+                    .like(pattern),
+                ),
+        );
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(users::Column::Status.eq(status.as_str()));
+    }
+    if let Some(role) = filter.role {
+        // Roles are stored sorted and comma-separated, so a role name appears whole.
+        query = query.filter(users::Column::Roles.like(format!("%{}%", role.as_str())));
+    }
+    let total = query.clone().count(&state.db.reader).await?;
+    if let Some(after) = &page.after {
+        query = query.filter(users::Column::Id.lt(after.id.clone()));
+    }
+    let rows = query
+        .order_by_desc(users::Column::Id)
+        .limit(page.fetch_limit())
+        .all(&state.db.reader)
+        .await?;
+    Ok(Page::from_overfetch(rows, &page, total))
+}
+
+/// Escapes LIKE wildcards so user text matches literally (`\` is the escape character).
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+) -> ApiResult<Option<users::Model>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_str()))
+        .one(conn)
+        .await?)
+}
+
+async fn find_refresh_token(
+    conn: &impl ConnectionTrait,
+    token: &str,
+) -> ApiResult<Option<refresh_tokens::Model>> {
+    if token.is_empty() || token.len() > 200 {
+        return Ok(None);
+    }
+    Ok(refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(token_digest(token)))
+        .one(conn)
+        .await?)
+}
+
+async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    family_id: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_refresh_token(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    family_id: Option<String>,
+    now: DateTime<Utc>,
+) -> ApiResult<String> {
+    insert_refresh_token_with_id(
+        state,
+        conn,
+        ids::new_id(Kind::RefreshToken),
+        user_id,
+        family_id,
+        now,
+    )
+    .await
+}
+
+/// Stores the digest of a new refresh token and returns the token itself.
+async fn insert_refresh_token_with_id(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    id: String,
+    user_id: &str,
+    family_id: Option<String>,
+    now: DateTime<Utc>,
+) -> ApiResult<String> {
+    let token = format!("rt_{}", auth::random_token(32));
+    let ttl = chrono::Duration::from_std(state.settings.refresh_token_ttl)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    refresh_tokens::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id.to_owned()),
+        family_id: Set(family_id.unwrap_or_else(|| ids::new_id(Kind::TokenFamily))),
+        token_hash: Set(token_digest(&token)),
+        expires_at: Set(now + ttl),
+        revoked_at: Set(None),
+        replaced_by: Set(None),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+fn issue_session(
+    state: &AppState,
+    user: users::Model,
+    refresh_token: String,
+    now: DateTime<Utc>,
+) -> ApiResult<Session> {
+    let roles = Roles::from_stored(&user.roles).names();
+    let (access_token, expires_at) = state.jwt.issue(&user.id, roles, now)?;
+    Ok(Session {
+        user,
+        access_token,
+        expires_at,
+        refresh_token,
+    })
+}
+
+async fn hash_blocking(password: Password) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || auth::hash_password(password.expose()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)
+}

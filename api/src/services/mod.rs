@@ -1,0 +1,55 @@
+//! Use cases, one module per aggregate. Each checks who may act, applies the domain rule inside
+//! one transaction and returns either the result or refusals (`ApiError::Refused`).
+pub mod accounts;
+
+use crate::domain::account::{Role, Roles};
+use crate::error::{ApiError, ApiResult};
+
+/// Who is asking: resolved once per request (HTTP header or websocket `connection_init`).
+#[derive(Clone, Debug, Default)]
+pub enum Viewer {
+    #[default]
+    Anonymous,
+    User(AuthUser),
+}
+
+/// An authenticated, active user with the roles the database holds now (not the token's).
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: String,
+    pub roles: Roles,
+}
+
+impl Viewer {
+    pub fn user(&self) -> ApiResult<&AuthUser> {
+        match self {
+            Viewer::User(user) => Ok(user),
+            Viewer::Anonymous => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    pub fn admin(&self) -> ApiResult<&AuthUser> {
+        let user = self.user()?;
+        if user.roles.contains(Role::Admin) {
+            Ok(user)
+        } else {
+            Err(ApiError::Forbidden("admins only".to_owned()))
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Viewer::User(user) => Some(&user.id),
+            Viewer::Anonymous => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Viewer::User(user) if user.roles.contains(Role::Admin))
+    }
+
+    /// The viewer is this user, or an admin.
+    pub fn is_self_or_admin(&self, user_id: &str) -> bool {
+        self.id() == Some(user_id) || self.is_admin()
+    }
+}

@@ -1,0 +1,50 @@
+//! SeaORM entities, one module per table. No business logic lives here.
+
+pub mod contacts;
+pub mod counters;
+pub mod deliveries;
+pub mod disputes;
+pub mod idempotency_keys;
+pub mod invoice_counters;
+pub mod invoice_line_items;
+pub mod invoices;
+pub mod ledger_entries;
+pub mod listings;
+pub mod message_threads;
+pub mod messages;
+pub mod order_events;
+pub mod orders;
+pub mod payments;
+pub mod providers;
+pub mod refresh_tokens;
+pub mod reviews;
+pub mod stripe_events;
+pub mod tenant_members;
+pub mod tenants;
+pub mod users;
+
+/// Every entity under its table's CamelCase name.
+pub mod prelude {
+    pub use super::contacts::Entity as Contacts;
+    pub use super::counters::Entity as Counters;
+    pub use super::deliveries::Entity as Deliveries;
+    pub use super::disputes::Entity as Disputes;
+    pub use super::idempotency_keys::Entity as IdempotencyKeys;
+    pub use super::invoice_counters::Entity as InvoiceCounters;
+    pub use super::invoice_line_items::Entity as InvoiceLineItems;
+    pub use super::invoices::Entity as Invoices;
+    pub use super::ledger_entries::Entity as LedgerEntries;
+    pub use super::listings::Entity as Listings;
+    pub use super::message_threads::Entity as MessageThreads;
+    pub use super::messages::Entity as Messages;
+    pub use super::order_events::Entity as OrderEvents;
+    pub use super::orders::Entity as Orders;
+    pub use super::payments::Entity as Payments;
+    pub use super::providers::Entity as Providers;
+    pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::reviews::Entity as Reviews;
+    pub use super::stripe_events::Entity as StripeEvents;
+    pub use super::tenant_members::Entity as TenantMembers;
+    pub use super::tenants::Entity as Tenants;
+    pub use super::users::Entity as Users;
+}

@@ -1,0 +1,28 @@
+//! Schema migrations. Each migration runs unchanged on SQLite and PostgreSQL and has a real
+//! `down`. Constraints and indexes are named so that the API can map a violation to a clear
+//! user error in one place (`api::db::constraint`).
+pub use sea_orm_migration::prelude::*;
+
+mod cols;
+mod m20261122_000001_accounts;
+mod m20261122_000002_sellers;
+mod m20261122_000003_orders;
+mod m20261122_000004_invoicing;
+mod m20261122_000005_messaging;
+mod m20261122_000006_system;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_accounts::Migration),
+            Box::new(m20261122_000002_sellers::Migration),
+            Box::new(m20261122_000003_orders::Migration),
+            Box::new(m20261122_000004_invoicing::Migration),
+            Box::new(m20261122_000005_messaging::Migration),
+            Box::new(m20261122_000006_system::Migration),
+        ]
+    }
+}
