@@ -16,9 +16,11 @@ use crate::state::AppState;
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(node::NodeQuery, accounts::AccountsQuery);
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(accounts::AccountsMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,1 +1,9 @@
-fn main() {}
+//! One integration-test binary: every module starts the real server on a free port with its own
+//! database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set) and speaks GraphQL
+//! over HTTP and websockets.
+mod accounts;
+mod helpers;
+mod http;
+mod migrations;
+mod schema;
+mod websocket;

@@ -1,0 +1,198 @@
+//! `spawn_app` and typed helpers shared by the tests.
+use std::time::Duration;
+
+use api::config::{RawSettings, Settings};
+use api::Application;
+use clap::Parser;
+use serde_json::{json, Value};
+
+pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub addr: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    // Keeps the SQLite directory alive for the test's duration.
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Parser)]
+struct TestCli {
+    #[command(flatten)]
+    settings: RawSettings,
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database when
+/// TEST_DATABASE_URL names a server.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("it_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (server, _) = base.rsplit_once('/').expect("a database path in the URL");
+            format!("{server}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("marketplace.db").display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the server with extra command-line settings, e.g. `&["--access-token-ttl-secs", "1"]`.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database_url(dir.path()).await;
+    let data_dir = dir.path().display().to_string();
+    let mut args = vec![
+        "marketplace",
+        "--bind-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data_dir,
+        "--database-url",
+        &database_url,
+        "--jwt-secret",
+        JWT_SECRET,
+        "--admin-emails",
+        ADMIN_EMAIL,
+        "--log-format",
+        "pretty",
+    ];
+    args.extend_from_slice(extra);
+    let raw = TestCli::try_parse_from(args).expect("settings").settings;
+    let settings = Settings::resolve(raw).expect("resolve settings");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build app");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        settings,
+        _dir: dir,
+    }
+}
+
+/// The registered user a test acts as.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/graphql", self.port)
+    }
+
+    /// POSTs one operation; returns the HTTP status and the JSON body.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+
+    /// Runs an operation that must succeed without top-level errors; returns `data`.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(token, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn register(&self, email: &str, name: &str) -> Session {
+        let data = self
+            .gql(
+                None,
+                REGISTER,
+                json!({ "input": { "email": email, "password": PASSWORD, "displayName": name } }),
+            )
+            .await;
+        let payload = &data["register"];
+        assert_eq!(payload["userErrors"], json!([]), "{payload}");
+        session_of(payload)
+    }
+
+    pub async fn register_admin(&self) -> Session {
+        self.register(ADMIN_EMAIL, "Admin").await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            LOGIN,
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await["login"]
+            .clone()
+    }
+}
+
+pub fn session_of(payload: &Value) -> Session {
+    Session {
+        id: payload["user"]["id"].as_str().expect("user id").to_owned(),
+        access_token: payload["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        refresh_token: payload["refreshToken"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned(),
+    }
+}
+
+/// The codes of a payload's userErrors, in order.
+pub fn error_codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| e["code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The top-level error code of a response body.
+pub fn top_level_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresAt user { id email displayName roles status } userErrors { field message code } } }";
+
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken expiresAt user { id email displayName roles status } userErrors { field message code } } }";
+
+pub const REFRESH: &str = "mutation($input: RefreshSessionInput!) { refreshSession(input: $input) { accessToken refreshToken expiresAt user { id email displayName roles status } userErrors { field message code } } }";
+
+pub const VIEWER: &str = "{ viewer { id email displayName roles status } }";

@@ -1,0 +1,284 @@
+//! The HTTP surface: health, GraphiQL, GET queries, limits, request ids, node lookups.
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn liveness_and_readiness_answer() {
+    let app = spawn_app().await;
+    let live = app
+        .client
+        .get(format!("{}/health/live", app.addr))
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(live.status().as_u16(), 200);
+    let ready = app
+        .client
+        .get(format!("{}/health/ready", app.addr))
+        .send()
+        .await
+        .expect("ready");
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: Value = ready.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+}
+
+#[tokio::test]
+async fn graphiql_is_served_to_browsers_and_wired_for_subscriptions() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("graphiql");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html")));
+    let html = response.text().await.expect("html");
+    assert!(html.contains("graphiql"), "not GraphiQL");
+    assert!(html.contains("/graphql"));
+    assert!(
+        html.to_lowercase().contains("subscription"),
+        "no subscription endpoint"
+    );
+}
+
+#[tokio::test]
+async fn graphiql_can_be_switched_off() {
+    let app = spawn_app_with(&["--graphiql", "false"]).await;
+    let response = app.client.get(app.graphql_url()).send().await.expect("get");
+    assert_eq!(response.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn a_query_over_get_runs_and_a_mutation_over_get_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", "{ viewer { id } }")])
+        .send()
+        .await
+        .expect("get query");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"], json!({ "viewer": null }));
+
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[(
+            "query",
+            "mutation { logout(input: { refreshToken: \"x\" }) { ok } }",
+        )])
+        .send()
+        .await
+        .expect("get mutation");
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .expect("post");
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id");
+    assert_eq!(id.len(), 36, "{id}");
+
+    // A client-chosen id is kept.
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("x-request-id", "client-chosen-1")
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("client-chosen-1")
+    );
+}
+
+#[tokio::test]
+async fn the_body_limit_holds_at_the_limit_and_one_past_it() {
+    let app = spawn_app_with(&["--max-body-bytes", "4096"]).await;
+    let envelope = json!({ "query": "{ viewer { id } }", "variables": { "pad": "" } }).to_string();
+    let at_limit = 4096 - envelope.len();
+    for (pad, expected) in [(at_limit, 200), (at_limit + 1, 413)] {
+        let body = json!({ "query": "{ viewer { id } }", "variables": { "pad": "x".repeat(pad) } })
+            .to_string();
+        let size = body.len();
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status().as_u16(), expected, "body of {size} bytes");
+    }
+}
+
+#[tokio::test]
+async fn batches_are_limited_to_ten_operations() {
+    let app = spawn_app().await;
+    let op = json!({ "query": "{ viewer { id } }" });
+    let ten: Vec<Value> = std::iter::repeat_n(op.clone(), 10).collect();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&ten)
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body.as_array().map(Vec::len), Some(10));
+
+    let eleven: Vec<Value> = std::iter::repeat_n(op, 11).collect();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&eleven)
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(response.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn queries_deeper_than_twelve_are_refused() {
+    let app = spawn_app().await;
+    // Introspection types nest as deep as needed to build a query of any depth.
+    let nest = |depth: usize| {
+        let mut q = String::from("name");
+        for _ in 0..depth.saturating_sub(2) {
+            q = format!("ofType {{ {q} }}");
+        }
+        format!("{{ __type(name: \"User\") {{ {q} }} }}")
+    };
+    let (_, ok) = app.post(None, &nest(12), json!({})).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    let (_, deep) = app.post(None, &nest(13), json!({})).await;
+    assert!(
+        deep["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nested too deep"),
+        "{deep}"
+    );
+}
+
+#[tokio::test]
+async fn node_resolves_a_user_and_nodes_keeps_the_order() {
+    let app = spawn_app().await;
+    let ann = app.register("n1@example.com", "Ann").await;
+    let bob = app.register("n2@example.com", "Bob").await;
+    let ghost = api::ids::new_id(api::ids::Kind::User);
+    let data = app
+        .gql(
+            None,
+            "query($id: ID!) { node(id: $id) { __typename id ... on User { displayName } } }",
+            json!({ "id": ann.id }),
+        )
+        .await;
+    assert_eq!(data["node"]["__typename"], "User");
+    assert_eq!(data["node"]["id"], ann.id.as_str());
+    assert_eq!(data["node"]["displayName"], "Ann");
+
+    let data = app
+        .gql(
+            None,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [bob.id, "garbage", ghost, ann.id] }),
+        )
+        .await;
+    assert_eq!(
+        data["nodes"],
+        json!([{ "id": bob.id }, null, null, { "id": ann.id }])
+    );
+}
+
+#[tokio::test]
+async fn nodes_accepts_at_most_a_hundred_ids() {
+    let app = spawn_app().await;
+    let ids: Vec<String> = (0..101)
+        .map(|_| api::ids::new_id(api::ids::Kind::User))
+        .collect();
+    let (_, body) = app
+        .post(
+            None,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ids[..100] }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (_, body) = app
+        .post(
+            None,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert_eq!(top_level_code(&body), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let app = spawn_app_with(&["--cors-origins", "https://spa.example.com"]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.graphql_url())
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://spa.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://spa.example.com")
+    );
+    let denied = preflight("https://evil.example.com")
+        .await
+        .expect("preflight");
+    assert!(denied
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}

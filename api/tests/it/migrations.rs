@@ -1,0 +1,159 @@
+//! Migrations run up, down and up again on the backend under test, and the constraints they
+//! create behave the same on SQLite and PostgreSQL.
+use api::db::{is_unique_violation, Db};
+use chrono::Utc;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm_migration::SchemaManager;
+
+use crate::helpers::fresh_database_url;
+
+const TABLES: [&str; 22] = [
+    "users",
+    "refresh_tokens",
+    "tenants",
+    "tenant_members",
+    "providers",
+    "listings",
+    "counters",
+    "orders",
+    "order_events",
+    "deliveries",
+    "reviews",
+    "disputes",
+    "ledger_entries",
+    "contacts",
+    "invoice_counters",
+    "invoices",
+    "invoice_line_items",
+    "payments",
+    "message_threads",
+    "messages",
+    "stripe_events",
+    "idempotency_keys",
+];
+
+async fn tables_present(db: &Db) -> Vec<&'static str> {
+    let manager = SchemaManager::new(&db.writer);
+    let mut present = Vec::new();
+    for table in TABLES {
+        if manager.has_table(table).await.expect("has_table") {
+            present.push(table);
+        }
+    }
+    present
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::connect(&fresh_database_url(dir.path()).await)
+        .await
+        .expect("connect");
+
+    Migrator::up(&db.writer, None).await.expect("up");
+    assert_eq!(tables_present(&db).await, TABLES.to_vec());
+    assert!(Migrator::get_pending_migrations(&db.writer)
+        .await
+        .expect("pending")
+        .is_empty());
+
+    Migrator::down(&db.writer, None).await.expect("down");
+    assert!(
+        tables_present(&db).await.is_empty(),
+        "tables left after down"
+    );
+
+    Migrator::up(&db.writer, None).await.expect("up again");
+    assert_eq!(tables_present(&db).await, TABLES.to_vec());
+
+    // One step down removes only the newest migration's tables.
+    Migrator::down(&db.writer, Some(1)).await.expect("one down");
+    let present = tables_present(&db).await;
+    assert!(!present.contains(&"idempotency_keys"));
+    assert!(present.contains(&"messages"));
+    Migrator::up(&db.writer, None).await.expect("up");
+}
+
+#[tokio::test]
+async fn live_contacts_are_unique_per_tenant_and_user_but_deleted_ones_are_not() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::connect(&fresh_database_url(dir.path()).await)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let now = Utc::now();
+    let user = entity::users::ActiveModel {
+        id: Set(api::ids::new_id(api::ids::Kind::User)),
+        email: Set("c@example.com".into()),
+        password_hash: Set("x".into()),
+        display_name: Set("C".into()),
+        roles: Set("BUYER".into()),
+        status: Set("ACTIVE".into()),
+        status_reason: Set(None),
+        status_changed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db.writer)
+    .await
+    .expect("user");
+    let tenant = entity::tenants::ActiveModel {
+        id: Set(api::ids::new_id(api::ids::Kind::Tenant)),
+        name: Set("T".into()),
+        slug: Set("t".into()),
+        payment_mode: Set("MANUAL".into()),
+        payment_instructions: Set(None),
+        stripe_account_id: Set(None),
+        stripe_onboarding_complete: Set(false),
+        charges_enabled: Set(false),
+        payouts_enabled: Set(false),
+        requirements_past_due: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db.writer)
+    .await
+    .expect("tenant");
+    let contact = |deleted: bool| entity::contacts::ActiveModel {
+        id: Set(api::ids::new_id(api::ids::Kind::Contact)),
+        tenant_id: Set(tenant.id.clone()),
+        user_id: Set(Some(user.id.clone())),
+        name: Set("C".into()),
+        email: Set(None),
+        phone: Set(None),
+        first_contacted_at: Set(None),
+        total_transactions: Set(0),
+        total_spent_cents: Set(0),
+        currency: Set("USD".into()),
+        deleted_at: Set(deleted.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    contact(true)
+        .insert(&db.writer)
+        .await
+        .expect("deleted contact");
+    contact(false)
+        .insert(&db.writer)
+        .await
+        .expect("live contact");
+    let err = contact(false)
+        .insert(&db.writer)
+        .await
+        .expect_err("a second live contact");
+    assert!(
+        is_unique_violation(&err, "contacts_tenant_user_live_key"),
+        "{err:?}"
+    );
+    assert!(!is_unique_violation(&err, "users_email_key"));
+
+    // Money columns hold the full 64-bit range.
+    db.writer
+        .execute_unprepared(&format!(
+            "UPDATE contacts SET total_spent_cents = {} WHERE deleted_at IS NULL",
+            i64::MAX
+        ))
+        .await
+        .expect("bigint");
+}

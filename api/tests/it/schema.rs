@@ -1,0 +1,188 @@
+//! The exported schema: `schema.graphql` matches the code, and nothing of the public contract
+//! (../shared/contract/schema.graphql) is present with a different type.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use async_graphql_parser::types::{TypeKind, TypeSystemDefinition};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+#[test]
+fn the_committed_schema_matches_the_code() {
+    let path = repo_root().join("schema.graphql");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = api::graphql::sdl();
+    assert!(
+        committed == generated,
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+/// What a schema says about one type, flattened to comparable strings.
+#[derive(Debug, Default)]
+struct TypeShape {
+    kind: &'static str,
+    /// field or input field → type; for object fields also "field(arg)" → type
+    members: BTreeMap<String, String>,
+    /// members that are required for callers (non-null input without default)
+    required_inputs: BTreeSet<String>,
+    implements: BTreeSet<String>,
+}
+
+fn shapes(sdl: &str) -> BTreeMap<String, TypeShape> {
+    let doc = async_graphql_parser::parse_schema(sdl).expect("SDL parses");
+    let mut out = BTreeMap::new();
+    for def in doc.definitions {
+        let TypeSystemDefinition::Type(ty) = def else {
+            continue;
+        };
+        let ty = ty.node;
+        let mut shape = TypeShape::default();
+        let add_field =
+            |shape: &mut TypeShape, field: &async_graphql_parser::types::FieldDefinition| {
+                let name = field.name.node.to_string();
+                shape
+                    .members
+                    .insert(name.clone(), field.ty.node.to_string());
+                for arg in &field.arguments {
+                    let key = format!("{name}({})", arg.node.name.node);
+                    shape
+                        .members
+                        .insert(key.clone(), arg.node.ty.node.to_string());
+                    if !arg.node.ty.node.nullable && arg.node.default_value.is_none() {
+                        shape.required_inputs.insert(key);
+                    }
+                }
+            };
+        match &ty.kind {
+            TypeKind::Scalar => shape.kind = "scalar",
+            TypeKind::Object(object) => {
+                shape.kind = "type";
+                shape.implements = object
+                    .implements
+                    .iter()
+                    .map(|i| i.node.to_string())
+                    .collect();
+                for field in &object.fields {
+                    add_field(&mut shape, &field.node);
+                }
+            }
+            TypeKind::Interface(interface) => {
+                shape.kind = "interface";
+                shape.implements = interface
+                    .implements
+                    .iter()
+                    .map(|i| i.node.to_string())
+                    .collect();
+                for field in &interface.fields {
+                    add_field(&mut shape, &field.node);
+                }
+            }
+            TypeKind::Union(union) => {
+                shape.kind = "union";
+                for member in &union.members {
+                    shape.members.insert(member.node.to_string(), String::new());
+                }
+            }
+            TypeKind::Enum(e) => {
+                shape.kind = "enum";
+                for value in &e.values {
+                    shape
+                        .members
+                        .insert(value.node.value.node.to_string(), String::new());
+                }
+            }
+            TypeKind::InputObject(input) => {
+                shape.kind = "input";
+                for field in &input.fields {
+                    let name = field.node.name.node.to_string();
+                    shape
+                        .members
+                        .insert(name.clone(), field.node.ty.node.to_string());
+                    if !field.node.ty.node.nullable && field.node.default_value.is_none() {
+                        shape.required_inputs.insert(name);
+                    }
+                }
+            }
+        }
+        out.insert(ty.name.node.to_string(), shape);
+    }
+    out
+}
+
+#[test]
+fn the_exported_schema_breaks_nothing_of_the_contract() {
+    let contract_path = std::env::var("CONTRACT_SCHEMA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("../shared/contract/schema.graphql"));
+    let contract_sdl = std::fs::read_to_string(&contract_path).unwrap_or_else(|e| {
+        panic!(
+            "the contract is read from {} (set CONTRACT_SCHEMA to move it): {e}",
+            contract_path.display()
+        )
+    });
+    let contract = shapes(&contract_sdl);
+    let exported = shapes(&api::graphql::sdl());
+
+    let mut missing = Vec::new();
+    let mut broken = Vec::new();
+    for (name, want) in &contract {
+        let Some(have) = exported.get(name) else {
+            missing.push(format!("{} {name}", want.kind));
+            continue;
+        };
+        if have.kind != want.kind {
+            broken.push(format!(
+                "{name}: a {} in the contract, a {} here",
+                want.kind, have.kind
+            ));
+            continue;
+        }
+        for (member, ty) in &want.members {
+            match have.members.get(member) {
+                None => missing.push(format!("{name}.{member}")),
+                Some(got) if got != ty => {
+                    broken.push(format!("{name}.{member}: {ty} in the contract, {got} here"))
+                }
+                Some(_) => {}
+            }
+        }
+        for iface in want.implements.difference(&have.implements) {
+            if exported.contains_key(iface) {
+                broken.push(format!("{name} does not implement {iface}"));
+            } else {
+                missing.push(format!("{name} implements {iface}"));
+            }
+        }
+        // Something a caller must now send that the contract did not ask for breaks callers.
+        for required in have.required_inputs.difference(&want.required_inputs) {
+            let field_known = required
+                .split('(')
+                .next()
+                .is_some_and(|field| want.members.contains_key(field));
+            if want.kind == "input" || field_known {
+                broken.push(format!(
+                    "{name}.{required} is required here but not in the contract"
+                ));
+            }
+        }
+    }
+
+    println!(
+        "contract items still missing from the exported schema ({}):",
+        missing.len()
+    );
+    for item in &missing {
+        println!("  - {item}");
+    }
+    assert!(
+        broken.is_empty(),
+        "breaking changes against the contract:\n{}",
+        broken.join("\n")
+    );
+}
