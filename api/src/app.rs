@@ -14,7 +14,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -53,7 +53,8 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await.context("running migrations")?;
-        let state = AppState::new(settings, db);
+        let gateway = crate::payments::from_settings(&settings)?;
+        let state = AppState::new(settings, db, gateway);
         accounts::bootstrap_admins(&state)
             .await
             .map_err(|e| anyhow::anyhow!("granting ADMIN_EMAILS: {e:?}"))?;
@@ -144,6 +145,7 @@ fn router(app: AppState) -> Router {
 
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/webhooks/stripe", post(stripe_webhook))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .with_state(state)
@@ -167,6 +169,65 @@ fn router(app: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Stripe webhooks: the raw body is verified against the signing secrets before anything is
+/// parsed; a bad signature, a stale timestamp or a malformed body is a 400 and changes nothing.
+async fn stripe_webhook(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let secrets: Vec<&str> = state
+        .app
+        .settings
+        .stripe
+        .iter()
+        .flat_map(|s| [&s.webhook_secret, &s.connect_webhook_secret])
+        .flatten()
+        .map(secrecy::ExposeSecret::expose_secret)
+        .collect();
+    if secrets.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "Stripe webhooks are not configured" })),
+        )
+            .into_response();
+    }
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Ok(payload) = std::str::from_utf8(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "body is not UTF-8" })),
+        )
+            .into_response();
+    };
+    let event = match crate::payments::webhook::verify(payload, signature, &secrets) {
+        Ok(event) => event,
+        Err(err) => {
+            tracing::warn!(error = %err, "Stripe webhook refused");
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": err.to_string() })),
+            )
+                .into_response();
+        }
+    };
+    match crate::services::webhooks::handle(&state.app, &event).await {
+        Ok(outcome) => Json(json!({
+            "received": true,
+            "duplicate": outcome == crate::services::webhooks::Outcome::Duplicate,
+        }))
+        .into_response(),
+        Err(err) => {
+            // Stripe retries a non-2xx answer, and nothing was recorded: the retry applies it.
+            tracing::error!(error = ?err, "applying a Stripe event failed");
+            internal_response(request_id(&headers).as_deref())
+        }
+    }
 }
 
 async fn live() -> Json<serde_json::Value> {

@@ -25,10 +25,11 @@ pub enum Kind {
     RefreshToken,
     TokenFamily,
     IdempotencyKey,
+    ProviderStatusChange,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::User,
         Kind::Tenant,
         Kind::TenantMember,
@@ -49,6 +50,7 @@ impl Kind {
         Kind::RefreshToken,
         Kind::TokenFamily,
         Kind::IdempotencyKey,
+        Kind::ProviderStatusChange,
     ];
 
     pub const fn prefix(self) -> &'static str {
@@ -73,6 +75,7 @@ impl Kind {
             Kind::RefreshToken => "rft",
             Kind::TokenFamily => "rtf",
             Kind::IdempotencyKey => "idk",
+            Kind::ProviderStatusChange => "psc",
         }
     }
 }

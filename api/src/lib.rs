@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod ids;
 pub mod pagination;
+pub mod payments;
 pub mod services;
 pub mod state;
 pub mod telemetry;

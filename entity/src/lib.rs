@@ -15,6 +15,7 @@ pub mod messages;
 pub mod order_events;
 pub mod orders;
 pub mod payments;
+pub mod provider_status_changes;
 pub mod providers;
 pub mod refresh_tokens;
 pub mod reviews;
@@ -40,6 +41,7 @@ pub mod prelude {
     pub use super::order_events::Entity as OrderEvents;
     pub use super::orders::Entity as Orders;
     pub use super::payments::Entity as Payments;
+    pub use super::provider_status_changes::Entity as ProviderStatusChanges;
     pub use super::providers::Entity as Providers;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::reviews::Entity as Reviews;

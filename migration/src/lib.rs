@@ -10,6 +10,7 @@ mod m20261122_000003_orders;
 mod m20261122_000004_invoicing;
 mod m20261122_000005_messaging;
 mod m20261122_000006_system;
+mod m20261122_000007_browsing;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_invoicing::Migration),
             Box::new(m20261122_000005_messaging::Migration),
             Box::new(m20261122_000006_system::Migration),
+            Box::new(m20261122_000007_browsing::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! Pure business rules: parsing of domain values and the decisions made on them. No I/O here;
 //! everything is unit-tested without a database.
 pub mod account;
+pub mod listing;
+pub mod seller;
 
 /// A value that failed to parse, with the message a client sees.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use entity::users;
 
 use super::connection::connection;
 use super::scalars::DateTime;
+use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::domain::account::{self, Roles};
 use crate::error::{into_payload, Payload, UserError};
@@ -123,6 +124,33 @@ impl User {
         } else {
             None
         }
+    }
+
+    /// the user's provider profile; visible when the provider is ACTIVE, or to the user and
+    /// admins
+    async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Provider>> {
+        let found = ctx
+            .loaders()?
+            .providers_by_user
+            .load_one(self.model.id.clone())
+            .await
+            .map_err(super::loaders::loader_error)?;
+        Ok(found
+            .filter(|p| {
+                self.own_session || crate::services::sellers::provider_visible(ctx.viewer(), p)
+            })
+            .map(Provider))
+    }
+
+    /// the tenants the user belongs to; empty for anyone but the user and admins
+    async fn tenants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tenant>> {
+        Ok(
+            crate::services::sellers::tenants_of_user(ctx.state()?, ctx.viewer(), &self.model.id)
+                .await?
+                .into_iter()
+                .map(Tenant)
+                .collect(),
+        )
     }
 
     async fn created_at(&self) -> DateTime {

@@ -2,9 +2,12 @@
 //! dataloaders and the request context (viewer, loaders, state).
 pub mod accounts;
 pub mod connection;
+pub mod listings;
 pub mod loaders;
+pub mod money;
 pub mod node;
 pub mod scalars;
+pub mod sellers;
 
 use std::sync::Arc;
 
@@ -17,11 +20,20 @@ use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(node::NodeQuery, accounts::AccountsQuery);
+pub struct QueryRoot(
+    node::NodeQuery,
+    accounts::AccountsQuery,
+    sellers::SellersQuery,
+    listings::ListingsQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(accounts::AccountsMutation);
+pub struct MutationRoot(
+    accounts::AccountsMutation,
+    sellers::SellersMutation,
+    listings::ListingsMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

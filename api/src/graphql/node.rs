@@ -2,16 +2,22 @@
 use async_graphql::{Context, Interface, Object, ID};
 
 use super::accounts::User;
+use super::listings::Listing;
 use super::loaders::loader_error;
+use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
+use crate::services::{listings as listing_service, sellers as seller_service};
 
 /// Every addressable object.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
     User(User),
+    Tenant(Tenant),
+    Provider(Provider),
+    Listing(Listing),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -55,6 +61,26 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
             .await
             .map_err(loader_error)?
             .map(|u| Node::User(User::new(u)))),
+        Some(Kind::Tenant) => Ok(
+            seller_service::tenant_for_viewer(ctx.state()?, ctx.viewer(), id)
+                .await?
+                .map(|t| Node::Tenant(Tenant(t))),
+        ),
+        Some(Kind::Provider) => Ok(ctx
+            .loaders()?
+            .providers
+            .load_one(id.to_owned())
+            .await
+            .map_err(loader_error)?
+            .filter(|p| seller_service::provider_visible(ctx.viewer(), p))
+            .map(|p| Node::Provider(Provider(p)))),
+        Some(Kind::Listing) => {
+            Ok(
+                listing_service::listing_for_viewer(ctx.state()?, ctx.viewer(), Some(id), None)
+                    .await?
+                    .map(|l| Node::Listing(Listing(l))),
+            )
+        }
         _ => Ok(None),
     }
 }

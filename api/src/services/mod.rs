@@ -1,6 +1,10 @@
 //! Use cases, one module per aggregate. Each checks who may act, applies the domain rule inside
 //! one transaction and returns either the result or refusals (`ApiError::Refused`).
 pub mod accounts;
+pub mod browse;
+pub mod listings;
+pub mod sellers;
+pub mod webhooks;
 
 use crate::domain::account::{Role, Roles};
 use crate::error::{ApiError, ApiResult};

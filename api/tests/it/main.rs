@@ -6,4 +6,5 @@ mod helpers;
 mod http;
 mod migrations;
 mod schema;
+mod stripe_double;
 mod websocket;

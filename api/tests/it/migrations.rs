@@ -8,7 +8,7 @@ use sea_orm_migration::SchemaManager;
 
 use crate::helpers::fresh_database_url;
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "users",
     "refresh_tokens",
     "tenants",
@@ -31,6 +31,7 @@ const TABLES: [&str; 22] = [
     "messages",
     "stripe_events",
     "idempotency_keys",
+    "provider_status_changes",
 ];
 
 async fn tables_present(db: &Db) -> Vec<&'static str> {
@@ -70,8 +71,8 @@ async fn migrations_go_up_down_and_up_again() {
     // One step down removes only the newest migration's tables.
     Migrator::down(&db.writer, Some(1)).await.expect("one down");
     let present = tables_present(&db).await;
-    assert!(!present.contains(&"idempotency_keys"));
-    assert!(present.contains(&"messages"));
+    assert!(!present.contains(&"provider_status_changes"));
+    assert!(present.contains(&"idempotency_keys"));
     Migrator::up(&db.writer, None).await.expect("up");
 }
 
