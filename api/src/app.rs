@@ -357,7 +357,16 @@ async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) ->
     }
     let loaders = Arc::new(Loaders::new(&state.app.db.reader));
     let batch = batch.data(viewer).data(loaders);
+    let counter = &state.app.db.statements;
+    let before = counter.load(std::sync::atomic::Ordering::Relaxed);
     let mut response = state.schema.execute_batch(batch).await;
+    if state.app.settings.sql_statement_count {
+        let ran = counter.load(std::sync::atomic::Ordering::Relaxed) - before;
+        if let BatchResponse::Single(resp) = &mut response {
+            resp.extensions
+                .insert("sqlStatements".to_owned(), async_graphql::Value::from(ran));
+        }
+    }
     match &mut response {
         BatchResponse::Single(resp) => tag_internal_errors(resp, request_id.as_deref()),
         BatchResponse::Batch(resps) => {
@@ -488,6 +497,6 @@ async fn connection_init(app: AppState, payload: serde_json::Value) -> async_gra
     };
     let mut data = Data::default();
     data.insert(viewer);
-    data.insert(Arc::new(Loaders::new(&app.db.reader)));
+    data.insert(Arc::new(Loaders::uncached(&app.db.reader)));
     Ok(data)
 }

@@ -117,6 +117,15 @@ pub struct RawSettings {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Report the SQL statements each operation ran in `extensions.sqlStatements` (a
+    /// diagnostic for N+1 checks; exact only while one request runs at a time).
+    #[arg(
+        long,
+        env = "SQL_STATEMENT_COUNT",
+        default_value_t = false,
+        global = true
+    )]
+    pub sql_statement_count: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +162,7 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub max_body_bytes: usize,
+    pub sql_statement_count: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -231,6 +241,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 24 * 3600),
             max_body_bytes: raw.max_body_bytes,
+            sql_statement_count: raw.sql_statement_count,
         })
     }
 

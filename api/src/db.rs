@@ -5,6 +5,8 @@
 //! readers use their own pool and never wait on a writer. On PostgreSQL both handles are the same
 //! pool. Services open write transactions on `writer` and read on `reader`.
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +22,16 @@ pub struct Db {
     pub reader: DatabaseConnection,
     pub writer: DatabaseConnection,
     pub backend: DbBackend,
+    /// SQL statements executed so far, through either handle (SeaORM's metric callback).
+    pub statements: Arc<AtomicU64>,
+}
+
+fn counted(mut conn: DatabaseConnection, counter: &Arc<AtomicU64>) -> DatabaseConnection {
+    let counter = counter.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    conn
 }
 
 impl Db {
@@ -31,11 +43,16 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            let statements = Arc::new(AtomicU64::new(0));
+            let conn = counted(
+                SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                &statements,
+            );
             Ok(Db {
                 reader: conn.clone(),
                 writer: conn,
                 backend: DbBackend::Postgres,
+                statements,
             })
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -69,10 +86,18 @@ impl Db {
                     .await
                     .context("opening the SQLite database for reading")?
             };
+            let statements = Arc::new(AtomicU64::new(0));
             Ok(Db {
-                reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool),
-                writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool),
+                reader: counted(
+                    SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool),
+                    &statements,
+                ),
+                writer: counted(
+                    SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool),
+                    &statements,
+                ),
                 backend: DbBackend::Sqlite,
+                statements,
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")

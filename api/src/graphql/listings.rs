@@ -106,6 +106,43 @@ impl Listing {
 
 connection!(ListingConnection, ListingEdge, Listing);
 
+/// Loads, in one batch each, the providers (and their tenants) of a page of listings when the
+/// query asks for them, so that N listings cost the same statements as one.
+pub async fn prefetch_relations(
+    ctx: &Context<'_>,
+    rows: &[listings::Model],
+) -> async_graphql::Result<()> {
+    let look = ctx.look_ahead();
+    let provider = [
+        look.field("nodes").field("provider"),
+        look.field("edges").field("node").field("provider"),
+    ];
+    if !provider.iter().any(|p| p.exists()) {
+        return Ok(());
+    }
+    let loaders = ctx.loaders()?;
+    let ids: Vec<String> = rows.iter().map(|l| l.provider_id.clone()).collect();
+    let providers = loaders
+        .providers
+        .load_many(ids)
+        .await
+        .map_err(loader_error)?;
+    let wants_tenant = provider.iter().any(|p| {
+        ["tenant", "stripeOnboardingComplete", "payoutsEnabled"]
+            .iter()
+            .any(|f| p.field(f).exists())
+    });
+    if wants_tenant {
+        let tenant_ids: Vec<String> = providers.values().map(|p| p.tenant_id.clone()).collect();
+        loaders
+            .tenants
+            .load_many(tenant_ids)
+            .await
+            .map_err(loader_error)?;
+    }
+    Ok(())
+}
+
 #[derive(SimpleObject)]
 pub struct CategoryCount {
     pub category: String,
@@ -265,6 +302,8 @@ impl ListingsQuery {
             &page,
         )
         .await?;
+        let rows: Vec<listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();
+        prefetch_relations(ctx, &rows).await?;
         Ok(ListingConnection::build(
             page,
             |k| encode_cursor(&k.cursor),

@@ -3,28 +3,42 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{providers, tenants, users};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub providers: DataLoader<ProviderLoader>,
-    pub providers_by_user: DataLoader<ProviderByUserLoader>,
-    pub tenants: DataLoader<TenantLoader>,
+    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub providers: DataLoader<ProviderLoader, HashMapCache>,
+    pub providers_by_user: DataLoader<ProviderByUserLoader, HashMapCache>,
+    pub tenants: DataLoader<TenantLoader, HashMapCache>,
+}
+
+fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 impl Loaders {
+    /// Loaders for one HTTP request: rows are cached for the request, so a connection can
+    /// prefetch its relations in one batch and the field resolvers find them.
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            users: DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn),
-            providers: DataLoader::new(ProviderLoader { db: db.clone() }, tokio::spawn),
-            providers_by_user: DataLoader::new(
-                ProviderByUserLoader { db: db.clone() },
-                tokio::spawn,
-            ),
-            tenants: DataLoader::new(TenantLoader { db: db.clone() }, tokio::spawn),
+            users: cached(UserLoader { db: db.clone() }),
+            providers: cached(ProviderLoader { db: db.clone() }),
+            providers_by_user: cached(ProviderByUserLoader { db: db.clone() }),
+            tenants: cached(TenantLoader { db: db.clone() }),
         }
+    }
+
+    /// Loaders for a long-lived websocket connection: batching without a cache, so no answer
+    /// is older than its request.
+    pub fn uncached(db: &DatabaseConnection) -> Self {
+        let loaders = Self::new(db);
+        loaders.users.enable_all_cache(false);
+        loaders.providers.enable_all_cache(false);
+        loaders.providers_by_user.enable_all_cache(false);
+        loaders.tenants.enable_all_cache(false);
+        loaders
     }
 }
 

@@ -218,6 +218,8 @@ impl Provider {
             &page,
         )
         .await?;
+        let rows: Vec<entity::listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();
+        super::listings::prefetch_relations(ctx, &rows).await?;
         Ok(ListingConnection::build(
             page,
             |k| encode_cursor(&k.cursor),

@@ -135,13 +135,13 @@ fn full_text(backend: DbBackend, table: &str, terms: &[String]) -> (SimpleExpr, 
                 .join(" ");
             (
                 Expr::cust_with_values(
-                    format!("{table}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1)"),
+                    format!("{table}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)"),
                     [fts.clone()],
                 ),
                 Expr::cust_with_values(
                     format!(
                         "(SELECT CAST(-bm25({table}_fts) * 1000000 AS INTEGER) FROM {table}_fts \
-                         WHERE {table}_fts MATCH $1 AND {table}_fts.rowid = {table}.rowid)"
+                         WHERE {table}_fts MATCH ? AND {table}_fts.rowid = {table}.rowid)"
                     ),
                     [fts],
                 ),
@@ -158,16 +158,18 @@ fn rating_key() -> SimpleExpr {
     )
 }
 
-fn min_rating_condition(min_rating: f64) -> ApiResult<SimpleExpr> {
+fn min_rating_condition(min_rating: f64) -> ApiResult<Condition> {
     if !(0.0..=5.0).contains(&min_rating) {
         return Err(ApiError::BadInput(
             "minRating must be between 0 and 5".into(),
         ));
     }
     let hundredths = (min_rating * 100.0).round() as i64;
-    Ok(Expr::cust_with_values(
-        "(providers.review_count > 0 AND providers.rating_sum * 100 >= $1 * providers.review_count)",
-        [hundredths],
+    // avg >= min  ⇔  rating_sum * 100 >= min_hundredths * review_count (integers only)
+    let count = || Expr::col((providers::Entity, providers::Column::ReviewCount));
+    Ok(Condition::all().add(count().gt(0)).add(
+        Expr::expr(Expr::col((providers::Entity, providers::Column::RatingSum)).mul(100))
+            .gte(Expr::expr(count()).mul(hundredths)),
     ))
 }
 
@@ -339,7 +341,9 @@ pub async fn listings_page(
         ),
         ListingSort::Turnaround => (
             "TURNAROUND",
-            Some(Expr::cust("COALESCE(listings.turnaround_days, 2147483647)")),
+            Some(Expr::cust(
+                "CAST(COALESCE(listings.turnaround_days, 2147483647) AS BIGINT)",
+            )),
             false,
         ),
         ListingSort::Rating => ("RATING", Some(rating_key()), true),

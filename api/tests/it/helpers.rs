@@ -72,6 +72,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     ];
     args.extend_from_slice(extra);
     let raw = TestCli::try_parse_from(args).expect("settings").settings;
+    if std::env::var_os("TEST_LOG").is_some() {
+        api::telemetry::init(raw.log_format);
+    }
     let settings = Settings::resolve(raw).expect("resolve settings");
     let app = Application::build(settings.clone())
         .await
@@ -196,3 +199,100 @@ pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { 
 pub const REFRESH: &str = "mutation($input: RefreshSessionInput!) { refreshSession(input: $input) { accessToken refreshToken expiresAt user { id email displayName roles status } userErrors { field message code } } }";
 
 pub const VIEWER: &str = "{ viewer { id email displayName roles status } }";
+
+pub const CREATE_PROVIDER: &str = "mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id status displayName tenant { id paymentMode stripeOnboardingComplete } } onboardingUrl userErrors { field message code } } }";
+
+pub const SET_PROVIDER_STATUS: &str = "mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { provider { id status } userErrors { field message code } } }";
+
+pub const CREATE_LISTING: &str = "mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id slug title status category priceType price { cents currencyCode amount } publishedAt } userErrors { field message code } } }";
+
+/// A provider ready to sell: registered, profiled (personal tenant, simulated onboarding) and
+/// verified by the admin.
+#[derive(Debug, Clone)]
+pub struct Seller {
+    pub session: Session,
+    pub provider_id: String,
+    pub tenant_id: String,
+}
+
+impl TestApp {
+    pub async fn create_provider(&self, session: &Session, input: Value) -> Value {
+        self.gql(
+            Some(&session.access_token),
+            CREATE_PROVIDER,
+            json!({ "input": input }),
+        )
+        .await["createProvider"]
+            .clone()
+    }
+
+    pub async fn set_provider_status(
+        &self,
+        admin: &Session,
+        provider_id: &str,
+        status: &str,
+    ) -> Value {
+        self.gql(
+            Some(&admin.access_token),
+            SET_PROVIDER_STATUS,
+            json!({ "input": { "providerId": provider_id, "status": status, "reason": "checked" } }),
+        )
+        .await["setProviderStatus"]
+            .clone()
+    }
+
+    /// Registers `email`, makes it a provider named `name` with `extra` profile fields, and has
+    /// `admin` verify it.
+    pub async fn seller(&self, admin: &Session, email: &str, name: &str, extra: Value) -> Seller {
+        let session = self.register(email, name).await;
+        let mut input = json!({ "displayName": name });
+        if let (Some(obj), Some(more)) = (input.as_object_mut(), extra.as_object()) {
+            obj.extend(more.clone());
+        }
+        let payload = self.create_provider(&session, input).await;
+        assert_eq!(payload["userErrors"], json!([]), "{payload}");
+        let provider_id = payload["provider"]["id"].as_str().expect("id").to_owned();
+        let tenant_id = payload["provider"]["tenant"]["id"]
+            .as_str()
+            .expect("tenant")
+            .to_owned();
+        let verified = self
+            .set_provider_status(admin, &provider_id, "ACTIVE")
+            .await;
+        assert_eq!(verified["userErrors"], json!([]), "{verified}");
+        Seller {
+            session,
+            provider_id,
+            tenant_id,
+        }
+    }
+
+    /// Creates a listing with defaults overridden by `fields`; returns the payload.
+    pub async fn create_listing(&self, seller: &Seller, fields: Value) -> Value {
+        let mut input = json!({
+            "providerId": seller.provider_id,
+            "title": "Feature script coverage",
+            "category": "script_coverage",
+            "priceCents": "15000",
+            "turnaroundDays": 7,
+            "publish": true,
+        });
+        if let (Some(obj), Some(more)) = (input.as_object_mut(), fields.as_object()) {
+            obj.extend(more.clone());
+        }
+        self.gql(
+            Some(&seller.session.access_token),
+            CREATE_LISTING,
+            json!({ "input": input }),
+        )
+        .await["createListing"]
+            .clone()
+    }
+
+    /// Like `create_listing`, for inputs that must succeed; returns the listing id.
+    pub async fn listing(&self, seller: &Seller, fields: Value) -> String {
+        let payload = self.create_listing(seller, fields).await;
+        assert_eq!(payload["userErrors"], json!([]), "{payload}");
+        payload["listing"]["id"].as_str().expect("id").to_owned()
+    }
+}

@@ -4,7 +4,9 @@
 mod accounts;
 mod helpers;
 mod http;
+mod listings;
 mod migrations;
 mod schema;
+mod sellers;
 mod stripe_double;
 mod websocket;
