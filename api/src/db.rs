@@ -144,6 +144,7 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
         "ledger_entries_idempotency_key",
         "ledger_entries.idempotency_key",
     ),
+    ("stripe_events_pkey", "stripe_events.id"),
     (
         "idempotency_keys_user_operation_key",
         "idempotency_keys.user_id, idempotency_keys.operation, idempotency_keys.key",

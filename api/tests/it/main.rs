@@ -8,5 +8,6 @@ mod listings;
 mod migrations;
 mod schema;
 mod sellers;
+mod stripe_connect;
 mod stripe_double;
 mod websocket;

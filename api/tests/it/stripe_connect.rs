@@ -1,0 +1,280 @@
+//! Stripe Connect through the API: createProvider against a local double of the Stripe API,
+//! and signed webhooks (accepted, refused, duplicated, stale) moving a tenant's onboarding.
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::stripe_double::{self, form, header, AccountState, StripeDouble};
+
+const WEBHOOK_SECRET: &str = "whsec_platform_test";
+const CONNECT_SECRET: &str = "whsec_connect_test";
+
+async fn stripe_app() -> (TestApp, StripeDouble) {
+    let double = stripe_double::start().await;
+    let url = double.url();
+    let app = spawn_app_with(&[
+        "--stripe-secret-key",
+        "sk_test_123",
+        "--stripe-api-base",
+        &url,
+        "--stripe-webhook-secret",
+        WEBHOOK_SECRET,
+        "--stripe-connect-webhook-secret",
+        CONNECT_SECRET,
+        "--public-base-url",
+        "https://market.example.com",
+    ])
+    .await;
+    (app, double)
+}
+
+/// An `account.updated` event in Stripe's own event shape (the fixture's event object), about
+/// `account`.
+fn account_updated(event_id: &str, account: &Value) -> String {
+    let mut event = stripe_double::fixture("event");
+    event["id"] = json!(event_id);
+    event["type"] = json!("account.updated");
+    event["account"] = account["id"].clone();
+    event["data"] = json!({ "object": account });
+    event.to_string()
+}
+
+async fn deliver(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}/webhooks/stripe", app.addr))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload.to_owned())
+        .send()
+        .await
+        .expect("webhook");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn sign(payload: &str, secret: &str, age_secs: i64) -> String {
+    api::payments::webhook::sign_for_tests(
+        payload,
+        secret,
+        chrono::Utc::now().timestamp() - age_secs,
+    )
+}
+
+async fn listed(app: &TestApp) -> usize {
+    app.gql(None, "{ listings { totalCount } }", json!({}))
+        .await["listings"]["totalCount"]
+        .as_u64()
+        .unwrap_or_default() as usize
+}
+
+#[tokio::test]
+async fn onboarding_goes_through_stripe_and_account_updated_opens_the_shop() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let user = app.register("connect@example.com", "Connie").await;
+    let account_id = "acct_connie_0001".to_owned();
+    double.mock_create_account(&account_id).await;
+
+    let payload = app
+        .create_provider(&user, json!({ "displayName": "Connie Reads" }))
+        .await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let tenant_id = payload["provider"]["tenant"]["id"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    let provider_id = payload["provider"]["id"]
+        .as_str()
+        .expect("provider")
+        .to_owned();
+    assert_eq!(
+        payload["provider"]["tenant"]["stripeOnboardingComplete"],
+        false
+    );
+    let link = stripe_double::account_link_object();
+    assert_eq!(payload["onboardingUrl"], link["url"]);
+
+    // The exact requests the adapter sent.
+    let created = double.requests_to("POST", "/v1/accounts").await;
+    assert_eq!(created.len(), 1);
+    let fields = form(&created[0]);
+    assert_eq!(fields.get("type").map(String::as_str), Some("express"));
+    assert_eq!(fields.get("country").map(String::as_str), Some("US"));
+    assert_eq!(
+        fields.get("email").map(String::as_str),
+        Some("connect@example.com")
+    );
+    assert_eq!(
+        fields
+            .get("capabilities[card_payments][requested]")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        fields
+            .get("capabilities[transfers][requested]")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(fields.get("metadata[tenant_id]"), Some(&tenant_id));
+    let key = format!("connect-account-{tenant_id}");
+    assert_eq!(header(&created[0], "idempotency-key"), Some(key.as_str()));
+    assert_eq!(
+        header(&created[0], "authorization"),
+        Some("Bearer sk_test_123")
+    );
+    let links = double.requests_to("POST", "/v1/account_links").await;
+    assert_eq!(links.len(), 1);
+    let link_fields = form(&links[0]);
+    assert_eq!(link_fields.get("account"), Some(&account_id));
+    assert_eq!(
+        link_fields.get("type").map(String::as_str),
+        Some("account_onboarding")
+    );
+    assert!(link_fields
+        .get("return_url")
+        .is_some_and(|u| u.starts_with("https://market.example.com/")));
+    assert!(link_fields
+        .get("refresh_url")
+        .is_some_and(|u| u.starts_with("https://market.example.com/")));
+
+    // Verified, with a published listing, but onboarding is not finished: not browsable.
+    app.set_provider_status(&admin, &provider_id, "ACTIVE")
+        .await;
+    let seller = Seller {
+        session: user.clone(),
+        provider_id: provider_id.clone(),
+        tenant_id: tenant_id.clone(),
+    };
+    app.listing(&seller, json!({})).await;
+    assert_eq!(listed(&app).await, 0);
+
+    // Stripe reports the account complete: the shop opens.
+    let account = double.set_account(&account_id, &AccountState::complete());
+    let event = account_updated("evt_onboarded_1", &account);
+    let (status, body) = deliver(&app, &event, &sign(&event, CONNECT_SECRET, 0)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["duplicate"], false);
+    assert_eq!(listed(&app).await, 1);
+    let tenant = app
+        .gql(
+            Some(&user.access_token),
+            "query($id: ID!) { tenant(id: $id) { stripeOnboardingComplete payoutsEnabled } }",
+            json!({ "id": tenant_id }),
+        )
+        .await;
+    assert_eq!(
+        tenant["tenant"],
+        json!({ "stripeOnboardingComplete": true, "payoutsEnabled": true })
+    );
+
+    // The same event again is acknowledged and not applied twice.
+    let (status, body) = deliver(&app, &event, &sign(&event, CONNECT_SECRET, 0)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["duplicate"], true);
+
+    // Requirements past due hide the listings again, whatever an older event said: the
+    // handler reads the account's current state from Stripe.
+    let stale_payload = account.clone();
+    double.set_account(
+        &account_id,
+        &AccountState::with_past_due(&["individual.verification.document"]),
+    );
+    let late = account_updated("evt_late_2", &stale_payload);
+    let (status, _) = deliver(&app, &late, &sign(&late, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed(&app).await, 0);
+
+    // A fresh link later does not create a second account.
+    let again = app
+        .gql(
+            Some(&user.access_token),
+            "mutation($id: ID!) { startProviderOnboarding(input: { providerId: $id }) { onboardingUrl userErrors { code } } }",
+            json!({ "id": provider_id }),
+        )
+        .await;
+    assert_eq!(
+        again["startProviderOnboarding"]["onboardingUrl"],
+        link["url"]
+    );
+    assert_eq!(double.requests_to("POST", "/v1/accounts").await.len(), 1);
+    assert_eq!(
+        double.requests_to("POST", "/v1/account_links").await.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn webhooks_with_bad_signatures_stale_timestamps_or_bad_bodies_change_nothing() {
+    let (app, double) = stripe_app().await;
+    let user = app.register("w@example.com", "W").await;
+    double.mock_create_account("acct_w_0001").await;
+    app.create_provider(&user, json!({ "displayName": "W" }))
+        .await;
+    let account = double.set_account("acct_w_0001", &AccountState::complete());
+    let event = account_updated("evt_refused", &account);
+
+    let cases = [
+        sign(&event, "whsec_wrong", 0),
+        sign(&event, CONNECT_SECRET, 301),
+        "t=123".to_owned(),
+        String::new(),
+    ];
+    for signature in cases {
+        let (status, _) = deliver(&app, &event, &signature).await;
+        assert_eq!(status, 400, "{signature}");
+    }
+    let tampered = event.replace("account.updated", "account.updatee");
+    let (status, _) = deliver(&app, &tampered, &sign(&event, CONNECT_SECRET, 0)).await;
+    assert_eq!(status, 400);
+    let not_json = "not json";
+    let (status, _) = deliver(&app, not_json, &sign(not_json, CONNECT_SECRET, 0)).await;
+    assert_eq!(status, 400);
+
+    // Nothing was applied or recorded: the tenant is still not onboarded, and the same event,
+    // properly signed, is new.
+    let viewer = app
+        .gql(
+            Some(&user.access_token),
+            "{ viewer { tenants { stripeOnboardingComplete } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        viewer["viewer"]["tenants"][0]["stripeOnboardingComplete"],
+        false
+    );
+    let (status, body) = deliver(&app, &event, &sign(&event, CONNECT_SECRET, 299)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["duplicate"], false);
+    let viewer = app
+        .gql(
+            Some(&user.access_token),
+            "{ viewer { tenants { stripeOnboardingComplete } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        viewer["viewer"]["tenants"][0]["stripeOnboardingComplete"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_acknowledged() {
+    let (app, _double) = stripe_app().await;
+    let mut event = stripe_double::fixture("event");
+    event["id"] = json!("evt_unknown_kind");
+    event["type"] = json!("customer.created");
+    let payload = event.to_string();
+    let (status, body) = deliver(&app, &payload, &sign(&payload, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["received"], true);
+}
+
+#[tokio::test]
+async fn without_stripe_the_webhook_endpoint_does_not_exist() {
+    let app = spawn_app().await;
+    let (status, _) = deliver(&app, "{}", "t=1,v1=00").await;
+    assert_eq!(status, 404);
+}
