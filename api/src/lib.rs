@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod ids;
 pub mod pagination;
 pub mod payments;
+pub mod seed;
 pub mod services;
 pub mod state;
 pub mod telemetry;

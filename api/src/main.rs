@@ -33,6 +33,12 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
+    /// Fill the database with data to explore (`--demo`: a small believable marketplace).
+    Seed {
+        /// Seed the demo marketplace (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy)]
@@ -59,6 +65,15 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             tracing::info!(url = %format!("http://{}/graphql", app.local_addr()), "GraphiQL");
             app.run_until_stopped().await?;
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                anyhow::bail!("say what to seed: marketplace seed --demo");
+            }
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let gateway = api::payments::from_settings(&settings)?;
+            api::seed::demo(api::state::AppState::new(settings, db, gateway)).await?;
         }
         Command::Migrate { action, steps } => {
             let db = Db::connect(&settings.database_url).await?;

@@ -7,6 +7,7 @@ mod http;
 mod listings;
 mod migrations;
 mod schema;
+mod seed;
 mod sellers;
 mod stripe_connect;
 mod stripe_double;
