@@ -2,6 +2,8 @@
 //! everything is unit-tested without a database.
 pub mod account;
 pub mod listing;
+pub mod money;
+pub mod order;
 pub mod seller;
 
 /// A value that failed to parse, with the message a client sees.

@@ -431,3 +431,100 @@ async fn earnings_are_for_the_owner_and_admins_only() {
         .await;
     assert!(by_other["provider"]["earnings"].is_null());
 }
+
+const START_ONBOARDING: &str = "mutation($id: ID!) { startProviderOnboarding(input: { providerId: $id }) { provider { id } onboardingUrl userErrors { field code } } }";
+
+#[tokio::test]
+async fn onboarding_links_are_for_the_owner_of_a_stripe_tenant_only() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "ob@example.com", "Ob", json!({})).await;
+    let other = app.register("ob2@example.com", "Ob2").await;
+
+    let own = app
+        .gql(
+            Some(&seller.session.access_token),
+            START_ONBOARDING,
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(own["startProviderOnboarding"]["userErrors"], json!([]));
+    assert!(own["startProviderOnboarding"]["onboardingUrl"].is_string());
+
+    for session in [&other, &admin] {
+        let refused = app
+            .gql(
+                Some(&session.access_token),
+                START_ONBOARDING,
+                json!({ "id": seller.provider_id }),
+            )
+            .await;
+        assert_eq!(
+            error_codes(&refused["startProviderOnboarding"]),
+            vec!["NOT_FOUND"]
+        );
+    }
+
+    // A MANUAL tenant has nothing to onboard.
+    app.gql(
+        Some(&seller.session.access_token),
+        "mutation($input: UpdateTenantInput!) { updateTenant(input: $input) { userErrors { code } } }",
+        json!({ "input": { "tenantId": seller.tenant_id, "paymentMode": "MANUAL" } }),
+    )
+    .await;
+    let manual = app
+        .gql(
+            Some(&seller.session.access_token),
+            START_ONBOARDING,
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(
+        error_codes(&manual["startProviderOnboarding"]),
+        vec!["INVALID_STATE"]
+    );
+}
+
+#[tokio::test]
+async fn listing_status_is_changed_by_its_owner_or_an_admin_only() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "ls@example.com", "Ls", json!({})).await;
+    let other = app
+        .seller(&admin, "ls2@example.com", "Ls2", json!({}))
+        .await;
+    let id = app.listing(&seller, json!({})).await;
+    let set = "mutation($input: SetListingStatusInput!) { setListingStatus(input: $input) { listing { status } userErrors { code } } }";
+    let refused = app
+        .gql(
+            Some(&other.session.access_token),
+            set,
+            json!({ "input": { "listingId": id, "status": "ARCHIVED" } }),
+        )
+        .await;
+    assert_eq!(error_codes(&refused["setListingStatus"]), vec!["NOT_FOUND"]);
+    let ghost = app
+        .gql(
+            Some(&seller.session.access_token),
+            set,
+            json!({ "input": { "listingId": api::ids::new_id(api::ids::Kind::Listing), "status": "ARCHIVED" } }),
+        )
+        .await;
+    assert_eq!(error_codes(&ghost["setListingStatus"]), vec!["NOT_FOUND"]);
+    let moderated = app
+        .gql(
+            Some(&admin.access_token),
+            set,
+            json!({ "input": { "listingId": id, "status": "PAUSED" } }),
+        )
+        .await;
+    assert_eq!(moderated["setListingStatus"]["listing"]["status"], "PAUSED");
+    let (_, anonymous) = app
+        .post(
+            None,
+            set,
+            json!({ "input": { "listingId": id, "status": "ACTIVE" } }),
+        )
+        .await;
+    assert_eq!(top_level_code(&anonymous), "UNAUTHENTICATED");
+}

@@ -1,0 +1,771 @@
+//! The order state machine (DESIGN §4), pure: `transition(status, action, actor, facts)` gives
+//! the next status and the side effects to run, or a typed refusal. Services persist an outcome
+//! with one conditional update; `available_actions` derives what a viewer may do from the same
+//! function, so clients never copy the rules.
+use super::money::Settlement;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    Placed,
+    PaymentHeld,
+    Claimed,
+    InProgress,
+    Delivered,
+    Completed,
+    Disputed,
+    Cancelled,
+    PaymentFailed,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 10] = [
+        OrderStatus::Placed,
+        OrderStatus::PaymentHeld,
+        OrderStatus::Claimed,
+        OrderStatus::InProgress,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Disputed,
+        OrderStatus::Cancelled,
+        OrderStatus::PaymentFailed,
+        OrderStatus::Refunded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Placed => "PLACED",
+            OrderStatus::PaymentHeld => "PAYMENT_HELD",
+            OrderStatus::Claimed => "CLAIMED",
+            OrderStatus::InProgress => "IN_PROGRESS",
+            OrderStatus::Delivered => "DELIVERED",
+            OrderStatus::Completed => "COMPLETED",
+            OrderStatus::Disputed => "DISPUTED",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::PaymentFailed => "PAYMENT_FAILED",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == stored)
+    }
+
+    /// The money has been captured and not yet settled.
+    pub fn is_captured_open(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Claimed
+                | OrderStatus::InProgress
+                | OrderStatus::Delivered
+                | OrderStatus::Disputed
+        )
+    }
+
+    /// No further transition except a chargeback on a completed order.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Completed
+                | OrderStatus::Cancelled
+                | OrderStatus::PaymentFailed
+                | OrderStatus::Refunded
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Buyer,
+    Provider,
+    Admin,
+    System,
+    Processor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMode {
+    Stripe,
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeReason {
+    NonDelivery,
+    Quality,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// processor: the card is authorized (`payment_intent.amount_capturable_updated`)
+    AuthorizationSucceeded,
+    /// processor: the payment failed
+    PaymentFailed,
+    /// buyer (MANUAL): says it paid
+    MarkPaid,
+    /// provider (MANUAL): confirms the money arrived
+    ConfirmPayment,
+    /// buyer: before the claim, or late after it (refund)
+    Cancel,
+    /// system: unpaid for 24 h
+    ExpireUnpaid,
+    /// provider: refuses a paid order
+    Decline,
+    /// system: not claimed 12 h before the authorization expires
+    ReleaseUnclaimed,
+    Claim,
+    Start,
+    Deliver,
+    RequestRevision,
+    Complete,
+    /// system: the buyer did not act before `auto_complete_at`
+    AutoComplete,
+    /// system: the SLA deadline passed (recorded, status unchanged)
+    MarkLate,
+    OpenDispute(DisputeReason),
+    ResolveRefund,
+    ResolveNoRefund,
+    /// refund this many cents; the rest is split by commission
+    ResolvePartial(i64),
+    /// processor: `charge.dispute.created`
+    Chargeback,
+}
+
+impl Action {
+    /// A stable name for order events and idempotency keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::AuthorizationSucceeded => "authorization_succeeded",
+            Action::PaymentFailed => "payment_failed",
+            Action::MarkPaid => "mark_paid",
+            Action::ConfirmPayment => "confirm_payment",
+            Action::Cancel => "cancel",
+            Action::ExpireUnpaid => "expire_unpaid",
+            Action::Decline => "decline",
+            Action::ReleaseUnclaimed => "release_unclaimed",
+            Action::Claim => "claim",
+            Action::Start => "start",
+            Action::Deliver => "deliver",
+            Action::RequestRevision => "request_revision",
+            Action::Complete => "complete",
+            Action::AutoComplete => "auto_complete",
+            Action::MarkLate => "mark_late",
+            Action::OpenDispute(_) => "open_dispute",
+            Action::ResolveRefund => "resolve_refund",
+            Action::ResolveNoRefund => "resolve_no_refund",
+            Action::ResolvePartial(_) => "resolve_partial",
+            Action::Chargeback => "chargeback",
+        }
+    }
+}
+
+/// What the machine needs to know about an order besides its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    pub payment_mode: PaymentMode,
+    /// frozen at placement
+    pub price_cents: i64,
+    pub commission_bps: u32,
+    pub revisions_used: i32,
+    pub revisions_included: i32,
+    /// now is past the SLA deadline
+    pub is_late: bool,
+}
+
+/// A side effect of a transition, run after the status change commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// cancel the authorization; no money moved
+    ReleaseAuthorization,
+    /// capture the authorized payment (ledger CHARGE)
+    Capture,
+    /// refund, fee and transfer of the captured charge
+    Settle(Settlement),
+    InvoicePendingConfirmation,
+    InvoicePaid,
+    InvoiceVoid,
+    /// sla_deadline = now + turnaround
+    StartSla,
+    /// auto_complete_at = now + auto-complete days
+    StartAutoComplete,
+    /// no timer runs while an order is disputed
+    StopTimers,
+    CountRevision,
+    /// a chargeback after the payout: recover it by a transfer reversal
+    ReverseTransfer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub to: OrderStatus,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// the action does not apply in this status
+    InvalidState {
+        from: OrderStatus,
+        action: &'static str,
+    },
+    /// this actor may not take this action
+    NotAllowed {
+        actor: Actor,
+        action: &'static str,
+    },
+    /// only for the other payment mode
+    WrongPaymentMode,
+    RevisionsExhausted,
+    /// NON_DELIVERY disputes and cancelling after the claim need the SLA deadline passed
+    NotLate,
+    /// a partial refund must be 1 ..= price - 1
+    InvalidRefund,
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::InvalidState { from, action } => {
+                format!(
+                    "cannot {} an order that is {}",
+                    action.replace('_', " "),
+                    from.as_str()
+                )
+            }
+            Refusal::NotAllowed { action, .. } => {
+                format!("you may not {} this order", action.replace('_', " "))
+            }
+            Refusal::WrongPaymentMode => "not for this order's payment mode".to_owned(),
+            Refusal::RevisionsExhausted => "every included revision has been used".to_owned(),
+            Refusal::NotLate => "only once the order is past its deadline".to_owned(),
+            Refusal::InvalidRefund => {
+                "the refund must be between 1 and the price minus 1".to_owned()
+            }
+        }
+    }
+}
+
+fn who(action: Action) -> &'static [Actor] {
+    use Action::*;
+    match action {
+        AuthorizationSucceeded | PaymentFailed | Chargeback => &[Actor::Processor],
+        MarkPaid | Cancel | RequestRevision | Complete | OpenDispute(_) => &[Actor::Buyer],
+        ConfirmPayment | Decline | Claim | Start | Deliver => &[Actor::Provider],
+        ExpireUnpaid | ReleaseUnclaimed | AutoComplete | MarkLate => &[Actor::System],
+        ResolveRefund | ResolveNoRefund | ResolvePartial(_) => &[Actor::Admin],
+    }
+}
+
+/// The next status and effects of `action` by `actor` on an order in `from`, or why not.
+pub fn transition(
+    from: OrderStatus,
+    action: Action,
+    actor: Actor,
+    facts: &Facts,
+) -> Result<Outcome, Refusal> {
+    use Effect::*;
+    use OrderStatus::*;
+    let name = action.name();
+    if !who(action).contains(&actor) {
+        return Err(Refusal::NotAllowed {
+            actor,
+            action: name,
+        });
+    }
+    let invalid = Err(Refusal::InvalidState { from, action: name });
+    let to = |to: OrderStatus, effects: Vec<Effect>| Ok(Outcome { to, effects });
+    let manual_only = || {
+        if facts.payment_mode == PaymentMode::Manual {
+            Ok(())
+        } else {
+            Err(Refusal::WrongPaymentMode)
+        }
+    };
+    match (from, action) {
+        (Placed, Action::AuthorizationSucceeded) => {
+            if facts.payment_mode != PaymentMode::Stripe {
+                return Err(Refusal::WrongPaymentMode);
+            }
+            to(PaymentHeld, vec![])
+        }
+        (Placed, Action::PaymentFailed) => to(PaymentFailed, vec![InvoiceVoid]),
+        (Placed, Action::MarkPaid) => {
+            manual_only()?;
+            to(Placed, vec![InvoicePendingConfirmation])
+        }
+        (Placed, Action::ConfirmPayment) => {
+            manual_only()?;
+            to(PaymentHeld, vec![InvoicePaid])
+        }
+        (Placed | PaymentHeld, Action::Cancel) => {
+            to(Cancelled, vec![ReleaseAuthorization, InvoiceVoid])
+        }
+        (Claimed | InProgress, Action::Cancel) => {
+            if !facts.is_late {
+                return Err(Refusal::NotLate);
+            }
+            to(
+                Refunded,
+                vec![Settle(Settlement::refund_all(facts.price_cents))],
+            )
+        }
+        (Placed, Action::ExpireUnpaid) => to(Cancelled, vec![ReleaseAuthorization, InvoiceVoid]),
+        (PaymentHeld, Action::Decline) | (PaymentHeld, Action::ReleaseUnclaimed) => {
+            to(Cancelled, vec![ReleaseAuthorization, InvoiceVoid])
+        }
+        (PaymentHeld, Action::Claim) => {
+            let mut effects = vec![StartSla];
+            // MANUAL orders were paid outside the platform: nothing to capture.
+            if facts.payment_mode == PaymentMode::Stripe {
+                effects.insert(0, Capture);
+                effects.insert(1, InvoicePaid);
+            }
+            to(Claimed, effects)
+        }
+        (Claimed, Action::Start) => to(InProgress, vec![]),
+        (Claimed | InProgress, Action::Deliver) => to(Delivered, vec![StartAutoComplete]),
+        (Delivered, Action::RequestRevision) => {
+            if facts.revisions_used >= facts.revisions_included {
+                return Err(Refusal::RevisionsExhausted);
+            }
+            to(InProgress, vec![CountRevision])
+        }
+        (Delivered, Action::Complete) | (Delivered, Action::AutoComplete) => to(
+            Completed,
+            vec![Settle(Settlement::complete(
+                facts.price_cents,
+                facts.commission_bps,
+            ))],
+        ),
+        (Claimed | InProgress, Action::MarkLate) => {
+            if !facts.is_late {
+                return Err(Refusal::NotLate);
+            }
+            to(from, vec![])
+        }
+        (Claimed | InProgress | Delivered, Action::OpenDispute(reason)) => {
+            if reason == DisputeReason::NonDelivery && (from == Delivered || !facts.is_late) {
+                return Err(Refusal::NotLate);
+            }
+            to(Disputed, vec![StopTimers])
+        }
+        (Disputed, Action::ResolveRefund) => to(
+            Refunded,
+            vec![Settle(Settlement::refund_all(facts.price_cents))],
+        ),
+        (Disputed, Action::ResolveNoRefund) => to(
+            Completed,
+            vec![Settle(Settlement::complete(
+                facts.price_cents,
+                facts.commission_bps,
+            ))],
+        ),
+        (Disputed, Action::ResolvePartial(refund)) => {
+            if refund < 1 || refund > facts.price_cents - 1 {
+                return Err(Refusal::InvalidRefund);
+            }
+            to(
+                Completed,
+                vec![Settle(Settlement::partial(
+                    facts.price_cents,
+                    refund,
+                    facts.commission_bps,
+                ))],
+            )
+        }
+        (Claimed | InProgress | Delivered, Action::Chargeback) => to(Disputed, vec![StopTimers]),
+        (Completed, Action::Chargeback) => to(Disputed, vec![ReverseTransfer]),
+        _ => invalid,
+    }
+}
+
+/// The actions of the public contract (`OrderAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderAction {
+    Pay,
+    MarkPaid,
+    ConfirmPayment,
+    Claim,
+    Decline,
+    Start,
+    Deliver,
+    RequestRevision,
+    Complete,
+    Cancel,
+    OpenDispute,
+    Review,
+    ResolveDispute,
+}
+
+/// How the viewer relates to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ViewerRoles {
+    pub buyer: bool,
+    pub provider: bool,
+    pub admin: bool,
+}
+
+/// What the viewer may do now, in a stable order, from the same `transition`.
+pub fn available_actions(
+    status: OrderStatus,
+    viewer: ViewerRoles,
+    facts: &Facts,
+    has_review: bool,
+) -> Vec<OrderAction> {
+    let can = |action: Action, actor: Actor| transition(status, action, actor, facts).is_ok();
+    let mut out = Vec::new();
+    if viewer.buyer {
+        if status == OrderStatus::Placed && facts.payment_mode == PaymentMode::Stripe {
+            out.push(OrderAction::Pay);
+        }
+        if can(Action::MarkPaid, Actor::Buyer) {
+            out.push(OrderAction::MarkPaid);
+        }
+    }
+    if viewer.provider {
+        for (action, shown) in [
+            (Action::ConfirmPayment, OrderAction::ConfirmPayment),
+            (Action::Claim, OrderAction::Claim),
+            (Action::Decline, OrderAction::Decline),
+            (Action::Start, OrderAction::Start),
+            (Action::Deliver, OrderAction::Deliver),
+        ] {
+            if can(action, Actor::Provider) {
+                out.push(shown);
+            }
+        }
+    }
+    if viewer.buyer {
+        for (action, shown) in [
+            (Action::RequestRevision, OrderAction::RequestRevision),
+            (Action::Complete, OrderAction::Complete),
+            (Action::Cancel, OrderAction::Cancel),
+        ] {
+            if can(action, Actor::Buyer) {
+                out.push(shown);
+            }
+        }
+        if [
+            DisputeReason::NonDelivery,
+            DisputeReason::Quality,
+            DisputeReason::Other,
+        ]
+        .into_iter()
+        .any(|r| can(Action::OpenDispute(r), Actor::Buyer))
+        {
+            out.push(OrderAction::OpenDispute);
+        }
+        if !has_review && matches!(status, OrderStatus::Delivered | OrderStatus::Completed) {
+            out.push(OrderAction::Review);
+        }
+    }
+    if viewer.admin && can(Action::ResolveNoRefund, Actor::Admin) {
+        out.push(OrderAction::ResolveDispute);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use OrderStatus::*;
+
+    fn facts(mode: PaymentMode) -> Facts {
+        Facts {
+            payment_mode: mode,
+            price_cents: 10_000,
+            commission_bps: 1500,
+            revisions_used: 0,
+            revisions_included: 1,
+            is_late: false,
+        }
+    }
+
+    const ACTORS: [Actor; 5] = [
+        Actor::Buyer,
+        Actor::Provider,
+        Actor::Admin,
+        Actor::System,
+        Actor::Processor,
+    ];
+
+    fn actions() -> Vec<Action> {
+        vec![
+            Action::AuthorizationSucceeded,
+            Action::PaymentFailed,
+            Action::MarkPaid,
+            Action::ConfirmPayment,
+            Action::Cancel,
+            Action::ExpireUnpaid,
+            Action::Decline,
+            Action::ReleaseUnclaimed,
+            Action::Claim,
+            Action::Start,
+            Action::Deliver,
+            Action::RequestRevision,
+            Action::Complete,
+            Action::AutoComplete,
+            Action::MarkLate,
+            Action::OpenDispute(DisputeReason::NonDelivery),
+            Action::OpenDispute(DisputeReason::Quality),
+            Action::ResolveRefund,
+            Action::ResolveNoRefund,
+            Action::ResolvePartial(2_500),
+            Action::Chargeback,
+        ]
+    }
+
+    /// The specification: every (from, action, actor, mode, late) that is allowed, and where it
+    /// leads. Everything not listed must be refused.
+    fn expected(
+        from: OrderStatus,
+        action: Action,
+        actor: Actor,
+        mode: PaymentMode,
+        late: bool,
+    ) -> Option<OrderStatus> {
+        use Action as A;
+        use Actor::*;
+        let stripe = mode == PaymentMode::Stripe;
+        let manual = !stripe;
+        Some(match (from, action, actor) {
+            (Placed, A::AuthorizationSucceeded, Processor) if stripe => PaymentHeld,
+            (Placed, A::PaymentFailed, Processor) => PaymentFailed,
+            (Placed, A::MarkPaid, Buyer) if manual => Placed,
+            (Placed, A::ConfirmPayment, Provider) if manual => PaymentHeld,
+            (Placed | PaymentHeld, A::Cancel, Buyer) => Cancelled,
+            (Placed, A::ExpireUnpaid, System) => Cancelled,
+            (PaymentHeld, A::Decline, Provider) => Cancelled,
+            (PaymentHeld, A::ReleaseUnclaimed, System) => Cancelled,
+            (PaymentHeld, A::Claim, Provider) => Claimed,
+            (Claimed, A::Start, Provider) => InProgress,
+            (Claimed | InProgress, A::Deliver, Provider) => Delivered,
+            (Delivered, A::RequestRevision, Buyer) => InProgress,
+            (Delivered, A::Complete, Buyer) => Completed,
+            (Delivered, A::AutoComplete, System) => Completed,
+            (Claimed | InProgress, A::Cancel, Buyer) if late => Refunded,
+            (Claimed | InProgress, A::MarkLate, System) if late => from,
+            (Claimed | InProgress, A::OpenDispute(DisputeReason::NonDelivery), Buyer) if late => {
+                Disputed
+            }
+            (Claimed | InProgress | Delivered, A::OpenDispute(DisputeReason::Quality), Buyer) => {
+                Disputed
+            }
+            (Disputed, A::ResolveRefund, Admin) => Refunded,
+            (Disputed, A::ResolveNoRefund | A::ResolvePartial(_), Admin) => Completed,
+            (Claimed | InProgress | Delivered | Completed, A::Chargeback, Processor) => Disputed,
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_status_action_actor_mode_and_lateness_matches_the_table() {
+        let mut allowed = 0;
+        for mode in [PaymentMode::Stripe, PaymentMode::Manual] {
+            for late in [false, true] {
+                let f = Facts {
+                    is_late: late,
+                    ..facts(mode)
+                };
+                for from in OrderStatus::ALL {
+                    for action in actions() {
+                        for actor in ACTORS {
+                            let got = transition(from, action, actor, &f).map(|o| o.to).ok();
+                            assert_eq!(
+                                got,
+                                expected(from, action, actor, mode, late),
+                                "{from:?} {action:?} by {actor:?} ({mode:?}, late={late})"
+                            );
+                            allowed += usize::from(got.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(allowed > 40, "the table allows {allowed} moves");
+    }
+
+    #[test]
+    fn a_refused_action_says_why() {
+        let f = facts(PaymentMode::Stripe);
+        assert!(matches!(
+            transition(Placed, Action::Claim, Actor::Provider, &f),
+            Err(Refusal::InvalidState { .. })
+        ));
+        assert!(matches!(
+            transition(PaymentHeld, Action::Claim, Actor::Buyer, &f),
+            Err(Refusal::NotAllowed { .. })
+        ));
+        assert_eq!(
+            transition(Placed, Action::MarkPaid, Actor::Buyer, &f),
+            Err(Refusal::WrongPaymentMode)
+        );
+        assert_eq!(
+            transition(Claimed, Action::Cancel, Actor::Buyer, &f),
+            Err(Refusal::NotLate)
+        );
+        let used = Facts {
+            revisions_used: 1,
+            ..f
+        };
+        assert_eq!(
+            transition(Delivered, Action::RequestRevision, Actor::Buyer, &used),
+            Err(Refusal::RevisionsExhausted)
+        );
+        assert_eq!(
+            transition(Disputed, Action::ResolvePartial(0), Actor::Admin, &f),
+            Err(Refusal::InvalidRefund)
+        );
+        assert_eq!(
+            transition(Disputed, Action::ResolvePartial(10_000), Actor::Admin, &f),
+            Err(Refusal::InvalidRefund)
+        );
+        assert!(transition(Disputed, Action::ResolvePartial(9_999), Actor::Admin, &f).is_ok());
+    }
+
+    #[test]
+    fn claiming_a_stripe_order_captures_and_completing_settles() {
+        let f = facts(PaymentMode::Stripe);
+        let claim = transition(PaymentHeld, Action::Claim, Actor::Provider, &f).expect("claim");
+        assert_eq!(
+            claim.effects,
+            vec![Effect::Capture, Effect::InvoicePaid, Effect::StartSla]
+        );
+        let manual = transition(
+            PaymentHeld,
+            Action::Claim,
+            Actor::Provider,
+            &facts(PaymentMode::Manual),
+        )
+        .expect("claim");
+        assert_eq!(manual.effects, vec![Effect::StartSla]);
+        let done = transition(Delivered, Action::Complete, Actor::Buyer, &f).expect("complete");
+        assert_eq!(
+            done.effects,
+            vec![Effect::Settle(Settlement {
+                refund: 0,
+                fee: 1500,
+                transfer: 8500
+            })]
+        );
+        let partial =
+            transition(Disputed, Action::ResolvePartial(4_000), Actor::Admin, &f).expect("partial");
+        assert_eq!(
+            partial.effects,
+            vec![Effect::Settle(Settlement {
+                refund: 4_000,
+                fee: 900,
+                transfer: 5_100
+            })]
+        );
+    }
+
+    #[test]
+    fn available_actions_follow_the_viewer_and_the_state() {
+        let f = facts(PaymentMode::Manual);
+        let buyer = ViewerRoles {
+            buyer: true,
+            ..Default::default()
+        };
+        let provider = ViewerRoles {
+            provider: true,
+            ..Default::default()
+        };
+        let admin = ViewerRoles {
+            admin: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            available_actions(Placed, buyer, &f, false),
+            vec![OrderAction::MarkPaid, OrderAction::Cancel]
+        );
+        assert_eq!(
+            available_actions(Placed, provider, &f, false),
+            vec![OrderAction::ConfirmPayment]
+        );
+        assert_eq!(
+            available_actions(PaymentHeld, provider, &f, false),
+            vec![OrderAction::Claim, OrderAction::Decline]
+        );
+        assert_eq!(
+            available_actions(Delivered, buyer, &f, false),
+            vec![
+                OrderAction::RequestRevision,
+                OrderAction::Complete,
+                OrderAction::OpenDispute,
+                OrderAction::Review
+            ]
+        );
+        assert_eq!(
+            available_actions(Completed, buyer, &f, true),
+            Vec::<OrderAction>::new()
+        );
+        assert_eq!(
+            available_actions(Disputed, admin, &f, false),
+            vec![OrderAction::ResolveDispute]
+        );
+        let stripe = facts(PaymentMode::Stripe);
+        assert_eq!(
+            available_actions(Placed, buyer, &stripe, false),
+            vec![OrderAction::Pay, OrderAction::Cancel]
+        );
+    }
+
+    fn any_action() -> impl Strategy<Value = (Action, Actor, bool)> {
+        let actions = actions();
+        (
+            0..actions.len(),
+            0..ACTORS.len(),
+            any::<bool>(),
+            1i64..10_000,
+        )
+            .prop_map(move |(a, who, late, refund)| {
+                let action = match actions[a] {
+                    Action::ResolvePartial(_) => Action::ResolvePartial(refund),
+                    other => other,
+                };
+                (action, ACTORS[who], late)
+            })
+    }
+
+    proptest! {
+        /// Random sequences never reach an invalid state, and once money is captured the
+        /// ledger of every closed order balances: charge = transfers + fee + refunds.
+        #[test]
+        fn random_action_sequences_keep_the_ledger_balanced(
+            stripe in any::<bool>(),
+            steps in proptest::collection::vec(any_action(), 1..40),
+        ) {
+            let mode = if stripe { PaymentMode::Stripe } else { PaymentMode::Manual };
+            let mut status = Placed;
+            let mut revisions_used = 0;
+            let (mut charged, mut settled) = (0i64, 0i64);
+            let price = 10_000;
+            for (action, actor, late) in steps {
+                let f = Facts { revisions_used, is_late: late, ..facts(mode) };
+                let Ok(outcome) = transition(status, action, actor, &f) else { continue };
+                prop_assert!(OrderStatus::ALL.contains(&outcome.to));
+                for effect in &outcome.effects {
+                    match effect {
+                        Effect::Capture => { prop_assert_eq!(charged, 0); charged = price; }
+                        Effect::Settle(s) => { prop_assert_eq!(s.total(), price); settled += s.total(); }
+                        Effect::CountRevision => revisions_used += 1,
+                        // A chargeback after the payout claws the settlement back first.
+                        Effect::ReverseTransfer => settled = 0,
+                        _ => {}
+                    }
+                }
+                prop_assert!(revisions_used <= f.revisions_included);
+                status = outcome.to;
+                if stripe && status.is_closed() && status != Cancelled && status != PaymentFailed {
+                    prop_assert_eq!(charged, settled, "closed {:?} with charge {} settled {}", status, charged, settled);
+                }
+                if status == Cancelled || status == PaymentFailed {
+                    prop_assert_eq!(charged, 0, "money captured on a {:?} order", status);
+                }
+            }
+        }
+    }
+}
