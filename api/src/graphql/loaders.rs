@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{providers, tenants, users};
+use entity::{listings, providers, tenants, users};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 pub struct Loaders {
@@ -12,6 +12,7 @@ pub struct Loaders {
     pub providers: DataLoader<ProviderLoader, HashMapCache>,
     pub providers_by_user: DataLoader<ProviderByUserLoader, HashMapCache>,
     pub tenants: DataLoader<TenantLoader, HashMapCache>,
+    pub listings: DataLoader<ListingLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -27,6 +28,7 @@ impl Loaders {
             providers: cached(ProviderLoader { db: db.clone() }),
             providers_by_user: cached(ProviderByUserLoader { db: db.clone() }),
             tenants: cached(TenantLoader { db: db.clone() }),
+            listings: cached(ListingLoader { db: db.clone() }),
         }
     }
 
@@ -38,6 +40,7 @@ impl Loaders {
         loaders.providers.enable_all_cache(false);
         loaders.providers_by_user.enable_all_cache(false);
         loaders.tenants.enable_all_cache(false);
+        loaders.listings.enable_all_cache(false);
         loaders
     }
 }
@@ -72,6 +75,7 @@ loader_by!(UserLoader, users, Id, id);
 loader_by!(ProviderLoader, providers, Id, id);
 loader_by!(ProviderByUserLoader, providers, UserId, user_id);
 loader_by!(TenantLoader, tenants, Id, id);
+loader_by!(ListingLoader, listings, Id, id);
 
 /// A loader's database failure as an internal error (its text never reaches the client).
 pub fn loader_error(err: Arc<sea_orm::DbErr>) -> crate::error::ApiError {

@@ -6,6 +6,7 @@ pub mod listings;
 pub mod loaders;
 pub mod money;
 pub mod node;
+pub mod orders;
 pub mod scalars;
 pub mod sellers;
 
@@ -25,6 +26,7 @@ pub struct QueryRoot(
     accounts::AccountsQuery,
     sellers::SellersQuery,
     listings::ListingsQuery,
+    orders::OrdersQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,6 +35,7 @@ pub struct MutationRoot(
     accounts::AccountsMutation,
     sellers::SellersMutation,
     listings::ListingsMutation,
+    orders::OrdersMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,16 +1,22 @@
 //! The `Node` interface: any object by its type-prefixed id.
 use async_graphql::{Context, Interface, Object, ID};
+use sea_orm::EntityTrait;
 
 use super::accounts::User;
 use super::listings::Listing;
 use super::loaders::loader_error;
+use super::orders::{Delivery, Order, OrderEvent};
 use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
-use crate::services::{listings as listing_service, sellers as seller_service};
+use crate::services::{
+    listings as listing_service, orders as order_service, sellers as seller_service,
+};
 
 /// Every addressable object.
+// Each value lives for one field resolution; boxing the large rows buys nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
@@ -18,6 +24,9 @@ pub enum Node {
     Tenant(Tenant),
     Provider(Provider),
     Listing(Listing),
+    Order(Order),
+    OrderEvent(OrderEvent),
+    Delivery(Delivery),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -80,6 +89,37 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
                     .await?
                     .map(|l| Node::Listing(Listing(l))),
             )
+        }
+        Some(Kind::Order) => Ok(
+            order_service::order_for_viewer(ctx.state()?, ctx.viewer(), id)
+                .await?
+                .map(|o| Node::Order(Order(o))),
+        ),
+        Some(Kind::OrderEvent) => {
+            let state = ctx.state()?;
+            let Some(event) = entity::order_events::Entity::find_by_id(id.to_owned())
+                .one(&state.db.reader)
+                .await
+                .map_err(ApiError::from)?
+            else {
+                return Ok(None);
+            };
+            let visible =
+                order_service::order_for_viewer(state, ctx.viewer(), &event.order_id).await?;
+            Ok(visible.map(|_| Node::OrderEvent(OrderEvent(event))))
+        }
+        Some(Kind::Delivery) => {
+            let state = ctx.state()?;
+            let Some(delivery) = entity::deliveries::Entity::find_by_id(id.to_owned())
+                .one(&state.db.reader)
+                .await
+                .map_err(ApiError::from)?
+            else {
+                return Ok(None);
+            };
+            let visible =
+                order_service::order_for_viewer(state, ctx.viewer(), &delivery.order_id).await?;
+            Ok(visible.map(|_| Node::Delivery(Delivery(delivery))))
         }
         _ => Ok(None),
     }

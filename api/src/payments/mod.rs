@@ -32,6 +32,38 @@ pub struct NewConnectedAccount<'a> {
     pub idempotency_key: &'a str,
 }
 
+/// A card payment authorized for later capture (escrow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentIntent {
+    pub id: String,
+    /// for confirming the payment in the browser (Stripe.js)
+    pub client_secret: Option<String>,
+    /// `requires_payment_method`, `requires_capture`, `succeeded`, `canceled`, …
+    pub status: String,
+}
+
+/// What the platform needs to authorize a buyer's card for one order.
+#[derive(Debug, Clone)]
+pub struct NewPaymentIntent<'a> {
+    pub order_id: &'a str,
+    pub amount_cents: i64,
+    /// ISO code, e.g. "USD" (sent lower-case)
+    pub currency: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+/// A payout of part of a captured charge to a connected account.
+#[derive(Debug, Clone)]
+pub struct NewTransfer<'a> {
+    pub order_id: &'a str,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub destination_account: &'a str,
+    /// the charge (`ch_…`) the money comes from
+    pub source_transaction: &'a str,
+    pub idempotency_key: &'a str,
+}
+
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// "stripe" or "simulated", for logs.
@@ -54,6 +86,40 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// The account's current state (`GET /v1/accounts/{id}`).
     async fn retrieve_account(&self, account_id: &str) -> anyhow::Result<ConnectedAccount>;
+
+    /// Authorizes the buyer's card without capturing (`POST /v1/payment_intents` with
+    /// `capture_method=manual`, `transfer_group` = order id, `metadata[order_id]`).
+    async fn create_payment_intent(
+        &self,
+        request: NewPaymentIntent<'_>,
+    ) -> anyhow::Result<PaymentIntent>;
+
+    /// Captures an authorized intent (`POST /v1/payment_intents/{id}/capture`); returns the
+    /// charge id (`ch_…`, the intent's `latest_charge`).
+    async fn capture_payment_intent(
+        &self,
+        intent_id: &str,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String>;
+
+    /// Releases an authorization (`POST /v1/payment_intents/{id}/cancel`).
+    async fn cancel_payment_intent(
+        &self,
+        intent_id: &str,
+        idempotency_key: &str,
+    ) -> anyhow::Result<()>;
+
+    /// Refunds part or all of a captured charge (`POST /v1/refunds`); returns the refund id.
+    async fn refund(
+        &self,
+        charge_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String>;
+
+    /// Pays a provider (`POST /v1/transfers` with `source_transaction` and `transfer_group`);
+    /// returns the transfer id.
+    async fn transfer(&self, request: NewTransfer<'_>) -> anyhow::Result<String>;
 }
 
 /// The gateway the settings ask for: Stripe when STRIPE_SECRET_KEY is set, else simulated.

@@ -1,6 +1,9 @@
 //! The simulated gateway: no network, every call succeeds at once. Used when Stripe is not
 //! configured, so `cargo run` works end to end on a laptop.
-use super::{ConnectedAccount, NewConnectedAccount, PaymentGateway};
+use super::{
+    ConnectedAccount, NewConnectedAccount, NewPaymentIntent, NewTransfer, PaymentGateway,
+    PaymentIntent,
+};
 
 pub struct SimulatedGateway;
 
@@ -35,6 +38,70 @@ impl PaymentGateway for SimulatedGateway {
     async fn retrieve_account(&self, account_id: &str) -> anyhow::Result<ConnectedAccount> {
         Ok(complete(account_id.to_owned()))
     }
+
+    async fn create_payment_intent(
+        &self,
+        request: NewPaymentIntent<'_>,
+    ) -> anyhow::Result<PaymentIntent> {
+        let id = simulated_id("pi", request.idempotency_key);
+        tracing::warn!(intent = %id, order = request.order_id, amount = request.amount_cents,
+            "SIMULATED card authorization: succeeds at once");
+        Ok(PaymentIntent {
+            client_secret: Some(format!("{id}_secret_simulated")),
+            id,
+            status: "requires_capture".to_owned(),
+        })
+    }
+
+    async fn capture_payment_intent(
+        &self,
+        intent_id: &str,
+        _idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        tracing::warn!(intent = intent_id, "SIMULATED capture");
+        Ok(format!(
+            "ch_sim_{}",
+            intent_id.trim_start_matches("pi_sim_")
+        ))
+    }
+
+    async fn cancel_payment_intent(
+        &self,
+        intent_id: &str,
+        _idempotency_key: &str,
+    ) -> anyhow::Result<()> {
+        tracing::warn!(intent = intent_id, "SIMULATED authorization released");
+        Ok(())
+    }
+
+    async fn refund(
+        &self,
+        charge_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        tracing::warn!(
+            charge = charge_id,
+            amount = amount_cents,
+            "SIMULATED refund"
+        );
+        Ok(simulated_id("re", idempotency_key))
+    }
+
+    async fn transfer(&self, request: NewTransfer<'_>) -> anyhow::Result<String> {
+        tracing::warn!(
+            account = request.destination_account,
+            amount = request.amount_cents,
+            "SIMULATED transfer"
+        );
+        Ok(simulated_id("tr", request.idempotency_key))
+    }
+}
+
+/// A stable id per idempotency key, so a retried call returns what the first one did.
+fn simulated_id(prefix: &str, key: &str) -> String {
+    let digest = crate::auth::token_digest(key);
+    format!("{prefix}_sim_{}", &digest[..24])
 }
 
 fn complete(id: String) -> ConnectedAccount {

@@ -1,4 +1,5 @@
-//! The Stripe gateway: Connect (Express) accounts and onboarding links through async-stripe.
+//! The Stripe gateway through async-stripe: Connect (Express) accounts and onboarding links, and
+//! escrow (manual-capture payment intents, refunds, transfers to connected accounts).
 //! `api_base` points the client at another server (the wiremock double in tests).
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,9 +12,20 @@ use stripe_connect::account::{
     CreateAccountCapabilitiesTransfers, CreateAccountType, RetrieveAccount,
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_connect::transfer::CreateTransfer;
 use stripe_connect::Account;
+use stripe_core::payment_intent::{
+    CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods,
+};
+use stripe_core::refund::CreateRefund;
+use stripe_core::PaymentIntentCaptureMethod;
+use stripe_types::Currency;
 
-use super::{ConnectedAccount, NewConnectedAccount, PaymentGateway};
+use super::{
+    ConnectedAccount, NewConnectedAccount, NewPaymentIntent, NewTransfer, PaymentGateway,
+    PaymentIntent,
+};
 use crate::config::StripeSettings;
 
 /// The async client has no timeout of its own: without one a stalled Stripe call would hold a
@@ -115,6 +127,142 @@ impl PaymentGateway for StripeGateway {
             .with_context(|| format!("retrieving Stripe account {account_id}"))?;
         Ok(connected_account(account))
     }
+
+    #[tracing::instrument(
+        skip(self, request),
+        fields(order_id = request.order_id, amount = request.amount_cents, currency = request.currency)
+    )]
+    async fn create_payment_intent(
+        &self,
+        request: NewPaymentIntent<'_>,
+    ) -> anyhow::Result<PaymentIntent> {
+        let key = IdempotencyKey::new(request.idempotency_key)
+            .context("invalid idempotency key for the Stripe payment intent")?;
+        let metadata = HashMap::from([("order_id".to_owned(), request.order_id.to_owned())]);
+
+        let intent = CreatePaymentIntent::new(request.amount_cents, currency(request.currency))
+            .capture_method(PaymentIntentCaptureMethod::Manual)
+            .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods::new(true))
+            .transfer_group(request.order_id)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| {
+                format!(
+                    "creating a Stripe payment intent for order {}",
+                    request.order_id
+                )
+            })?;
+        Ok(PaymentIntent {
+            id: intent.id.as_str().to_owned(),
+            client_secret: intent.client_secret,
+            status: intent.status.as_str().to_owned(),
+        })
+    }
+
+    #[tracing::instrument(skip(self, idempotency_key))]
+    async fn capture_payment_intent(
+        &self,
+        intent_id: &str,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        let key = IdempotencyKey::new(idempotency_key)
+            .context("invalid idempotency key for the Stripe capture")?;
+        let intent = CapturePaymentIntent::new(intent_id)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| format!("capturing Stripe payment intent {intent_id}"))?;
+        let charge = intent.latest_charge.with_context(|| {
+            format!("Stripe captured payment intent {intent_id} but returned no latest_charge")
+        })?;
+        Ok(charge.id().as_str().to_owned())
+    }
+
+    #[tracing::instrument(skip(self, idempotency_key))]
+    async fn cancel_payment_intent(
+        &self,
+        intent_id: &str,
+        idempotency_key: &str,
+    ) -> anyhow::Result<()> {
+        let key = IdempotencyKey::new(idempotency_key)
+            .context("invalid idempotency key for the Stripe cancellation")?;
+        CancelPaymentIntent::new(intent_id)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| format!("cancelling Stripe payment intent {intent_id}"))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, idempotency_key))]
+    async fn refund(
+        &self,
+        charge_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        let key = IdempotencyKey::new(idempotency_key)
+            .context("invalid idempotency key for the Stripe refund")?;
+        let refund = CreateRefund::new()
+            .charge(charge_id)
+            .amount(amount_cents)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| format!("refunding {amount_cents} of Stripe charge {charge_id}"))?;
+        Ok(refund.id.as_str().to_owned())
+    }
+
+    #[tracing::instrument(
+        skip(self, request),
+        fields(
+            order_id = request.order_id,
+            amount = request.amount_cents,
+            currency = request.currency,
+            destination = request.destination_account,
+            source_transaction = request.source_transaction,
+        )
+    )]
+    async fn transfer(&self, request: NewTransfer<'_>) -> anyhow::Result<String> {
+        let key = IdempotencyKey::new(request.idempotency_key)
+            .context("invalid idempotency key for the Stripe transfer")?;
+        let metadata = HashMap::from([("order_id".to_owned(), request.order_id.to_owned())]);
+
+        let transfer = CreateTransfer::new(currency(request.currency), request.destination_account)
+            .amount(request.amount_cents)
+            .source_transaction(request.source_transaction)
+            .transfer_group(request.order_id)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| {
+                format!(
+                    "transferring {} {} to Stripe account {} for order {}",
+                    request.amount_cents,
+                    request.currency,
+                    request.destination_account,
+                    request.order_id
+                )
+            })?;
+        Ok(transfer.id.as_str().to_owned())
+    }
+}
+
+/// Stripe takes ISO currency codes in lower case ("usd"). Codes the library does not know are
+/// sent as given and left for Stripe to refuse.
+fn currency(code: &str) -> Currency {
+    match code.trim().to_ascii_lowercase().parse::<Currency>() {
+        Ok(currency) => currency,
+        Err(never) => match never {},
+    }
 }
 
 /// Stripe leaves the flags out of some responses: missing means not enabled. Past due is read
@@ -155,5 +303,12 @@ mod tests {
         assert!(StripeGateway::new(&settings(Some("http://127.0.0.1:9"))).is_ok());
         assert!(StripeGateway::new(&settings(Some("http://127.0.0.1:9/"))).is_ok());
         assert!(StripeGateway::new(&settings(Some("not a url"))).is_err());
+    }
+
+    #[test]
+    fn currency_codes_are_sent_lower_case() {
+        assert_eq!(currency("USD"), Currency::USD);
+        assert_eq!(currency(" eur "), Currency::EUR);
+        assert_eq!(currency("XYZ"), Currency::Unknown("xyz".to_owned()));
     }
 }

@@ -2,7 +2,9 @@
 //! one transaction and returns either the result or refusals (`ApiError::Refused`).
 pub mod accounts;
 pub mod browse;
+pub mod invoicing;
 pub mod listings;
+pub mod orders;
 pub mod sellers;
 pub mod webhooks;
 

@@ -6,6 +6,7 @@ mod helpers;
 mod http;
 mod listings;
 mod migrations;
+mod orders;
 mod schema;
 mod seed;
 mod sellers;

@@ -1,12 +1,25 @@
 //! A local HTTP double of the Stripe API (wiremock) for the payment adapter's tests.
 //!
 //! It serves Stripe's own example objects from shared/stripe/fixtures3.json with the ids and
-//! flags a test needs patched in. `start()` mounts stateful fallbacks for Connect:
-//! `POST /v1/accounts` creates an Express account (echoing email, country and metadata, and
-//! replaying the stored reply for a repeated `Idempotency-Key`, as Stripe does),
-//! `GET /v1/accounts/{id}` returns what the double holds for that id (404 otherwise), and
-//! `POST /v1/account_links` returns the fixture link for a known account. Mocks a test mounts
-//! itself through `server()` win over these fallbacks.
+//! flags a test needs patched in. `start()` mounts stateful fallbacks:
+//!
+//! - Connect: `POST /v1/accounts` creates an Express account (echoing email, country and
+//!   metadata), `GET /v1/accounts/{id}` returns what the double holds for that id (404
+//!   otherwise), and `POST /v1/account_links` returns the fixture link for a known account.
+//! - Escrow: `POST /v1/payment_intents` creates an intent (`pi_double…`) with the amount,
+//!   currency, metadata and transfer group asked for; with `capture_method=manual` it is
+//!   authorized at once (`requires_capture`, as if the buyer had confirmed with a test card),
+//!   otherwise it waits in `requires_payment_method`. `POST /v1/payment_intents/{id}/capture`
+//!   captures it (`succeeded`, `latest_charge` a new `ch_double…`), `…/cancel` cancels it;
+//!   both refuse an unknown intent (404) or one in the wrong state (400).
+//!   `POST /v1/refunds` refunds part or all of a charge the double captured (`re_double…`;
+//!   refused beyond what is left), and `POST /v1/transfers` pays a known account from a charge
+//!   the double captured (`tr_double…`).
+//!
+//! Every POST keeps Stripe's idempotency: a repeated `Idempotency-Key` with the same method, path
+//! and parameters replays the first successful reply (header `idempotent-replayed: true`); with
+//! anything else it is refused with an `idempotency_error`. Mocks a test mounts itself through
+//! `server()` win over these fallbacks.
 #![allow(dead_code)] // helpers for several test modules; each uses a few
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,9 +42,67 @@ const FALLBACK_PRIORITY: u8 = 100;
 struct State {
     /// id → account object served by `GET /v1/accounts/{id}`
     accounts: HashMap<String, Value>,
-    /// Idempotency-Key → the reply first given for it
-    replies: HashMap<String, Value>,
-    created: usize,
+    /// id → payment intent as last returned
+    payment_intents: HashMap<String, Value>,
+    /// id → charge made by a capture (with what has been refunded of it)
+    charges: HashMap<String, Value>,
+    /// id → refund
+    refunds: HashMap<String, Value>,
+    /// id → transfer
+    transfers: HashMap<String, Value>,
+    /// Idempotency-Key → the request first sent with it and the reply given
+    replies: HashMap<String, Idempotent>,
+    /// id prefix (`acct`, `pi`, `ch`, …) → how many ids the double has made with it
+    counters: HashMap<&'static str, usize>,
+}
+
+/// What Stripe keeps for an `Idempotency-Key`.
+struct Idempotent {
+    method: String,
+    path: String,
+    form: BTreeMap<String, String>,
+    reply: Value,
+}
+
+impl State {
+    /// A fresh id such as `pi_double0001`.
+    fn next_id(&mut self, prefix: &'static str) -> String {
+        let count = self.counters.entry(prefix).or_default();
+        *count += 1;
+        format!("{prefix}_double{count:04}")
+    }
+
+    /// A key seen before replays the first reply when the request is the same (method, path,
+    /// parameters) and is refused otherwise, as Stripe does.
+    fn replay(&self, request: &Request) -> Option<ResponseTemplate> {
+        let key = header(request, "idempotency-key")?;
+        let first = self.replies.get(key)?;
+        if first.method == request.method.as_str()
+            && first.path == request.url.path()
+            && first.form == form(request)
+        {
+            Some(
+                ResponseTemplate::new(200)
+                    .set_body_json(&first.reply)
+                    .insert_header("idempotent-replayed", "true"),
+            )
+        } else {
+            Some(idempotency_error(key))
+        }
+    }
+
+    /// Keeps a successful reply for the request's `Idempotency-Key`, if it has one.
+    fn remember(&mut self, request: &Request, reply: &Value) {
+        if let Some(key) = header(request, "idempotency-key") {
+            let first = Idempotent {
+                method: request.method.as_str().to_owned(),
+                path: request.url.path().to_owned(),
+                form: form(request),
+                reply: reply.clone(),
+            };
+            self.replies.insert(key.to_owned(), first);
+        }
+    }
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -77,6 +148,46 @@ pub async fn start() -> StripeDouble {
         .named("POST /v1/account_links (fallback)")
         .mount(&server)
         .await;
+
+    let escrow: [(&str, &str, Handler); 5] = [
+        (
+            "POST /v1/payment_intents (fallback)",
+            r"^/v1/payment_intents$",
+            create_payment_intent,
+        ),
+        (
+            "POST /v1/payment_intents/{id}/capture (fallback)",
+            r"^/v1/payment_intents/[^/]+/capture$",
+            capture_payment_intent,
+        ),
+        (
+            "POST /v1/payment_intents/{id}/cancel (fallback)",
+            r"^/v1/payment_intents/[^/]+/cancel$",
+            cancel_payment_intent,
+        ),
+        (
+            "POST /v1/refunds (fallback)",
+            r"^/v1/refunds$",
+            create_refund,
+        ),
+        (
+            "POST /v1/transfers (fallback)",
+            r"^/v1/transfers$",
+            create_transfer,
+        ),
+    ];
+    for (name, pattern, handler) in escrow {
+        Mock::given(method("POST"))
+            .and(path_regex(pattern))
+            .respond_with(PostResponder {
+                handler,
+                state: state.clone(),
+            })
+            .with_priority(FALLBACK_PRIORITY)
+            .named(name)
+            .mount(&server)
+            .await;
+    }
     StripeDouble { server, state }
 }
 
@@ -138,6 +249,26 @@ impl StripeDouble {
     /// The account object the double holds for `id`.
     pub fn account(&self, id: &str) -> Option<Value> {
         lock(&self.state).accounts.get(id).cloned()
+    }
+
+    /// The payment intent the double holds for `id`, as last returned.
+    pub fn payment_intent(&self, id: &str) -> Option<Value> {
+        lock(&self.state).payment_intents.get(id).cloned()
+    }
+
+    /// A charge made by a capture, with `amount_refunded` kept up to date.
+    pub fn charge(&self, id: &str) -> Option<Value> {
+        lock(&self.state).charges.get(id).cloned()
+    }
+
+    /// A refund the double made.
+    pub fn refund(&self, id: &str) -> Option<Value> {
+        lock(&self.state).refunds.get(id).cloned()
+    }
+
+    /// A transfer the double made.
+    pub fn transfer(&self, id: &str) -> Option<Value> {
+        lock(&self.state).transfers.get(id).cloned()
     }
 }
 
@@ -233,6 +364,102 @@ pub fn account_link_object() -> Value {
     link
 }
 
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Stripe's example payment intent as a fresh manual-capture intent: nothing captured, no
+/// charge, metadata or transfer group yet. The example mixes states that do not hold for a
+/// fresh intent (canceled, a payment error, a pending action, processing, a shipping address, a
+/// destination charge to an `{id, object}` stub): those are cleared.
+pub fn payment_intent_object(id: &str, amount: i64, currency: &str, status: &str) -> Value {
+    let mut intent = fixture("payment_intent");
+    intent["id"] = json!(id);
+    intent["amount"] = json!(amount);
+    let capturable = if status == "requires_capture" {
+        amount
+    } else {
+        0
+    };
+    intent["amount_capturable"] = json!(capturable);
+    intent["amount_received"] = json!(0);
+    intent["currency"] = json!(currency);
+    intent["capture_method"] = json!("manual");
+    intent["client_secret"] = json!(format!("{id}_secret_double"));
+    intent["created"] = json!(now());
+    intent["status"] = json!(status);
+    intent["metadata"] = json!({});
+    for field in [
+        "canceled_at",
+        "cancellation_reason",
+        "last_payment_error",
+        "latest_charge",
+        "next_action",
+        "processing",
+        "shipping",
+        "transfer_data",
+        "transfer_group",
+    ] {
+        intent[field] = Value::Null;
+    }
+    intent
+}
+
+/// Stripe's example charge as the one capturing `amount` of `intent` makes. The example's
+/// legacy card source and destination stub do not belong to a payment-intent charge.
+pub fn charge_object(id: &str, intent: &Value, amount: i64) -> Value {
+    let mut charge = fixture("charge");
+    charge["id"] = json!(id);
+    charge["amount"] = intent["amount"].clone();
+    charge["amount_captured"] = json!(amount);
+    charge["amount_refunded"] = json!(0);
+    charge["captured"] = json!(true);
+    charge["paid"] = json!(true);
+    charge["refunded"] = json!(false);
+    charge["status"] = json!("succeeded");
+    charge["currency"] = intent["currency"].clone();
+    charge["created"] = json!(now());
+    charge["payment_intent"] = intent["id"].clone();
+    charge["metadata"] = intent["metadata"].clone();
+    charge["transfer_group"] = intent["transfer_group"].clone();
+    charge["refunds"]["url"] = json!(format!("/v1/charges/{id}/refunds"));
+    charge["source"] = Value::Null;
+    charge["transfer_data"] = Value::Null;
+    charge
+}
+
+/// Stripe's example refund as a succeeded refund of `amount` of `charge`.
+pub fn refund_object(id: &str, charge: &Value, amount: i64) -> Value {
+    let mut refund = fixture("refund");
+    refund["id"] = json!(id);
+    refund["amount"] = json!(amount);
+    refund["charge"] = charge["id"].clone();
+    refund["currency"] = charge["currency"].clone();
+    refund["payment_intent"] = charge["payment_intent"].clone();
+    refund["created"] = json!(now());
+    refund["status"] = json!("succeeded");
+    refund["metadata"] = json!({});
+    refund
+}
+
+/// Stripe's example transfer as a fresh transfer of `amount` to `destination`, not from a
+/// particular charge and in no transfer group.
+pub fn transfer_object(id: &str, amount: i64, currency: &str, destination: &str) -> Value {
+    let mut transfer = fixture("transfer");
+    transfer["id"] = json!(id);
+    transfer["amount"] = json!(amount);
+    transfer["amount_reversed"] = json!(0);
+    transfer["reversed"] = json!(false);
+    transfer["currency"] = json!(currency);
+    transfer["destination"] = json!(destination);
+    transfer["created"] = json!(now());
+    transfer["metadata"] = json!({});
+    transfer["source_transaction"] = Value::Null;
+    transfer["transfer_group"] = Value::Null;
+    transfer["reversals"]["url"] = json!(format!("/v1/transfers/{id}/reversals"));
+    transfer
+}
+
 /// The url-encoded form body of a request, decoded (`capabilities[transfers][requested]` →
 /// `true`).
 pub fn form(req: &Request) -> BTreeMap<String, String> {
@@ -286,6 +513,18 @@ fn decode_component(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The `metadata[…]` parameters of a form as Stripe's metadata object.
+fn metadata(fields: &BTreeMap<String, String>) -> Value {
+    let metadata: serde_json::Map<String, Value> = fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let name = key.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((name.to_owned(), json!(value)))
+        })
+        .collect();
+    Value::Object(metadata)
+}
+
 /// Stripe's error envelope.
 fn stripe_error(status: u16, code: &str, message: String, param: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
@@ -298,6 +537,307 @@ fn stripe_error(status: u16, code: &str, message: String, param: &str) -> Respon
     }))
 }
 
+/// Stripe's answer to an `Idempotency-Key` reused for a different request.
+fn idempotency_error(key: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "error": {
+            "type": "idempotency_error",
+            "message": format!(
+                "Keys for idempotent requests can only be used with the same parameters they were \
+                 first used with. Try using a key other than '{key}' if you meant to execute a \
+                 different request."
+            ),
+        }
+    }))
+}
+
+/// A Stripe error, made into its envelope by `PostResponder`.
+struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: String,
+    param: &'static str,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: String, param: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            param,
+        }
+    }
+
+    fn missing(param: &'static str) -> Self {
+        Self::new(
+            400,
+            "parameter_missing",
+            format!("Missing required param: {param}."),
+            param,
+        )
+    }
+
+    fn no_such_intent(id: &str) -> Self {
+        Self::new(
+            404,
+            "resource_missing",
+            format!("No such payment_intent: '{id}'"),
+            "intent",
+        )
+    }
+
+    fn unexpected_state(message: String) -> Self {
+        Self::new(400, "payment_intent_unexpected_state", message, "")
+    }
+
+    fn into_response(self) -> ResponseTemplate {
+        stripe_error(self.status, self.code, self.message, self.param)
+    }
+}
+
+fn required<'a>(
+    fields: &'a BTreeMap<String, String>,
+    name: &'static str,
+) -> Result<&'a str, Refusal> {
+    fields
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| Refusal::missing(name))
+}
+
+fn optional_integer(
+    fields: &BTreeMap<String, String>,
+    name: &'static str,
+) -> Result<Option<i64>, Refusal> {
+    fields
+        .get(name)
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| {
+                Refusal::new(
+                    400,
+                    "parameter_invalid_integer",
+                    format!("Invalid integer: {text}"),
+                    name,
+                )
+            })
+        })
+        .transpose()
+}
+
+fn required_integer(fields: &BTreeMap<String, String>, name: &'static str) -> Result<i64, Refusal> {
+    optional_integer(fields, name)?.ok_or_else(|| Refusal::missing(name))
+}
+
+fn optional_text(fields: &BTreeMap<String, String>, name: &str) -> Value {
+    fields.get(name).map_or(Value::Null, |value| json!(value))
+}
+
+/// A POST endpoint of the double: the object to answer with, or Stripe's refusal.
+type Handler = fn(&mut State, &Request) -> Result<Value, Refusal>;
+
+/// Runs a `Handler` with Stripe's idempotency around it.
+struct PostResponder {
+    handler: Handler,
+    state: Shared,
+}
+
+impl Respond for PostResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = lock(&self.state);
+        if let Some(replayed) = state.replay(request) {
+            return replayed;
+        }
+        match (self.handler)(&mut state, request) {
+            Ok(reply) => {
+                state.remember(request, &reply);
+                ResponseTemplate::new(200).set_body_json(reply)
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    }
+}
+
+/// The `{id}` of `/v1/payment_intents/{id}/{action}`.
+fn intent_id<'a>(request: &'a Request, action: &str) -> &'a str {
+    let path = request.url.path();
+    path.strip_prefix("/v1/payment_intents/")
+        .and_then(|rest| rest.strip_suffix(action))
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or(path)
+}
+
+/// `POST /v1/payment_intents`
+fn create_payment_intent(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let fields = form(request);
+    let amount = required_integer(&fields, "amount")?;
+    let currency = required(&fields, "currency")?;
+    let capture_method = fields
+        .get("capture_method")
+        .map_or("automatic", String::as_str);
+    let status = if capture_method == "manual" {
+        "requires_capture"
+    } else {
+        "requires_payment_method"
+    };
+    let id = state.next_id("pi");
+    let mut intent = payment_intent_object(&id, amount, currency, status);
+    intent["capture_method"] = json!(capture_method);
+    intent["metadata"] = metadata(&fields);
+    intent["transfer_group"] = optional_text(&fields, "transfer_group");
+    intent["automatic_payment_methods"] = fields.get("automatic_payment_methods[enabled]").map_or(
+        Value::Null,
+        |enabled| json!({ "enabled": enabled == "true" }),
+    );
+    if status == "requires_capture" {
+        intent["payment_method"] = json!("pm_card_visa");
+    }
+    state.payment_intents.insert(id, intent.clone());
+    Ok(intent)
+}
+
+/// `POST /v1/payment_intents/{id}/capture`
+fn capture_payment_intent(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let id = intent_id(request, "capture");
+    let fields = form(request);
+    let mut intent = state
+        .payment_intents
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Refusal::no_such_intent(id))?;
+    let status = intent["status"].as_str().unwrap_or_default().to_owned();
+    if status != "requires_capture" {
+        return Err(Refusal::unexpected_state(format!(
+            "This PaymentIntent could not be captured because it has a status of {status}. Only \
+             a PaymentIntent with one of the following statuses may be captured: \
+             requires_capture."
+        )));
+    }
+    let capturable = intent["amount_capturable"].as_i64().unwrap_or_default();
+    let amount = optional_integer(&fields, "amount_to_capture")?.unwrap_or(capturable);
+    if amount > capturable {
+        return Err(Refusal::new(
+            400,
+            "amount_too_large",
+            format!("The amount to capture ({amount}) is more than the amount capturable ({capturable})."),
+            "amount_to_capture",
+        ));
+    }
+    let charge_id = state.next_id("ch");
+    let charge = charge_object(&charge_id, &intent, amount);
+    intent["status"] = json!("succeeded");
+    intent["amount_received"] = json!(amount);
+    intent["amount_capturable"] = json!(0);
+    intent["latest_charge"] = json!(charge_id);
+    state.charges.insert(charge_id, charge);
+    state.payment_intents.insert(id.to_owned(), intent.clone());
+    Ok(intent)
+}
+
+/// `POST /v1/payment_intents/{id}/cancel`
+fn cancel_payment_intent(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let id = intent_id(request, "cancel");
+    let fields = form(request);
+    let mut intent = state
+        .payment_intents
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Refusal::no_such_intent(id))?;
+    let status = intent["status"].as_str().unwrap_or_default().to_owned();
+    if matches!(status.as_str(), "succeeded" | "canceled") {
+        return Err(Refusal::unexpected_state(format!(
+            "You cannot cancel this PaymentIntent because it has a status of {status}. Only a \
+             PaymentIntent with one of the following statuses may be canceled: \
+             requires_payment_method, requires_capture, requires_confirmation, requires_action, \
+             processing."
+        )));
+    }
+    intent["status"] = json!("canceled");
+    intent["canceled_at"] = json!(now());
+    intent["amount_capturable"] = json!(0);
+    intent["cancellation_reason"] = optional_text(&fields, "cancellation_reason");
+    state.payment_intents.insert(id.to_owned(), intent.clone());
+    Ok(intent)
+}
+
+/// `POST /v1/refunds` (by `charge`)
+fn create_refund(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let fields = form(request);
+    let charge_id = required(&fields, "charge")?;
+    let requested = optional_integer(&fields, "amount")?;
+    let Some(charge) = state.charges.get_mut(charge_id) else {
+        return Err(Refusal::new(
+            400,
+            "resource_missing",
+            format!("No such charge: '{charge_id}'"),
+            "charge",
+        ));
+    };
+    let captured = charge["amount_captured"].as_i64().unwrap_or_default();
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or_default();
+    let left = captured - refunded;
+    if left <= 0 {
+        return Err(Refusal::new(
+            400,
+            "charge_already_refunded",
+            format!("Charge {charge_id} has already been refunded."),
+            "charge",
+        ));
+    }
+    let amount = requested.unwrap_or(left);
+    if amount > left {
+        return Err(Refusal::new(
+            400,
+            "amount_too_large",
+            format!(
+                "Refund amount ({amount}) is greater than unrefunded amount on charge ({left})"
+            ),
+            "amount",
+        ));
+    }
+    charge["amount_refunded"] = json!(refunded + amount);
+    charge["refunded"] = json!(refunded + amount == captured);
+    let charge = charge.clone();
+    let id = state.next_id("re");
+    let refund = refund_object(&id, &charge, amount);
+    state.refunds.insert(id, refund.clone());
+    Ok(refund)
+}
+
+/// `POST /v1/transfers`: to an account the double knows, from a charge it captured.
+fn create_transfer(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let fields = form(request);
+    let amount = required_integer(&fields, "amount")?;
+    let currency = required(&fields, "currency")?;
+    let destination = required(&fields, "destination")?;
+    if !state.accounts.contains_key(destination) {
+        return Err(Refusal::new(
+            400,
+            "resource_missing",
+            format!("No such destination: '{destination}'"),
+            "destination",
+        ));
+    }
+    let source = fields.get("source_transaction");
+    if let Some(unknown) = source.filter(|charge| !state.charges.contains_key(charge.as_str())) {
+        return Err(Refusal::new(
+            400,
+            "resource_missing",
+            format!("No such charge: '{unknown}'"),
+            "source_transaction",
+        ));
+    }
+    let id = state.next_id("tr");
+    let payment = state.next_id("py");
+    let mut transfer = transfer_object(&id, amount, currency, destination);
+    transfer["destination_payment"] = json!(payment);
+    transfer["source_transaction"] = optional_text(&fields, "source_transaction");
+    transfer["transfer_group"] = optional_text(&fields, "transfer_group");
+    transfer["metadata"] = metadata(&fields);
+    state.transfers.insert(id, transfer.clone());
+    Ok(transfer)
+}
+
 struct CreateAccountResponder {
     id: Option<String>,
     state: Shared,
@@ -305,20 +845,14 @@ struct CreateAccountResponder {
 
 impl Respond for CreateAccountResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let key = header(request, "idempotency-key").map(str::to_owned);
         let mut state = lock(&self.state);
-        if let Some(previous) = key.as_ref().and_then(|key| state.replies.get(key)) {
-            return ResponseTemplate::new(200)
-                .set_body_json(previous)
-                .insert_header("idempotent-replayed", "true");
+        if let Some(replayed) = state.replay(request) {
+            return replayed;
         }
 
-        state.created += 1;
-        let number = state.created;
-        let id = self
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("acct_double{number:04}"));
+        // A generated id is used up even when the test chose one.
+        let generated = state.next_id("acct");
+        let id = self.id.clone().unwrap_or(generated);
         let fields = form(request);
         let mut account = account_object(&id, &AccountState::new_account());
         for field in ["email", "country", "type"] {
@@ -326,19 +860,10 @@ impl Respond for CreateAccountResponder {
                 account[field] = json!(value);
             }
         }
-        let metadata: serde_json::Map<String, Value> = fields
-            .iter()
-            .filter_map(|(key, value)| {
-                let name = key.strip_prefix("metadata[")?.strip_suffix(']')?;
-                Some((name.to_owned(), json!(value)))
-            })
-            .collect();
-        account["metadata"] = Value::Object(metadata);
+        account["metadata"] = metadata(&fields);
 
         state.accounts.insert(id, account.clone());
-        if let Some(key) = key {
-            state.replies.insert(key, account.clone());
-        }
+        state.remember(request, &account);
         ResponseTemplate::new(200).set_body_json(account)
     }
 }
@@ -393,7 +918,10 @@ impl Respond for AccountLinkResponder {
 mod tests {
     use api::config::StripeSettings;
     use api::payments::stripe::StripeGateway;
-    use api::payments::{ConnectedAccount, NewConnectedAccount, PaymentGateway};
+    use api::payments::{
+        ConnectedAccount, NewConnectedAccount, NewPaymentIntent, NewTransfer, PaymentGateway,
+        PaymentIntent,
+    };
     use secrecy::SecretString;
 
     use super::*;
@@ -405,16 +933,27 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn stripe_gateway_speaks_connect_to_the_double() {
-        let double = start().await;
-        let gateway = StripeGateway::new(&StripeSettings {
+    fn gateway(double: &StripeDouble) -> StripeGateway {
+        StripeGateway::new(&StripeSettings {
             secret_key: SecretString::from("sk_test_123".to_owned()),
             webhook_secret: None,
             connect_webhook_secret: None,
             api_base: Some(double.url()),
         })
-        .expect("gateway for the double");
+        .expect("gateway for the double")
+    }
+
+    /// The one request made to `path` so far.
+    async fn only_request(double: &StripeDouble, path: &str) -> Request {
+        let mut requests = double.requests_to("POST", path).await;
+        assert_eq!(requests.len(), 1, "requests to {path}");
+        requests.remove(0)
+    }
+
+    #[tokio::test]
+    async fn stripe_gateway_speaks_connect_to_the_double() {
+        let double = start().await;
+        let gateway = gateway(&double);
 
         // create_connected_account: exact form, idempotency key, mapped response
         double.mock_create_account("acct_test_created").await;
@@ -527,5 +1066,188 @@ mod tests {
         assert!(past_due.requirements_past_due);
 
         assert!(gateway.retrieve_account("acct_missing").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn stripe_gateway_holds_captures_refunds_and_pays_out_through_the_double() {
+        let double = start().await;
+        let gateway = gateway(&double);
+        double.set_account("acct_seller", &AccountState::complete());
+
+        // create_payment_intent: manual capture, order id as transfer group and metadata
+        let request = NewPaymentIntent {
+            order_id: "ord_123",
+            amount_cents: 2500,
+            currency: "USD",
+            idempotency_key: "order-ord_123-authorize",
+        };
+        let intent = gateway
+            .create_payment_intent(request.clone())
+            .await
+            .expect("create payment intent");
+        assert_eq!(
+            intent,
+            PaymentIntent {
+                id: "pi_double0001".to_owned(),
+                client_secret: Some("pi_double0001_secret_double".to_owned()),
+                status: "requires_capture".to_owned(),
+            }
+        );
+        let create = only_request(&double, "/v1/payment_intents").await;
+        assert_eq!(
+            form(&create),
+            expected_form(&[
+                ("amount", "2500"),
+                ("currency", "usd"),
+                ("capture_method", "manual"),
+                ("automatic_payment_methods[enabled]", "true"),
+                ("transfer_group", "ord_123"),
+                ("metadata[order_id]", "ord_123"),
+            ])
+        );
+        assert_eq!(
+            header(&create, "idempotency-key"),
+            Some("order-ord_123-authorize")
+        );
+        assert_eq!(header(&create, "authorization"), Some("Bearer sk_test_123"));
+        // Same key again: the first reply is replayed, no second intent.
+        let replayed = gateway
+            .create_payment_intent(request)
+            .await
+            .expect("replayed payment intent");
+        assert_eq!(replayed, intent);
+        assert_eq!(
+            double
+                .requests_to("POST", "/v1/payment_intents")
+                .await
+                .len(),
+            2
+        );
+
+        // capture_payment_intent returns the intent's latest charge
+        let charge = gateway
+            .capture_payment_intent(&intent.id, "order-ord_123-capture")
+            .await
+            .expect("capture");
+        assert_eq!(charge, "ch_double0001");
+        let capture = only_request(&double, "/v1/payment_intents/pi_double0001/capture").await;
+        assert_eq!(form(&capture), expected_form(&[]));
+        assert_eq!(
+            header(&capture, "idempotency-key"),
+            Some("order-ord_123-capture")
+        );
+        let captured = double.payment_intent(&intent.id).expect("intent stored");
+        assert_eq!(captured["status"], "succeeded");
+        assert_eq!(captured["latest_charge"], "ch_double0001");
+
+        // refund: part of the charge
+        let refund = gateway
+            .refund(&charge, 500, "order-ord_123-refund-1")
+            .await
+            .expect("refund");
+        assert_eq!(refund, "re_double0001");
+        let refund_request = only_request(&double, "/v1/refunds").await;
+        assert_eq!(
+            form(&refund_request),
+            expected_form(&[("charge", "ch_double0001"), ("amount", "500")])
+        );
+        assert_eq!(
+            header(&refund_request, "idempotency-key"),
+            Some("order-ord_123-refund-1")
+        );
+        assert_eq!(
+            double.charge(&charge).expect("charge")["amount_refunded"],
+            500
+        );
+
+        // transfer: the provider's share, from the captured charge
+        let transfer = gateway
+            .transfer(NewTransfer {
+                order_id: "ord_123",
+                amount_cents: 1800,
+                currency: "USD",
+                destination_account: "acct_seller",
+                source_transaction: &charge,
+                idempotency_key: "order-ord_123-transfer",
+            })
+            .await
+            .expect("transfer");
+        assert_eq!(transfer, "tr_double0001");
+        let transfer_request = only_request(&double, "/v1/transfers").await;
+        assert_eq!(
+            form(&transfer_request),
+            expected_form(&[
+                ("amount", "1800"),
+                ("currency", "usd"),
+                ("destination", "acct_seller"),
+                ("source_transaction", "ch_double0001"),
+                ("transfer_group", "ord_123"),
+                ("metadata[order_id]", "ord_123"),
+            ])
+        );
+        assert_eq!(
+            header(&transfer_request, "idempotency-key"),
+            Some("order-ord_123-transfer")
+        );
+
+        // cancel_payment_intent releases another order's authorization
+        let other = gateway
+            .create_payment_intent(NewPaymentIntent {
+                order_id: "ord_456",
+                amount_cents: 1000,
+                currency: "usd",
+                idempotency_key: "order-ord_456-authorize",
+            })
+            .await
+            .expect("second payment intent");
+        assert_eq!(other.id, "pi_double0002");
+        gateway
+            .cancel_payment_intent(&other.id, "order-ord_456-cancel")
+            .await
+            .expect("cancel");
+        let cancel = only_request(&double, "/v1/payment_intents/pi_double0002/cancel").await;
+        assert_eq!(form(&cancel), expected_form(&[]));
+        assert_eq!(
+            header(&cancel, "idempotency-key"),
+            Some("order-ord_456-cancel")
+        );
+        assert_eq!(
+            double.payment_intent(&other.id).expect("intent stored")["status"],
+            "canceled"
+        );
+
+        // What Stripe refuses comes back as an error.
+        assert!(gateway
+            .capture_payment_intent(&other.id, "order-ord_456-capture")
+            .await
+            .is_err());
+        assert!(gateway
+            .cancel_payment_intent("pi_missing", "cancel-missing")
+            .await
+            .is_err());
+        assert!(gateway
+            .refund(&charge, 2001, "order-ord_123-refund-2")
+            .await
+            .is_err());
+        // A key already used for the capture, on another endpoint
+        assert!(gateway
+            .refund(&charge, 100, "order-ord_123-capture")
+            .await
+            .is_err());
+        assert!(gateway
+            .transfer(NewTransfer {
+                order_id: "ord_123",
+                amount_cents: 100,
+                currency: "usd",
+                destination_account: "acct_seller",
+                source_transaction: &intent.id,
+                idempotency_key: "order-ord_123-transfer-from-intent",
+            })
+            .await
+            .is_err());
+        assert_eq!(
+            double.charge(&charge).expect("charge")["amount_refunded"],
+            500
+        );
     }
 }

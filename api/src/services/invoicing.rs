@@ -1,0 +1,306 @@
+//! Tenant invoicing as far as orders need it: per-tenant invoice numbers, the buyer's contact,
+//! the order's invoice and its status as the order moves.
+use chrono::{DateTime, Datelike, Utc};
+use entity::{
+    contacts, counters, invoice_counters, invoice_line_items, invoices, orders, payments, users,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::db::is_unique_violation;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind};
+
+/// Draws the next value of a named global counter inside the caller's transaction
+/// (`UPDATE … SET next_value = next_value + 1 … RETURNING`, which serializes on the row).
+pub async fn next_counter(conn: &impl ConnectionTrait, name: &str) -> ApiResult<i64> {
+    for _ in 0..2 {
+        let updated = counters::Entity::update_many()
+            .col_expr(
+                counters::Column::NextValue,
+                Expr::col(counters::Column::NextValue).add(1),
+            )
+            .filter(counters::Column::Name.eq(name))
+            .exec_with_returning(conn)
+            .await?;
+        if let Some(row) = updated.first() {
+            return Ok(row.next_value);
+        }
+        let inserted = counters::ActiveModel {
+            name: Set(name.to_owned()),
+            next_value: Set(1),
+        }
+        .insert(conn)
+        .await;
+        match inserted {
+            Ok(row) => return Ok(row.next_value),
+            // Someone created it first: draw from it.
+            Err(err) if err.sql_err().is_some() => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "counter {name} could not be drawn"
+    )))
+}
+
+/// The next invoice number of a tenant for a year: `INV-YYYY-NNNNNN`.
+pub async fn next_invoice_number(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    year: i32,
+) -> ApiResult<String> {
+    for _ in 0..2 {
+        let updated = invoice_counters::Entity::update_many()
+            .col_expr(
+                invoice_counters::Column::NextValue,
+                Expr::col(invoice_counters::Column::NextValue).add(1),
+            )
+            .filter(invoice_counters::Column::TenantId.eq(tenant_id))
+            .filter(invoice_counters::Column::Year.eq(year))
+            .exec_with_returning(conn)
+            .await?;
+        if let Some(row) = updated.first() {
+            return Ok(format!("INV-{year}-{:06}", row.next_value));
+        }
+        let inserted = invoice_counters::ActiveModel {
+            tenant_id: Set(tenant_id.to_owned()),
+            year: Set(year),
+            next_value: Set(1),
+        }
+        .insert(conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(format!("INV-{year}-{:06}", 1)),
+            Err(err) if err.sql_err().is_some() => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "invoice counter could not be drawn"
+    )))
+}
+
+/// The tenant's live contact for a marketplace user, made on first contact.
+pub async fn ensure_contact(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user: &users::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<contacts::Model> {
+    let live = contacts::Entity::find()
+        .filter(contacts::Column::TenantId.eq(tenant_id))
+        .filter(contacts::Column::UserId.eq(user.id.as_str()))
+        .filter(contacts::Column::DeletedAt.is_null())
+        .one(conn)
+        .await?;
+    if let Some(contact) = live {
+        return Ok(contact);
+    }
+    let created = contacts::ActiveModel {
+        id: Set(ids::new_id(Kind::Contact)),
+        tenant_id: Set(tenant_id.to_owned()),
+        user_id: Set(Some(user.id.clone())),
+        name: Set(user.display_name.clone()),
+        email: Set(Some(user.email.clone())),
+        phone: Set(None),
+        first_contacted_at: Set(Some(now)),
+        total_transactions: Set(0),
+        total_spent_cents: Set(0),
+        currency: Set("USD".to_owned()),
+        deleted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await;
+    match created {
+        Ok(contact) => Ok(contact),
+        Err(err) if is_unique_violation(&err, "contacts_tenant_user_live_key") => Err(
+            ApiError::Internal(anyhow::anyhow!("contact created concurrently; retry")),
+        ),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The invoice of a new order, SENT at once, with the listing as its one line.
+pub async fn create_order_invoice(
+    conn: &impl ConnectionTrait,
+    order: &orders::Model,
+    line: &str,
+    contact: &contacts::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<invoices::Model> {
+    let number = next_invoice_number(conn, &order.tenant_id, now.year()).await?;
+    let invoice = invoices::ActiveModel {
+        id: Set(ids::new_id(Kind::Invoice)),
+        tenant_id: Set(order.tenant_id.clone()),
+        number: Set(number),
+        contact_id: Set(Some(contact.id.clone())),
+        client_id: Set(Some(order.buyer_id.clone())),
+        order_id: Set(Some(order.id.clone())),
+        status: Set("SENT".to_owned()),
+        payment_mode: Set(order.payment_mode.clone()),
+        currency: Set(order.currency.clone()),
+        total_cents: Set(order.price_cents),
+        deposit_cents: Set(None),
+        paid_cents: Set(0),
+        refunded_cents: Set(0),
+        buyer_marked_paid_at: Set(None),
+        buyer_payment_method: Set(None),
+        buyer_payment_reference: Set(None),
+        provider_confirmed_at: Set(None),
+        provider_confirmed_by: Set(None),
+        issued_at: Set(Some(now)),
+        due_at: Set(None),
+        paid_at: Set(None),
+        voided_at: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    invoice_line_items::ActiveModel {
+        id: Set(ids::new_id(Kind::InvoiceLineItem)),
+        invoice_id: Set(invoice.id.clone()),
+        position: Set(1),
+        description: Set(line.chars().take(500).collect()),
+        quantity: Set(1),
+        unit_price_cents: Set(order.price_cents),
+        total_cents: Set(order.price_cents),
+    }
+    .insert(conn)
+    .await?;
+    Ok(invoice)
+}
+
+pub async fn order_invoice(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+) -> ApiResult<Option<invoices::Model>> {
+    Ok(invoices::Entity::find()
+        .filter(invoices::Column::OrderId.eq(order_id))
+        .one(conn)
+        .await?)
+}
+
+/// The buyer says it paid outside the platform.
+pub async fn mark_pending_confirmation(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    method: &str,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    invoices::Entity::update_many()
+        .col_expr(
+            invoices::Column::Status,
+            Expr::value("PENDING_CONFIRMATION"),
+        )
+        .col_expr(invoices::Column::BuyerMarkedPaidAt, Expr::value(now))
+        .col_expr(invoices::Column::BuyerPaymentMethod, Expr::value(method))
+        .col_expr(
+            invoices::Column::BuyerPaymentReference,
+            Expr::value(reference),
+        )
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
+        .filter(invoices::Column::OrderId.eq(order_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The invoice is paid in full: a payment is recorded and the buyer's contact totals grow.
+pub async fn mark_paid(
+    conn: &impl ConnectionTrait,
+    order: &orders::Model,
+    method: &str,
+    reference: Option<&str>,
+    confirmed_by: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some(invoice) = order_invoice(conn, &order.id).await? else {
+        return Ok(());
+    };
+    if invoice.status == "PAID" {
+        return Ok(());
+    }
+    payments::ActiveModel {
+        id: Set(ids::new_id(Kind::Payment)),
+        invoice_id: Set(invoice.id.clone()),
+        amount_cents: Set(invoice.total_cents - invoice.paid_cents),
+        currency: Set(invoice.currency.clone()),
+        method: Set(method.chars().take(100).collect()),
+        reference: Set(reference.map(|r| r.chars().take(200).collect())),
+        received_at: Set(now),
+        recorded_by: Set(confirmed_by.map(str::to_owned)),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    let mut active: invoices::ActiveModel = invoice.clone().into();
+    active.status = Set("PAID".to_owned());
+    active.paid_cents = Set(invoice.total_cents);
+    active.paid_at = Set(Some(now));
+    if let Some(user) = confirmed_by {
+        active.provider_confirmed_at = Set(Some(now));
+        active.provider_confirmed_by = Set(Some(user.to_owned()));
+    }
+    active.updated_at = Set(now);
+    active.update(conn).await?;
+    if let Some(contact_id) = invoice.contact_id {
+        contacts::Entity::update_many()
+            .col_expr(
+                contacts::Column::TotalTransactions,
+                Expr::col(contacts::Column::TotalTransactions).add(1),
+            )
+            .col_expr(
+                contacts::Column::TotalSpentCents,
+                Expr::col(contacts::Column::TotalSpentCents).add(invoice.total_cents),
+            )
+            .filter(contacts::Column::Id.eq(contact_id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn mark_void(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    invoices::Entity::update_many()
+        .col_expr(invoices::Column::Status, Expr::value("VOID"))
+        .col_expr(invoices::Column::VoidedAt, Expr::value(now))
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
+        .filter(invoices::Column::OrderId.eq(order_id))
+        .filter(invoices::Column::Status.is_in(["DRAFT", "SENT", "PENDING_CONFIRMATION"]))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// A refund of `amount` of the order's invoice: REFUNDED when all of it, else PARTIALLY_REFUNDED.
+pub async fn mark_refunded(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some(invoice) = order_invoice(conn, order_id).await? else {
+        return Ok(());
+    };
+    let refunded = (invoice.refunded_cents + amount).min(invoice.total_cents);
+    let mut active: invoices::ActiveModel = invoice.clone().into();
+    active.refunded_cents = Set(refunded);
+    active.status = Set(if refunded >= invoice.total_cents {
+        "REFUNDED".to_owned()
+    } else {
+        "PARTIALLY_REFUNDED".to_owned()
+    });
+    active.updated_at = Set(now);
+    active.update(conn).await?;
+    Ok(())
+}

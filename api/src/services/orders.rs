@@ -1,0 +1,1034 @@
+//! Orders: placement with a frozen price and policy, and every move of the state machine
+//! (`domain::order`) persisted as one conditional update plus its event in one transaction,
+//! then the money effects run against the payment gateway.
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    deliveries, idempotency_keys, ledger_entries, listings, order_events, orders, providers,
+    tenants, users,
+};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::listings::publicly_visible;
+use super::{invoicing, Viewer};
+use crate::db::is_unique_violation;
+use crate::domain::bounded_text;
+use crate::domain::listing::PriceType;
+use crate::domain::money;
+use crate::domain::order::{
+    self as machine, Action, Actor, Effect, Facts, OrderStatus, PaymentMode, Refusal,
+};
+use crate::domain::seller::TenantPaymentMode;
+use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::ids::{self, Kind};
+use crate::pagination::{Page, PageRequest};
+use crate::payments::NewPaymentIntent;
+use crate::state::AppState;
+
+const PLACE_ORDER: &str = "placeOrder";
+
+fn not_found() -> ApiError {
+    ApiError::refused(UserError::on_input(
+        "orderId",
+        UserErrorCode::NotFound,
+        "no such order",
+    ))
+}
+
+pub fn payment_mode(order: &orders::Model) -> PaymentMode {
+    if order.payment_mode == "MANUAL" {
+        PaymentMode::Manual
+    } else {
+        PaymentMode::Stripe
+    }
+}
+
+pub fn status(order: &orders::Model) -> OrderStatus {
+    OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Cancelled)
+}
+
+pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
+    Facts {
+        payment_mode: payment_mode(order),
+        price_cents: order.price_cents,
+        commission_bps: u32::try_from(order.commission_bps).unwrap_or(0),
+        revisions_used: order.revisions_used,
+        revisions_included: order.revisions_included,
+        is_late: order.sla_deadline.is_some_and(|d| d < now),
+    }
+}
+
+/// How the viewer stands to an order: buyer, provider, admin; `None` when it may not read it.
+pub async fn relation(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    order: &orders::Model,
+) -> ApiResult<Option<machine::ViewerRoles>> {
+    let Some(user_id) = viewer.id() else {
+        return Ok(None);
+    };
+    let buyer = order.buyer_id == user_id;
+    let provider = providers::Entity::find_by_id(order.provider_id.clone())
+        .one(conn)
+        .await?
+        .is_some_and(|p| p.user_id == user_id);
+    let roles = machine::ViewerRoles {
+        buyer,
+        provider,
+        admin: viewer.is_admin(),
+    };
+    Ok((roles.buyer || roles.provider || roles.admin).then_some(roles))
+}
+
+pub struct PlaceOrder<'a> {
+    pub listing_id: &'a str,
+    pub script_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+fn optional_text(
+    raw: Option<&str>,
+    field: &str,
+    what: &str,
+    max: usize,
+) -> ApiResult<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => {
+            let text = bounded_text(raw, what, 0, max)
+                .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))?;
+            Ok((!text.is_empty()).then_some(text))
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn place_order(
+    state: &AppState,
+    viewer: &Viewer,
+    input: PlaceOrder<'_>,
+) -> ApiResult<orders::Model> {
+    let buyer_id = viewer.user()?.id.clone();
+    let script_id = optional_text(input.script_id, "scriptId", "script id", 200)?;
+    let project_id = optional_text(input.project_id, "projectId", "project id", 200)?;
+    let notes = optional_text(input.notes, "notes", "notes", 5000)?;
+    let key = match input.idempotency_key {
+        Some(k) if k.is_empty() || k.len() > 255 => {
+            return Err(ApiError::refused(UserError::invalid(
+                "idempotencyKey",
+                "the idempotency key must be 1 to 255 characters",
+            )))
+        }
+        other => other,
+    };
+    let request_hash = crate::auth::token_digest(&format!(
+        "{}|{:?}|{:?}|{:?}",
+        input.listing_id, script_id, project_id, notes
+    ));
+    let now = state.now();
+    if let Some(key) = key {
+        if let Some(order) = replay(state, &buyer_id, key, &request_hash, now).await? {
+            return Ok(order);
+        }
+    }
+
+    let txn = state.db.writer.begin().await?;
+    let listing_missing = || {
+        ApiError::refused(UserError::on_input(
+            "listingId",
+            UserErrorCode::NotFound,
+            "no such listing",
+        ))
+    };
+    let Some((listing, Some(provider))) = listings::Entity::find_by_id(input.listing_id.to_owned())
+        .find_also_related(providers::Entity)
+        .one(&txn)
+        .await?
+    else {
+        return Err(listing_missing());
+    };
+    let tenant = tenants::Entity::find_by_id(provider.tenant_id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(listing_missing)?;
+    if !publicly_visible(&listing, &provider, &tenant) {
+        return Err(listing_missing());
+    }
+    if provider.user_id == buyer_id {
+        return Err(ApiError::refused(UserError::on_input(
+            "listingId",
+            UserErrorCode::NotAllowed,
+            "you cannot order from yourself",
+        )));
+    }
+    let (PriceType::Fixed, Some(price)) = (
+        PriceType::from_stored(&listing.price_type),
+        listing.price_cents,
+    ) else {
+        return Err(ApiError::refused(UserError::on_input(
+            "listingId",
+            UserErrorCode::Invalid,
+            "only FIXED-price listings can be ordered directly",
+        )));
+    };
+    let mode = match TenantPaymentMode::from_stored(&tenant.payment_mode) {
+        TenantPaymentMode::Manual => PaymentMode::Manual,
+        _ => PaymentMode::Stripe,
+    };
+    let bps = state.settings.platform_commission_bps.min(10_000);
+    let fee = money::fee(price, bps);
+    let number = invoicing::next_counter(&txn, "order").await?;
+    let order = orders::ActiveModel {
+        id: Set(ids::new_id(Kind::Order)),
+        number: Set(number),
+        buyer_id: Set(buyer_id.clone()),
+        provider_id: Set(provider.id.clone()),
+        listing_id: Set(listing.id.clone()),
+        tenant_id: Set(tenant.id.clone()),
+        status: Set(OrderStatus::Placed.as_str().to_owned()),
+        version: Set(0),
+        payment_mode: Set(if mode == PaymentMode::Manual {
+            "MANUAL"
+        } else {
+            "STRIPE"
+        }
+        .to_owned()),
+        currency: Set(listing.currency.clone()),
+        price_cents: Set(price),
+        platform_fee_cents: Set(fee),
+        provider_payout_cents: Set(price - fee),
+        refunded_cents: Set(0),
+        commission_bps: Set(bps as i32),
+        auto_complete_days: Set(state.settings.auto_complete_days.min(365) as i32),
+        revisions_included: Set(listing.revisions_included),
+        revisions_used: Set(0),
+        turnaround_days: Set(listing.turnaround_days),
+        script_id: Set(script_id),
+        project_id: Set(project_id),
+        notes: Set(notes),
+        script_file_key: Set(None),
+        script_file_name: Set(None),
+        script_content_type: Set(None),
+        script_byte_size: Set(None),
+        payment_intent_id: Set(None),
+        charge_id: Set(None),
+        payment_client_secret: Set(None),
+        hold_expires_at: Set(None),
+        sla_deadline: Set(None),
+        late_marked_at: Set(None),
+        delivered_at: Set(None),
+        auto_complete_at: Set(None),
+        completed_at: Set(None),
+        cancelled_at: Set(None),
+        cancel_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    record_event(
+        &txn,
+        &order.id,
+        None,
+        OrderStatus::Placed,
+        "place",
+        Actor::Buyer,
+        Some(&buyer_id),
+        None,
+        now,
+    )
+    .await?;
+    let buyer = users::Entity::find_by_id(buyer_id.clone())
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let contact = invoicing::ensure_contact(&txn, &tenant.id, &buyer, now).await?;
+    invoicing::create_order_invoice(&txn, &order, &listing.title, &contact, now).await?;
+    if let Some(key) = key {
+        let stored = idempotency_keys::ActiveModel {
+            id: Set(ids::new_id(Kind::IdempotencyKey)),
+            user_id: Set(buyer_id.clone()),
+            operation: Set(PLACE_ORDER.to_owned()),
+            key: Set(key.to_owned()),
+            request_hash: Set(request_hash.clone()),
+            response: Set(Some(order.id.clone())),
+            created_at: Set(now),
+            expires_at: Set(now + Duration::hours(24)),
+        }
+        .insert(&txn)
+        .await;
+        if let Err(err) = stored {
+            if is_unique_violation(&err, "idempotency_keys_user_operation_key") {
+                // A concurrent request with the same key won: answer with its order.
+                txn.rollback().await?;
+                return replay(state, &buyer_id, key, &request_hash, now)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::Internal(anyhow::anyhow!("idempotency key without order"))
+                    });
+            }
+            return Err(err.into());
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(order = %order.id, number, mode = ?mode, price, "order placed");
+
+    if mode == PaymentMode::Stripe {
+        authorize(state, &order).await?;
+    }
+    load(&state.db.reader, &order.id).await
+}
+
+/// The order an earlier request with the same idempotency key placed (24 h), or a CONFLICT
+/// when the key was used for a different request.
+async fn replay(
+    state: &AppState,
+    buyer_id: &str,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<orders::Model>> {
+    let Some(stored) = idempotency_keys::Entity::find()
+        .filter(idempotency_keys::Column::UserId.eq(buyer_id))
+        .filter(idempotency_keys::Column::Operation.eq(PLACE_ORDER))
+        .filter(idempotency_keys::Column::Key.eq(key))
+        .one(&state.db.writer)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if stored.expires_at <= now {
+        idempotency_keys::Entity::delete_by_id(stored.id)
+            .exec(&state.db.writer)
+            .await?;
+        return Ok(None);
+    }
+    if stored.request_hash != request_hash {
+        return Err(ApiError::refused(UserError::on_input(
+            "idempotencyKey",
+            UserErrorCode::Conflict,
+            "this idempotency key was used for a different order",
+        )));
+    }
+    match stored.response {
+        Some(order_id) => Ok(Some(load(&state.db.writer, &order_id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Opens the card authorization of a STRIPE order. The simulated gateway reports success at
+/// once through the same handler a webhook would reach.
+async fn authorize(state: &AppState, order: &orders::Model) -> ApiResult<()> {
+    let intent = state
+        .gateway
+        .create_payment_intent(NewPaymentIntent {
+            order_id: &order.id,
+            amount_cents: order.price_cents,
+            currency: &order.currency,
+            idempotency_key: &format!("{}:payment_intent:1", order.id),
+        })
+        .await;
+    let intent = match intent {
+        Ok(intent) => intent,
+        Err(err) => {
+            tracing::error!(error = ?err, order = %order.id, "creating the payment intent failed");
+            apply(
+                state,
+                &order.id,
+                Action::PaymentFailed,
+                Actor::Processor,
+                None,
+                Some("the card payment could not be started"),
+                Extra::default(),
+            )
+            .await?;
+            return Ok(());
+        }
+    };
+    orders::Entity::update_many()
+        .col_expr(
+            orders::Column::PaymentIntentId,
+            Expr::value(intent.id.clone()),
+        )
+        .col_expr(
+            orders::Column::PaymentClientSecret,
+            Expr::value(intent.client_secret.clone()),
+        )
+        .filter(orders::Column::Id.eq(order.id.clone()))
+        .exec(&state.db.writer)
+        .await?;
+    if state.gateway.name() == "simulated" {
+        authorization_succeeded(state, &intent.id, state.now() + Duration::days(7)).await?;
+    }
+    Ok(())
+}
+
+/// `payment_intent.amount_capturable_updated`: the money is held until `capture_before`.
+pub async fn authorization_succeeded(
+    state: &AppState,
+    intent_id: &str,
+    capture_before: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some(order) = orders::Entity::find()
+        .filter(orders::Column::PaymentIntentId.eq(intent_id))
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(());
+    };
+    let extra = Extra {
+        hold_expires_at: Some(capture_before),
+        ..Default::default()
+    };
+    match apply(
+        state,
+        &order.id,
+        Action::AuthorizationSucceeded,
+        Actor::Processor,
+        None,
+        None,
+        extra,
+    )
+    .await
+    {
+        Ok(_) | Err(ApiError::Refused(_)) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// What a command adds to its transition.
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub delivery: Option<DeliveryInput>,
+    pub payment: Option<(&'a str, &'a str)>,
+    pub cancel_reason: Option<String>,
+}
+
+pub struct DeliveryInput {
+    pub summary: String,
+    pub strengths: String,
+    pub weaknesses: String,
+    pub recommendations: String,
+    pub score: Option<i32>,
+}
+
+pub enum Command<'a> {
+    MarkPaid { method: &'a str, reference: &'a str },
+    ConfirmPayment,
+    Claim,
+    Decline,
+    Start,
+    Deliver(DeliveryInput),
+    RequestRevision { message: &'a str },
+    Complete,
+    Cancel { reason: &'a str },
+}
+
+/// A viewer's command on an order: checks the viewer's part, then applies the transition.
+#[tracing::instrument(skip(state, viewer, command))]
+pub async fn command(
+    state: &AppState,
+    viewer: &Viewer,
+    order_id: &str,
+    command: Command<'_>,
+    note: Option<&str>,
+) -> ApiResult<orders::Model> {
+    viewer.user()?;
+    let note = optional_text(note, "note", "note", 2000)?;
+    if !ids::is_kind(order_id, Kind::Order) {
+        return Err(not_found());
+    }
+    let order = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+        .ok_or_else(not_found)?;
+    let roles = relation(&state.db.reader, viewer, &order)
+        .await?
+        .ok_or_else(not_found)?;
+    let text = |raw: &str, field: &str, what: &str, min: usize, max: usize| {
+        bounded_text(raw, what, min, max)
+            .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))
+    };
+    let (action, actor, mut extra, note) = match command {
+        Command::MarkPaid { method, reference } => {
+            text(method, "method", "method", 1, 100)?;
+            text(reference, "reference", "reference", 1, 200)?;
+            (
+                Action::MarkPaid,
+                Actor::Buyer,
+                Extra {
+                    payment: Some((method, reference)),
+                    ..Default::default()
+                },
+                note,
+            )
+        }
+        Command::ConfirmPayment => (
+            Action::ConfirmPayment,
+            Actor::Provider,
+            Extra::default(),
+            note,
+        ),
+        Command::Claim => (Action::Claim, Actor::Provider, Extra::default(), note),
+        Command::Decline => (Action::Decline, Actor::Provider, Extra::default(), note),
+        Command::Start => (Action::Start, Actor::Provider, Extra::default(), note),
+        Command::Deliver(mut delivery) => {
+            delivery.summary = text(&delivery.summary, "summary", "summary", 1, 10_000)?;
+            delivery.strengths = text(&delivery.strengths, "strengths", "strengths", 0, 10_000)?;
+            delivery.weaknesses =
+                text(&delivery.weaknesses, "weaknesses", "weaknesses", 0, 10_000)?;
+            delivery.recommendations = text(
+                &delivery.recommendations,
+                "recommendations",
+                "recommendations",
+                0,
+                10_000,
+            )?;
+            if delivery.score.is_some_and(|s| !(1..=100).contains(&s)) {
+                return Err(ApiError::refused(UserError::invalid(
+                    "score",
+                    "score must be 1 to 100",
+                )));
+            }
+            (
+                Action::Deliver,
+                Actor::Provider,
+                Extra {
+                    delivery: Some(delivery),
+                    ..Default::default()
+                },
+                note,
+            )
+        }
+        Command::RequestRevision { message } => {
+            let message = text(message, "message", "message", 1, 5000)?;
+            (
+                Action::RequestRevision,
+                Actor::Buyer,
+                Extra::default(),
+                Some(message),
+            )
+        }
+        Command::Complete => (Action::Complete, Actor::Buyer, Extra::default(), note),
+        Command::Cancel { reason } => {
+            let reason = text(reason, "reason", "reason", 1, 1000)?;
+            (
+                Action::Cancel,
+                Actor::Buyer,
+                Extra {
+                    cancel_reason: Some(reason.clone()),
+                    ..Default::default()
+                },
+                Some(reason),
+            )
+        }
+    };
+    let allowed = match actor {
+        Actor::Buyer => roles.buyer,
+        Actor::Provider => roles.provider,
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::refused(UserError::new(
+            UserErrorCode::NotAllowed,
+            format!(
+                "only the order's {} may do this",
+                if actor == Actor::Buyer {
+                    "buyer"
+                } else {
+                    "provider"
+                }
+            ),
+        )));
+    }
+    if let (Some((method, reference)), Action::MarkPaid) = (extra.payment.take(), action) {
+        extra.payment = Some((method, reference));
+    }
+    let user_id = viewer.id().map(str::to_owned);
+    apply(
+        state,
+        order_id,
+        action,
+        actor,
+        user_id.as_deref(),
+        note.as_deref(),
+        extra,
+    )
+    .await
+}
+
+fn refusal(refusal: Refusal) -> ApiError {
+    let code = match refusal {
+        Refusal::InvalidState { .. } | Refusal::WrongPaymentMode | Refusal::NotLate => {
+            UserErrorCode::InvalidState
+        }
+        Refusal::NotAllowed { .. } => UserErrorCode::NotAllowed,
+        Refusal::RevisionsExhausted => UserErrorCode::LimitExceeded,
+        Refusal::InvalidRefund => UserErrorCode::Invalid,
+    };
+    ApiError::refused(UserError::new(code, refusal.message()))
+}
+
+/// Applies one transition: the domain decides, one conditional update (`status` and `version`
+/// as read) persists it with its event and database effects in one transaction, and the
+/// payment effects run after the commit. The loser of a race gets INVALID_STATE or CONFLICT
+/// and changes nothing.
+pub async fn apply(
+    state: &AppState,
+    order_id: &str,
+    action: Action,
+    actor: Actor,
+    actor_user: Option<&str>,
+    note: Option<&str>,
+    extra: Extra<'_>,
+) -> ApiResult<orders::Model> {
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let order = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let from = status(&order);
+    let outcome = machine::transition(from, action, actor, &facts(&order, now)).map_err(refusal)?;
+
+    let mut sets: Vec<(orders::Column, SimpleExpr)> = vec![
+        (orders::Column::Status, Expr::value(outcome.to.as_str())),
+        (
+            orders::Column::Version,
+            Expr::col(orders::Column::Version).add(1),
+        ),
+        (orders::Column::UpdatedAt, Expr::value(now)),
+    ];
+    let mut set = |col: orders::Column, value: SimpleExpr| sets.push((col, value));
+    if let Some(hold) = extra.hold_expires_at {
+        set(orders::Column::HoldExpiresAt, Expr::value(hold));
+    }
+    for effect in &outcome.effects {
+        match effect {
+            Effect::StartSla => set(
+                orders::Column::SlaDeadline,
+                Expr::value(
+                    order
+                        .turnaround_days
+                        .map(|d| now + Duration::days(i64::from(d))),
+                ),
+            ),
+            Effect::StartAutoComplete => {
+                set(orders::Column::DeliveredAt, Expr::value(now));
+                set(
+                    orders::Column::AutoCompleteAt,
+                    Expr::value(now + Duration::days(i64::from(order.auto_complete_days))),
+                );
+            }
+            Effect::CountRevision => {
+                set(
+                    orders::Column::RevisionsUsed,
+                    Expr::col(orders::Column::RevisionsUsed).add(1),
+                );
+                set(
+                    orders::Column::AutoCompleteAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+            }
+            Effect::StopTimers => set(
+                orders::Column::AutoCompleteAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+            Effect::Settle(s) => set(orders::Column::RefundedCents, Expr::value(s.refund)),
+            _ => {}
+        }
+    }
+    match outcome.to {
+        OrderStatus::Completed => set(orders::Column::CompletedAt, Expr::value(now)),
+        OrderStatus::Cancelled | OrderStatus::Refunded if from != outcome.to => {
+            set(orders::Column::CancelledAt, Expr::value(now));
+            set(
+                orders::Column::CancelReason,
+                Expr::value(extra.cancel_reason.clone()),
+            );
+        }
+        _ => {}
+    }
+    let mut update = orders::Entity::update_many();
+    for (col, value) in sets {
+        update = update.col_expr(col, value);
+    }
+    let updated = update
+        .filter(orders::Column::Id.eq(order.id.clone()))
+        .filter(orders::Column::Status.eq(from.as_str()))
+        .filter(orders::Column::Version.eq(order.version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(ApiError::refused(UserError::new(
+            UserErrorCode::Conflict,
+            "the order changed meanwhile; read it again",
+        )));
+    }
+    record_event(
+        &txn,
+        &order.id,
+        Some(from),
+        outcome.to,
+        action.name(),
+        actor,
+        actor_user,
+        note,
+        now,
+    )
+    .await?;
+
+    let stripe = payment_mode(&order) == PaymentMode::Stripe;
+    for effect in &outcome.effects {
+        match effect {
+            Effect::InvoicePendingConfirmation => {
+                let (method, reference) = extra.payment.unwrap_or(("", ""));
+                invoicing::mark_pending_confirmation(&txn, &order.id, method, reference, now)
+                    .await?;
+            }
+            Effect::InvoicePaid => {
+                let (method, confirmed_by) = if stripe {
+                    ("card", None)
+                } else {
+                    ("manual", actor_user)
+                };
+                invoicing::mark_paid(&txn, &order, method, None, confirmed_by, now).await?;
+            }
+            Effect::InvoiceVoid => invoicing::mark_void(&txn, &order.id, now).await?,
+            Effect::Capture => add_ledger(&txn, &order, "CHARGE", order.price_cents, now).await?,
+            Effect::Settle(s) => {
+                if s.refund > 0 {
+                    invoicing::mark_refunded(&txn, &order.id, s.refund, now).await?;
+                }
+                // MANUAL orders move no money through the platform: nothing to record here.
+                if stripe {
+                    add_ledger(&txn, &order, "REFUND", s.refund, now).await?;
+                    add_ledger(&txn, &order, "FEE", s.fee, now).await?;
+                    add_ledger(&txn, &order, "TRANSFER", s.transfer, now).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(delivery) = extra.delivery {
+        let revision = deliveries::Entity::find()
+            .filter(deliveries::Column::OrderId.eq(order.id.clone()))
+            .count(&txn)
+            .await? as i32
+            + 1;
+        deliveries::ActiveModel {
+            id: Set(ids::new_id(Kind::Delivery)),
+            order_id: Set(order.id.clone()),
+            revision: Set(revision),
+            summary: Set(delivery.summary),
+            strengths: Set(delivery.strengths),
+            weaknesses: Set(delivery.weaknesses),
+            recommendations: Set(delivery.recommendations),
+            score: Set(delivery.score),
+            file_key: Set(None),
+            file_name: Set(None),
+            file_content_type: Set(None),
+            file_byte_size: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    if outcome.to == OrderStatus::Completed && from != OrderStatus::Completed {
+        providers::Entity::update_many()
+            .col_expr(
+                providers::Column::TotalOrdersCompleted,
+                Expr::col(providers::Column::TotalOrdersCompleted).add(1),
+            )
+            .filter(providers::Column::Id.eq(order.provider_id.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    tracing::info!(order = %order.id, from = from.as_str(), to = outcome.to.as_str(), action = action.name(), "order moved");
+
+    if stripe {
+        if outcome.effects.contains(&Effect::ReleaseAuthorization) {
+            release_authorization(state, &order).await;
+        }
+        process_ledger(state, &order.id).await?;
+    }
+    load(&state.db.reader, &order.id).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    action: &str,
+    actor: Actor,
+    actor_user: Option<&str>,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    order_events::ActiveModel {
+        id: Set(ids::new_id(Kind::OrderEvent)),
+        order_id: Set(order_id.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        action: Set(action.to_owned()),
+        actor_kind: Set(actor_kind(actor).to_owned()),
+        actor_id: Set(actor_user.map(str::to_owned)),
+        note: Set(note.map(str::to_owned)),
+        occurred_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub fn actor_kind(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Buyer => "BUYER",
+        Actor::Provider => "PROVIDER",
+        Actor::Admin => "ADMIN",
+        Actor::System => "SYSTEM",
+        Actor::Processor => "PAYMENT_PROCESSOR",
+    }
+}
+
+/// A ledger entry of `kind` for the order, PENDING until the processor confirms it (a FEE is
+/// kept by the platform and succeeds at once). Nothing is recorded for zero amounts.
+async fn add_ledger(
+    conn: &DatabaseTransaction,
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let status = if kind == "FEE" {
+        "SUCCEEDED"
+    } else {
+        "PENDING"
+    };
+    ledger_entries::ActiveModel {
+        id: Set(ids::new_id(Kind::LedgerEntry)),
+        order_id: Set(order.id.clone()),
+        kind: Set(kind.to_owned()),
+        status: Set(status.to_owned()),
+        amount_cents: Set(amount),
+        currency: Set(order.currency.clone()),
+        processor_id: Set(None),
+        // (order, action, attempt): a retried call is the same call to the processor.
+        idempotency_key: Set(format!("{}:{}:1", order.id, kind.to_lowercase())),
+        attempts: Set(0),
+        last_error: Set(None),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+async fn release_authorization(state: &AppState, order: &orders::Model) {
+    let Some(intent) = &order.payment_intent_id else {
+        return;
+    };
+    let key = format!("{}:cancel_intent:1", order.id);
+    if let Err(err) = state.gateway.cancel_payment_intent(intent, &key).await {
+        tracing::error!(error = ?err, order = %order.id, "releasing the authorization failed");
+    }
+}
+
+/// Runs the order's PENDING ledger entries against the processor, oldest first: the charge is
+/// captured before anything is refunded or transferred from it. A failure stays PENDING with
+/// its error, to be retried.
+pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
+    let pending = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order_id))
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .order_by_asc(ledger_entries::Column::Id)
+        .all(&state.db.reader)
+        .await?;
+    for entry in pending {
+        let order = load(&state.db.reader, order_id).await?;
+        let result = match entry.kind.as_str() {
+            "CHARGE" => match &order.payment_intent_id {
+                Some(intent) => {
+                    state
+                        .gateway
+                        .capture_payment_intent(intent, &entry.idempotency_key)
+                        .await
+                }
+                None => Err(anyhow::anyhow!("no payment intent to capture")),
+            },
+            "REFUND" => match &order.charge_id {
+                Some(charge) => {
+                    state
+                        .gateway
+                        .refund(charge, entry.amount_cents, &entry.idempotency_key)
+                        .await
+                }
+                None => Err(anyhow::anyhow!("no captured charge to refund yet")),
+            },
+            "TRANSFER" => {
+                let tenant = tenants::Entity::find_by_id(order.tenant_id.clone())
+                    .one(&state.db.reader)
+                    .await?;
+                match (tenant.and_then(|t| t.stripe_account_id), &order.charge_id) {
+                    (Some(account), Some(charge)) => {
+                        state
+                            .gateway
+                            .transfer(crate::payments::NewTransfer {
+                                order_id: &order.id,
+                                amount_cents: entry.amount_cents,
+                                currency: &order.currency,
+                                destination_account: &account,
+                                source_transaction: charge,
+                                idempotency_key: &entry.idempotency_key,
+                            })
+                            .await
+                    }
+                    _ => Err(anyhow::anyhow!(
+                        "no connected account or charge to transfer from"
+                    )),
+                }
+            }
+            other => Err(anyhow::anyhow!("unknown ledger entry kind {other}")),
+        };
+        let now = state.now();
+        let mut active: ledger_entries::ActiveModel = entry.clone().into();
+        active.attempts = Set(entry.attempts + 1);
+        active.updated_at = Set(now);
+        match result {
+            Ok(processor_id) => {
+                active.status = Set("SUCCEEDED".to_owned());
+                active.processor_id = Set(Some(processor_id.clone()));
+                active.last_error = Set(None);
+                active.next_attempt_at = Set(None);
+                let txn = state.db.writer.begin().await?;
+                active.update(&txn).await?;
+                if entry.kind == "CHARGE" {
+                    orders::Entity::update_many()
+                        .col_expr(orders::Column::ChargeId, Expr::value(processor_id))
+                        .filter(orders::Column::Id.eq(order.id.clone()))
+                        .exec(&txn)
+                        .await?;
+                }
+                txn.commit().await?;
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, entry = %entry.id, kind = %entry.kind, "ledger entry failed; will retry");
+                // Backoff doubles per attempt, from one minute up to a day.
+                let delay = Duration::minutes(1i64 << entry.attempts.clamp(0, 10));
+                active.last_error = Set(Some(format!("{err:#}").chars().take(1000).collect()));
+                active.next_attempt_at = Set(Some(now + delay));
+                active.update(&state.db.writer).await?;
+                if entry.kind == "CHARGE" {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn load(conn: &impl ConnectionTrait, order_id: &str) -> ApiResult<orders::Model> {
+    orders::Entity::find_by_id(order_id.to_owned())
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order {order_id} vanished")))
+}
+
+/// One order, if the viewer is its buyer, its provider or an admin.
+pub async fn order_for_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+    order_id: &str,
+) -> ApiResult<Option<orders::Model>> {
+    if !ids::is_kind(order_id, Kind::Order) {
+        return Ok(None);
+    }
+    let Some(order) = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(relation(&state.db.reader, viewer, &order)
+        .await?
+        .map(|_| order))
+}
+
+#[derive(Debug, Default)]
+pub struct OrderFilter {
+    /// Some(true): as buyer; Some(false): as provider; None: both (admins: every order)
+    pub as_buyer: Option<bool>,
+    pub statuses: Vec<OrderStatus>,
+    pub provider_id: Option<String>,
+    pub listing_id: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct OrderCursor {
+    pub id: String,
+}
+
+/// The viewer's orders, newest first.
+pub async fn list_orders(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: OrderFilter,
+    page: PageRequest<OrderCursor>,
+) -> ApiResult<Page<orders::Model>> {
+    let user = viewer.user()?;
+    let conn = &state.db.reader;
+    let own_provider = providers::Entity::find()
+        .filter(providers::Column::UserId.eq(user.id.clone()))
+        .one(conn)
+        .await?
+        .map(|p| p.id);
+    let as_buyer = orders::Column::BuyerId.eq(user.id.clone());
+    let as_provider = match &own_provider {
+        Some(id) => orders::Column::ProviderId.eq(id.clone()),
+        None => Expr::value(false),
+    };
+    let mut query = orders::Entity::find();
+    query = match (filter.as_buyer, viewer.is_admin()) {
+        (Some(true), _) => query.filter(as_buyer),
+        (Some(false), _) => query.filter(as_provider),
+        (None, true) => query,
+        (None, false) => query.filter(Condition::any().add(as_buyer).add(as_provider)),
+    };
+    if filter.statuses.len() > 10 {
+        return Err(ApiError::BadInput("at most 10 statuses".into()));
+    }
+    if !filter.statuses.is_empty() {
+        query =
+            query.filter(orders::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(id) = filter.provider_id {
+        query = query.filter(orders::Column::ProviderId.eq(id));
+    }
+    if let Some(id) = filter.listing_id {
+        query = query.filter(orders::Column::ListingId.eq(id));
+    }
+    let total = query.clone().count(conn).await?;
+    if let Some(after) = &page.after {
+        query = query.filter(orders::Column::Id.lt(after.id.clone()));
+    }
+    let rows = query
+        .order_by_desc(orders::Column::Id)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, &page, total))
+}

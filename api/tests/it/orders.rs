@@ -1,0 +1,752 @@
+//! Orders through the API: the MANUAL and (simulated) STRIPE happy paths, the money ledger,
+//! refusals, a race of claims, and idempotent placement.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ORDER_FIELDS: &str = "id number status paymentMode price { cents } platformFee { cents } providerPayout { cents } refunded { cents } paymentClientSecret slaDeadline isLate revisionsUsed deliveredAt autoCompleteAt completedAt availableActions deliveries { revision summary } events { fromStatus toStatus actorKind action note }";
+
+fn place_mutation() -> String {
+    format!("mutation($input: PlaceOrderInput!) {{ placeOrder(input: $input) {{ order {{ {ORDER_FIELDS} }} userErrors {{ field message code }} }} }}")
+}
+
+/// Runs an order mutation taking `input`; returns its payload.
+async fn act(
+    app: &TestApp,
+    who: &Session,
+    mutation: &str,
+    input_type: &str,
+    input: Value,
+) -> Value {
+    let query = format!(
+        "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ order {{ {ORDER_FIELDS} }} userErrors {{ field message code }} }} }}"
+    );
+    app.gql(Some(&who.access_token), &query, json!({ "input": input }))
+        .await[mutation]
+        .clone()
+}
+
+async fn place(app: &TestApp, buyer: &Session, listing_id: &str) -> Value {
+    app.gql(
+        Some(&buyer.access_token),
+        &place_mutation(),
+        json!({ "input": { "listingId": listing_id } }),
+    )
+    .await["placeOrder"]
+        .clone()
+}
+
+/// A verified provider whose tenant takes MANUAL payments.
+async fn manual_seller(app: &TestApp, admin: &Session, email: &str) -> Seller {
+    let session = app.register(email, "Manual Seller").await;
+    let tenant = app
+        .gql(
+            Some(&session.access_token),
+            "mutation { createTenant(input: { name: \"Manual Co\", paymentMode: MANUAL, paymentInstructions: \"Bank transfer\" }) { tenant { id } } }",
+            json!({}),
+        )
+        .await;
+    let tenant_id = tenant["createTenant"]["tenant"]["id"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    let created = app
+        .create_provider(
+            &session,
+            json!({ "displayName": "Manual Reader", "tenantId": tenant_id }),
+        )
+        .await;
+    let provider_id = created["provider"]["id"]
+        .as_str()
+        .expect("provider")
+        .to_owned();
+    app.set_provider_status(admin, &provider_id, "ACTIVE").await;
+    Seller {
+        session,
+        provider_id,
+        tenant_id,
+    }
+}
+
+/// Sums of the order's ledger entries by kind and status.
+async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String, i64)> {
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let mut rows: Vec<(String, String, i64)> = entity::ledger_entries::Entity::find()
+        .filter(entity::ledger_entries::Column::OrderId.eq(order_id))
+        .all(&db.reader)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .map(|e| (e.kind, e.status, e.amount_cents))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// charge = transfers + fee + refunds, over SUCCEEDED entries.
+async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
+    let rows = ledger(app, order_id).await;
+    let sum = |kind: &str| {
+        rows.iter()
+            .filter(|(k, s, _)| k == kind && s == "SUCCEEDED")
+            .map(|(_, _, a)| a)
+            .sum::<i64>()
+    };
+    assert!(
+        rows.iter().all(|(_, s, _)| s == "SUCCEEDED"),
+        "unsettled entries: {rows:?}"
+    );
+    assert_eq!(
+        sum("CHARGE"),
+        sum("TRANSFER") + sum("FEE") + sum("REFUND"),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_manual_order_goes_from_placement_to_completion() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "m@example.com").await;
+    let listing = app
+        .listing(
+            &seller,
+            json!({ "priceCents": "10000", "revisionsIncluded": 1, "turnaroundDays": 5 }),
+        )
+        .await;
+    let buyer = app.register("mb@example.com", "Buyer").await;
+
+    let placed = place(&app, &buyer, &listing).await;
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let order = &placed["order"];
+    let id = order["id"].as_str().expect("id").to_owned();
+    assert_eq!(order["status"], "PLACED");
+    assert_eq!(order["paymentMode"], "MANUAL");
+    assert_eq!(order["number"], "ORD-000001");
+    assert_eq!(order["price"]["cents"], "10000");
+    assert_eq!(order["platformFee"]["cents"], "1500");
+    assert_eq!(order["providerPayout"]["cents"], "8500");
+    assert_eq!(order["availableActions"], json!(["MARK_PAID", "CANCEL"]));
+
+    // The invoice and the buyer's contact exist in the seller's tenant.
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let invoice = entity::invoices::Entity::find()
+        .filter(entity::invoices::Column::OrderId.eq(id.clone()))
+        .one(&db.reader)
+        .await
+        .expect("query")
+        .expect("invoice");
+    assert!(
+        invoice.number.starts_with("INV-") && invoice.number.ends_with("-000001"),
+        "{}",
+        invoice.number
+    );
+    assert_eq!(invoice.status, "SENT");
+    assert_eq!(invoice.tenant_id, seller.tenant_id);
+
+    let paid = act(
+        &app,
+        &buyer,
+        "markOrderPaid",
+        "MarkOrderPaidInput",
+        json!({ "orderId": id, "method": "bank", "reference": "TX-1" }),
+    )
+    .await;
+    assert_eq!(paid["order"]["status"], "PLACED");
+    let confirmed = act(
+        &app,
+        &seller.session,
+        "confirmOrderPayment",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(confirmed["order"]["status"], "PAYMENT_HELD");
+    let invoice = entity::invoices::Entity::find_by_id(invoice.id.clone())
+        .one(&db.reader)
+        .await
+        .expect("q")
+        .expect("invoice");
+    assert_eq!(invoice.status, "PAID");
+    assert_eq!(invoice.buyer_payment_reference.as_deref(), Some("TX-1"));
+
+    let claimed = act(
+        &app,
+        &seller.session,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(claimed["order"]["status"], "CLAIMED");
+    assert!(claimed["order"]["slaDeadline"].is_string());
+    let started = act(
+        &app,
+        &seller.session,
+        "startOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(started["order"]["status"], "IN_PROGRESS");
+    let delivered = act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "Solid draft", "score": 72 }),
+    )
+    .await;
+    assert_eq!(delivered["order"]["status"], "DELIVERED");
+    let first_auto = delivered["order"]["autoCompleteAt"]
+        .as_str()
+        .expect("autoCompleteAt")
+        .to_owned();
+    assert_eq!(
+        delivered["order"]["availableActions"],
+        json!([]),
+        "the provider has nothing to do"
+    );
+
+    let revision = act(
+        &app,
+        &buyer,
+        "requestRevision",
+        "RequestRevisionInput",
+        json!({ "orderId": id, "message": "Tighten act two" }),
+    )
+    .await;
+    assert_eq!(revision["order"]["status"], "IN_PROGRESS");
+    assert_eq!(revision["order"]["revisionsUsed"], 1);
+    assert!(
+        revision["order"]["autoCompleteAt"].is_null(),
+        "the timer stops while revising"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let again = act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "Revised" }),
+    )
+    .await;
+    let second_auto = again["order"]["autoCompleteAt"]
+        .as_str()
+        .expect("autoCompleteAt")
+        .to_owned();
+    assert!(
+        second_auto > first_auto,
+        "re-delivery restarts the timer: {first_auto} then {second_auto}"
+    );
+    assert_eq!(
+        again["order"]["deliveries"],
+        json!([{ "revision": 1, "summary": "Solid draft" }, { "revision": 2, "summary": "Revised" }])
+    );
+    // Every included revision is used now.
+    let exhausted = act(
+        &app,
+        &buyer,
+        "requestRevision",
+        "RequestRevisionInput",
+        json!({ "orderId": id, "message": "More" }),
+    )
+    .await;
+    assert_eq!(error_codes(&exhausted), vec!["LIMIT_EXCEEDED"]);
+
+    let done = act(
+        &app,
+        &buyer,
+        "completeOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(done["order"]["status"], "COMPLETED");
+    assert!(done["order"]["completedAt"].is_string());
+    let statuses: Vec<&str> = done["order"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["toStatus"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            "PLACED",
+            "PLACED",
+            "PAYMENT_HELD",
+            "CLAIMED",
+            "IN_PROGRESS",
+            "DELIVERED",
+            "IN_PROGRESS",
+            "DELIVERED",
+            "COMPLETED"
+        ]
+    );
+    assert_eq!(done["order"]["events"][6]["note"], "Tighten act two");
+    // MANUAL orders move no money through the platform.
+    assert!(ledger(&app, &id).await.is_empty());
+    let provider = app
+        .gql(
+            None,
+            "query($id: ID!) { provider(id: $id) { totalOrdersCompleted } }",
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(provider["provider"]["totalOrdersCompleted"], 1);
+}
+
+#[tokio::test]
+async fn a_card_order_is_held_captured_on_claim_and_paid_out_on_completion() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "card@example.com", "Card Seller", json!({}))
+        .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "20000" })).await;
+    let buyer = app.register("cb@example.com", "Card Buyer").await;
+
+    let placed = place(&app, &buyer, &listing).await;
+    let id = placed["order"]["id"].as_str().expect("id").to_owned();
+    // The simulated processor authorizes at once, through the webhook's path.
+    assert_eq!(placed["order"]["status"], "PAYMENT_HELD", "{placed}");
+    assert_eq!(placed["order"]["paymentMode"], "STRIPE");
+    assert!(
+        placed["order"]["paymentClientSecret"].is_null(),
+        "only while PLACED"
+    );
+    assert_eq!(
+        placed["order"]["events"][1]["actorKind"],
+        "PAYMENT_PROCESSOR"
+    );
+    assert!(
+        ledger(&app, &id).await.is_empty(),
+        "nothing captured before the claim"
+    );
+
+    act(
+        &app,
+        &seller.session,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(
+        ledger(&app, &id).await,
+        vec![("CHARGE".into(), "SUCCEEDED".into(), 20000)]
+    );
+    act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "Done" }),
+    )
+    .await;
+    let done = act(
+        &app,
+        &buyer,
+        "completeOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(done["order"]["status"], "COMPLETED");
+    assert_eq!(
+        ledger(&app, &id).await,
+        vec![
+            ("CHARGE".into(), "SUCCEEDED".into(), 20000),
+            ("FEE".into(), "SUCCEEDED".into(), 3000),
+            ("TRANSFER".into(), "SUCCEEDED".into(), 17000),
+        ]
+    );
+    assert_ledger_balances(&app, &id).await;
+    let earnings = app
+        .gql(
+            Some(&seller.session.access_token),
+            "query($id: ID!) { provider(id: $id) { earnings { paidOut { cents } pending { cents } platformFees { cents } completedOrders } } }",
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(
+        earnings["provider"]["earnings"],
+        json!({ "paidOut": { "cents": "17000" }, "pending": { "cents": "0" }, "platformFees": { "cents": "3000" }, "completedOrders": 1 })
+    );
+}
+
+#[tokio::test]
+async fn cancelling_before_the_claim_moves_no_money() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "cx@example.com", "Cx", json!({})).await;
+    let listing = app.listing(&seller, json!({})).await;
+    let buyer = app.register("cxb@example.com", "Cxb").await;
+    let id = place(&app, &buyer, &listing).await["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let missing_reason = act(
+        &app,
+        &buyer,
+        "cancelOrder",
+        "CancelOrderInput",
+        json!({ "orderId": id, "reason": " " }),
+    )
+    .await;
+    assert_eq!(error_codes(&missing_reason), vec!["INVALID"]);
+    let cancelled = act(
+        &app,
+        &buyer,
+        "cancelOrder",
+        "CancelOrderInput",
+        json!({ "orderId": id, "reason": "Changed my mind" }),
+    )
+    .await;
+    assert_eq!(cancelled["order"]["status"], "CANCELLED");
+    assert!(ledger(&app, &id).await.is_empty());
+    let again = act(
+        &app,
+        &buyer,
+        "cancelOrder",
+        "CancelOrderInput",
+        json!({ "orderId": id, "reason": "Twice" }),
+    )
+    .await;
+    assert_eq!(error_codes(&again), vec!["INVALID_STATE"]);
+}
+
+#[tokio::test]
+async fn orders_are_refused_where_the_rules_say_so() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "rf@example.com", "Rf", json!({})).await;
+    let buyer = app.register("rfb@example.com", "Rfb").await;
+    let stranger = app.register("rfs@example.com", "Rfs").await;
+    let fixed = app
+        .listing(&seller, json!({ "revisionsIncluded": 0 }))
+        .await;
+    let hourly = app.listing(&seller, json!({ "priceType": "HOURLY" })).await;
+    let draft = app.listing(&seller, json!({ "publish": false })).await;
+
+    assert_eq!(
+        error_codes(&place(&app, &seller.session, &fixed).await),
+        vec!["NOT_ALLOWED"]
+    );
+    assert_eq!(
+        error_codes(&place(&app, &buyer, &hourly).await),
+        vec!["INVALID"]
+    );
+    assert_eq!(
+        error_codes(&place(&app, &buyer, &draft).await),
+        vec!["NOT_FOUND"]
+    );
+    assert_eq!(
+        error_codes(&place(&app, &buyer, &api::ids::new_id(api::ids::Kind::Listing)).await),
+        vec!["NOT_FOUND"]
+    );
+    let (_, anonymous) = app
+        .post(
+            None,
+            &place_mutation(),
+            json!({ "input": { "listingId": fixed } }),
+        )
+        .await;
+    assert_eq!(top_level_code(&anonymous), "UNAUTHENTICATED");
+
+    let id = place(&app, &buyer, &fixed).await["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let by_buyer = act(
+        &app,
+        &buyer,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(error_codes(&by_buyer), vec!["NOT_ALLOWED"]);
+    let by_stranger = act(
+        &app,
+        &stranger,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(error_codes(&by_stranger), vec!["NOT_FOUND"]);
+    let not_manual = act(
+        &app,
+        &buyer,
+        "markOrderPaid",
+        "MarkOrderPaidInput",
+        json!({ "orderId": id, "method": "cash", "reference": "r" }),
+    )
+    .await;
+    assert_eq!(error_codes(&not_manual), vec!["INVALID_STATE"]);
+    let too_early = act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "x" }),
+    )
+    .await;
+    assert_eq!(error_codes(&too_early), vec!["INVALID_STATE"]);
+
+    act(
+        &app,
+        &seller.session,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    let not_late = act(
+        &app,
+        &buyer,
+        "cancelOrder",
+        "CancelOrderInput",
+        json!({ "orderId": id, "reason": "slow" }),
+    )
+    .await;
+    assert_eq!(error_codes(&not_late), vec!["INVALID_STATE"]);
+    let bad_score = act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "x", "score": 101 }),
+    )
+    .await;
+    assert_eq!(error_codes(&bad_score), vec!["INVALID"]);
+    act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "x" }),
+    )
+    .await;
+    let no_revisions = act(
+        &app,
+        &buyer,
+        "requestRevision",
+        "RequestRevisionInput",
+        json!({ "orderId": id, "message": "more" }),
+    )
+    .await;
+    assert_eq!(error_codes(&no_revisions), vec!["LIMIT_EXCEEDED"]);
+
+    // Strangers cannot read it; its parties can.
+    let query = "query($id: ID!) { order(id: $id) { id } }";
+    assert!(app
+        .gql(Some(&stranger.access_token), query, json!({ "id": id }))
+        .await["order"]
+        .is_null());
+    assert_eq!(
+        app.gql(Some(&buyer.access_token), query, json!({ "id": id }))
+            .await["order"]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        app.gql(Some(&admin.access_token), query, json!({ "id": id }))
+            .await["order"]["id"],
+        id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn twenty_concurrent_claims_make_exactly_one_winner() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "race@example.com", "Race", json!({}))
+        .await;
+    let listing = app.listing(&seller, json!({})).await;
+    let buyer = app.register("raceb@example.com", "RaceB").await;
+    let id = place(&app, &buyer, &listing).await["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let claims = (0..20).map(|_| {
+        act(
+            &app,
+            &seller.session,
+            "claimOrder",
+            "OrderIdInput",
+            json!({ "orderId": id }),
+        )
+    });
+    let results = futures_util::future::join_all(claims).await;
+    let winners = results
+        .iter()
+        .filter(|p| p["userErrors"] == json!([]))
+        .count();
+    assert_eq!(winners, 1, "{results:?}");
+    for loser in results.iter().filter(|p| p["userErrors"] != json!([])) {
+        let code = loser["userErrors"][0]["code"].as_str().unwrap_or_default();
+        assert!(code == "INVALID_STATE" || code == "CONFLICT", "{loser}");
+    }
+    // One capture, one claim event.
+    assert_eq!(
+        ledger(&app, &id).await,
+        vec![("CHARGE".into(), "SUCCEEDED".into(), 15000)]
+    );
+    let order = app
+        .gql(
+            Some(&buyer.access_token),
+            "query($id: ID!) { order(id: $id) { events { toStatus } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let claimed = order["order"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["toStatus"] == "CLAIMED")
+        .count();
+    assert_eq!(claimed, 1);
+}
+
+#[tokio::test]
+async fn complete_racing_request_revision_has_one_winner() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "rr@example.com", "Rr", json!({})).await;
+    let listing = app
+        .listing(&seller, json!({ "revisionsIncluded": 2 }))
+        .await;
+    let buyer = app.register("rrb@example.com", "Rrb").await;
+    let id = place(&app, &buyer, &listing).await["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    act(
+        &app,
+        &seller.session,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    act(
+        &app,
+        &seller.session,
+        "deliverOrder",
+        "DeliverOrderInput",
+        json!({ "orderId": id, "summary": "x" }),
+    )
+    .await;
+    let (complete, revise) = tokio::join!(
+        act(
+            &app,
+            &buyer,
+            "completeOrder",
+            "OrderIdInput",
+            json!({ "orderId": id })
+        ),
+        act(
+            &app,
+            &buyer,
+            "requestRevision",
+            "RequestRevisionInput",
+            json!({ "orderId": id, "message": "again" })
+        ),
+    );
+    let wins = [&complete, &revise]
+        .iter()
+        .filter(|p| p["userErrors"] == json!([]))
+        .count();
+    assert_eq!(wins, 1, "{complete} {revise}");
+}
+
+#[tokio::test]
+async fn place_order_with_an_idempotency_key_places_once() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "idem@example.com", "Idem", json!({}))
+        .await;
+    let listing = app.listing(&seller, json!({})).await;
+    let other = app.listing(&seller, json!({ "title": "Other" })).await;
+    let buyer = app.register("idemb@example.com", "IdemB").await;
+    let input = json!({ "listingId": listing, "idempotencyKey": "key-1" });
+    let first = app
+        .gql(
+            Some(&buyer.access_token),
+            &place_mutation(),
+            json!({ "input": input }),
+        )
+        .await;
+    let second = app
+        .gql(
+            Some(&buyer.access_token),
+            &place_mutation(),
+            json!({ "input": input }),
+        )
+        .await;
+    assert_eq!(
+        first["placeOrder"]["order"]["id"],
+        second["placeOrder"]["order"]["id"]
+    );
+    let reused = app
+        .gql(
+            Some(&buyer.access_token),
+            &place_mutation(),
+            json!({ "input": { "listingId": other, "idempotencyKey": "key-1" } }),
+        )
+        .await;
+    assert_eq!(error_codes(&reused["placeOrder"]), vec!["CONFLICT"]);
+    let orders = app
+        .gql(
+            Some(&buyer.access_token),
+            "{ orders { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(orders["orders"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn each_party_lists_its_own_orders() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "ls@example.com", "Ls", json!({})).await;
+    let listing = app.listing(&seller, json!({})).await;
+    let buyer = app.register("lsb@example.com", "Lsb").await;
+    let stranger = app.register("lss@example.com", "Lss").await;
+    for _ in 0..3 {
+        place(&app, &buyer, &listing).await;
+    }
+    let query = "query($filter: OrderFilter) { orders(filter: $filter, first: 2) { totalCount nodes { id } pageInfo { hasNextPage } } }";
+    let count = |who: &Session, filter: Value| {
+        let app = &app;
+        let token = who.access_token.clone();
+        async move {
+            app.gql(Some(&token), query, json!({ "filter": filter }))
+                .await["orders"]["totalCount"]
+                .clone()
+        }
+    };
+    assert_eq!(count(&buyer, json!({})).await, 3);
+    assert_eq!(count(&buyer, json!({ "role": "PROVIDER" })).await, 0);
+    assert_eq!(
+        count(&seller.session, json!({ "role": "PROVIDER" })).await,
+        3
+    );
+    assert_eq!(
+        count(&seller.session, json!({ "status": ["COMPLETED"] })).await,
+        0
+    );
+    assert_eq!(count(&stranger, json!({})).await, 0);
+    assert_eq!(count(&admin, json!({})).await, 3);
+}
