@@ -13,11 +13,24 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
-pub struct SystemClock;
+/// The wall clock, plus an offset that only tests move (to reach deadlines without sleeping).
+#[derive(Default)]
+pub struct SystemClock {
+    offset_secs: std::sync::atomic::AtomicI64,
+}
+
+impl SystemClock {
+    /// Moves this clock forward; every reader of the application's clock sees it at once.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_secs
+            .fetch_add(by.num_seconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        let offset = self.offset_secs.load(std::sync::atomic::Ordering::SeqCst);
+        Utc::now() + chrono::Duration::seconds(offset)
     }
 }
 
@@ -27,17 +40,21 @@ pub struct AppState {
     pub db: Db,
     pub jwt: JwtKeys,
     pub clock: Arc<dyn Clock>,
+    /// The same clock as `clock`, for tests that move time forward.
+    pub system_clock: Arc<SystemClock>,
     pub gateway: Arc<dyn PaymentGateway>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, db: Db, gateway: Arc<dyn PaymentGateway>) -> Self {
         let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl);
+        let system_clock = Arc::new(SystemClock::default());
         Self {
             settings: Arc::new(settings),
             db,
             jwt,
-            clock: Arc::new(SystemClock),
+            clock: system_clock.clone(),
+            system_clock,
             gateway,
         }
     }

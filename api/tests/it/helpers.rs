@@ -11,6 +11,7 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
+    pub clock: std::sync::Arc<api::state::SystemClock>,
     pub addr: String,
     pub port: u16,
     pub client: reqwest::Client,
@@ -80,8 +81,10 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .await
         .expect("build app");
     let port = app.port();
+    let clock = app.state().system_clock.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        clock,
         addr: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()

@@ -750,3 +750,68 @@ async fn each_party_lists_its_own_orders() {
     assert_eq!(count(&stranger, json!({})).await, 0);
     assert_eq!(count(&admin, json!({})).await, 3);
 }
+
+#[tokio::test]
+async fn a_late_order_can_be_cancelled_for_a_full_refund() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "late@example.com", "Late", json!({}))
+        .await;
+    let listing = app
+        .listing(
+            &seller,
+            json!({ "priceCents": "12345", "turnaroundDays": 3 }),
+        )
+        .await;
+    let buyer = app.register("lateb@example.com", "LateB").await;
+    let id = place(&app, &buyer, &listing).await["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let claimed = act(
+        &app,
+        &seller.session,
+        "claimOrder",
+        "OrderIdInput",
+        json!({ "orderId": id }),
+    )
+    .await;
+    assert_eq!(claimed["order"]["isLate"], false);
+    assert!(!claimed["order"]["availableActions"]
+        .as_array()
+        .expect("actions")
+        .is_empty());
+
+    // Three days pass, and one more second: the deadline is behind us.
+    app.clock
+        .advance(chrono::Duration::days(3) + chrono::Duration::seconds(1));
+    let query = format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}");
+    let late = app
+        .gql(Some(&buyer.access_token), &query, json!({ "id": id }))
+        .await;
+    assert_eq!(late["order"]["isLate"], true);
+    assert_eq!(
+        late["order"]["availableActions"],
+        json!(["CANCEL", "OPEN_DISPUTE"])
+    );
+
+    let refunded = act(
+        &app,
+        &buyer,
+        "cancelOrder",
+        "CancelOrderInput",
+        json!({ "orderId": id, "reason": "Too late" }),
+    )
+    .await;
+    assert_eq!(refunded["order"]["status"], "REFUNDED", "{refunded}");
+    assert_eq!(refunded["order"]["refunded"]["cents"], "12345");
+    assert_eq!(
+        ledger(&app, &id).await,
+        vec![
+            ("CHARGE".into(), "SUCCEEDED".into(), 12345),
+            ("REFUND".into(), "SUCCEEDED".into(), 12345)
+        ]
+    );
+    assert_ledger_balances(&app, &id).await;
+}
