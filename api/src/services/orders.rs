@@ -401,6 +401,28 @@ pub async fn authorization_succeeded(
     }
 }
 
+/// `payment_intent.payment_failed`: the buyer may place the order again.
+pub async fn payment_failed(state: &AppState, intent_id: &str) -> ApiResult<()> {
+    let Some(order) = orders::Entity::find()
+        .filter(orders::Column::PaymentIntentId.eq(intent_id))
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(());
+    };
+    apply(
+        state,
+        &order.id,
+        Action::PaymentFailed,
+        Actor::Processor,
+        None,
+        Some("the card payment failed"),
+        Extra::default(),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// What a command adds to its transition.
 #[derive(Default)]
 pub struct Extra<'a> {

@@ -2,7 +2,7 @@
 //! acknowledged and skipped), and handlers decide from the object's current state fetched from
 //! the processor, never from arrival order.
 use entity::stripe_events;
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 
 use crate::db::is_unique_violation;
 use crate::payments::webhook::VerifiedEvent;
@@ -17,8 +17,55 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// Payment events move orders. The order's own state decides (a transition that no longer
+/// applies is refused and the event acknowledged), so they are applied first and recorded
+/// after: a redelivery is recognised by its id, an out-of-order one by the order's state.
+async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<Outcome> {
+    let already = stripe_events::Entity::find_by_id(event.id.clone())
+        .one(&state.db.reader)
+        .await?;
+    if already.is_some() {
+        return Ok(Outcome::Duplicate);
+    }
+    let intent = event
+        .object
+        .get("id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| anyhow::anyhow!("{} without data.object.id", event.event_type))?;
+    let result = match event.event_type.as_str() {
+        "payment_intent.amount_capturable_updated" => {
+            // Card authorizations last about 7 days; Stripe's capture_before sits on the charge.
+            let capture_before = state.now() + chrono::Duration::days(7);
+            super::orders::authorization_succeeded(state, intent, capture_before).await
+        }
+        _ => super::orders::payment_failed(state, intent).await,
+    };
+    match result {
+        Ok(()) | Err(crate::error::ApiError::Refused(_)) => {}
+        Err(err) => return Err(anyhow::anyhow!("applying {}: {err:?}", event.event_type)),
+    }
+    let record = stripe_events::ActiveModel {
+        id: Set(event.id.clone()),
+        event_type: Set(event.event_type.chars().take(100).collect()),
+        account: Set(event.account.clone()),
+        received_at: Set(state.now()),
+        processed_at: Set(Some(state.now())),
+    };
+    match record.insert(&state.db.writer).await {
+        Ok(_) => Ok(Outcome::Applied),
+        Err(err) if is_unique_violation(&err, "stripe_events_pkey") => Ok(Outcome::Duplicate),
+        Err(err) => Err(err.into()),
+    }
+}
+
 #[tracing::instrument(skip_all, fields(event = %event.id, kind = %event.event_type))]
 pub async fn handle(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<Outcome> {
+    if matches!(
+        event.event_type.as_str(),
+        "payment_intent.amount_capturable_updated" | "payment_intent.payment_failed"
+    ) {
+        return handle_payment(state, event).await;
+    }
     // Fetch before opening the write transaction: no network call holds the writer.
     let account = match event.event_type.as_str() {
         "account.updated" => {

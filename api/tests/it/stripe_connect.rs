@@ -278,3 +278,162 @@ async fn without_stripe_the_webhook_endpoint_does_not_exist() {
     let (status, _) = deliver(&app, "{}", "t=1,v1=00").await;
     assert_eq!(status, 404);
 }
+
+/// A payment_intent event in Stripe's event shape about `intent`.
+fn intent_event(event_id: &str, kind: &str, intent: &str) -> String {
+    let mut event = stripe_double::fixture("event");
+    event["id"] = json!(event_id);
+    event["type"] = json!(kind);
+    event["account"] = Value::Null;
+    let mut object = stripe_double::fixture("payment_intent");
+    object["id"] = json!(intent);
+    event["data"] = json!({ "object": object });
+    event.to_string()
+}
+
+#[tokio::test]
+async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller_user = app.register("shop@example.com", "Shop").await;
+    double.mock_create_account("acct_shop_0001").await;
+    let created = app
+        .create_provider(&seller_user, json!({ "displayName": "Shop" }))
+        .await;
+    let provider_id = created["provider"]["id"].as_str().expect("id").to_owned();
+    let tenant_id = created["provider"]["tenant"]["id"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    app.set_provider_status(&admin, &provider_id, "ACTIVE")
+        .await;
+    let account = double.set_account("acct_shop_0001", &AccountState::complete());
+    let opened = account_updated("evt_shop_open", &account);
+    deliver(&app, &opened, &sign(&opened, CONNECT_SECRET, 0)).await;
+    let seller = Seller {
+        session: seller_user,
+        provider_id,
+        tenant_id,
+    };
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("payer@example.com", "Payer").await;
+
+    let place = "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id status paymentClientSecret } userErrors { code message } } }";
+    let placed = app
+        .gql(Some(&buyer.access_token), place, json!({ "l": listing }))
+        .await;
+    let order = &placed["placeOrder"]["order"];
+    assert_eq!(order["status"], "PLACED", "{placed}");
+    assert!(order["paymentClientSecret"]
+        .as_str()
+        .is_some_and(|s| s.contains("_secret_")));
+    let id = order["id"].as_str().expect("id").to_owned();
+    let intents = double.requests_to("POST", "/v1/payment_intents").await;
+    assert_eq!(intents.len(), 1);
+    let fields = form(&intents[0]);
+    assert_eq!(
+        fields.get("capture_method").map(String::as_str),
+        Some("manual")
+    );
+    assert_eq!(fields.get("transfer_group"), Some(&id));
+    assert_eq!(fields.get("amount").map(String::as_str), Some("10000"));
+    let intent_id = double
+        .payment_intent_ids()
+        .into_iter()
+        .next()
+        .expect("an intent");
+
+    // Authorized: the order is held; the same event again changes nothing.
+    let held = intent_event(
+        "evt_auth_1",
+        "payment_intent.amount_capturable_updated",
+        &intent_id,
+    );
+    let (status, body) = deliver(&app, &held, &sign(&held, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(
+        (status, body["duplicate"].clone()),
+        (200, json!(false)),
+        "{body}"
+    );
+    let (_, body) = deliver(&app, &held, &sign(&held, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(body["duplicate"], true);
+    // A failure reported late, after the authorization, is acknowledged and ignored.
+    let failed = intent_event("evt_fail_late", "payment_intent.payment_failed", &intent_id);
+    let (status, _) = deliver(&app, &failed, &sign(&failed, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(status, 200);
+    let query = "query($id: ID!) { order(id: $id) { status } }";
+    assert_eq!(
+        app.gql(Some(&buyer.access_token), query, json!({ "id": id }))
+            .await["order"]["status"],
+        "PAYMENT_HELD"
+    );
+
+    // Claim captures through Stripe; completion transfers from that charge.
+    let claim = "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } userErrors { code } } }";
+    app.gql(
+        Some(&seller.session.access_token),
+        claim,
+        json!({ "id": id }),
+    )
+    .await;
+    let capture_path = format!("/v1/payment_intents/{intent_id}/capture");
+    let captures = double.requests_to("POST", &capture_path).await;
+    assert_eq!(captures.len(), 1);
+    let capture_key = format!("{id}:charge:1");
+    assert_eq!(
+        header(&captures[0], "idempotency-key"),
+        Some(capture_key.as_str())
+    );
+    let deliver_q = "mutation($id: ID!) { deliverOrder(input: { orderId: $id, summary: \"Done\" }) { order { status } } }";
+    app.gql(
+        Some(&seller.session.access_token),
+        deliver_q,
+        json!({ "id": id }),
+    )
+    .await;
+    let complete = "mutation($id: ID!) { completeOrder(input: { orderId: $id }) { order { status } userErrors { code } } }";
+    let done = app
+        .gql(Some(&buyer.access_token), complete, json!({ "id": id }))
+        .await;
+    assert_eq!(
+        done["completeOrder"]["order"]["status"], "COMPLETED",
+        "{done}"
+    );
+    let transfers = double.requests_to("POST", "/v1/transfers").await;
+    assert_eq!(transfers.len(), 1);
+    let t = form(&transfers[0]);
+    assert_eq!(t.get("amount").map(String::as_str), Some("8500"));
+    assert_eq!(
+        t.get("destination").map(String::as_str),
+        Some("acct_shop_0001")
+    );
+    assert!(t
+        .get("source_transaction")
+        .is_some_and(|c| c.starts_with("ch_")));
+    assert_eq!(t.get("transfer_group"), Some(&id));
+
+    // Another order whose payment fails.
+    let second = app
+        .gql(Some(&buyer.access_token), place, json!({ "l": listing }))
+        .await;
+    let second_id = second["placeOrder"]["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let second_intent = double
+        .payment_intent_ids()
+        .into_iter()
+        .find(|i| *i != intent_id)
+        .expect("second intent");
+    let fail = intent_event(
+        "evt_fail_2",
+        "payment_intent.payment_failed",
+        &second_intent,
+    );
+    deliver(&app, &fail, &sign(&fail, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(
+        app.gql(Some(&buyer.access_token), query, json!({ "id": second_id }))
+            .await["order"]["status"],
+        "PAYMENT_FAILED"
+    );
+}

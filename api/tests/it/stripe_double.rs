@@ -270,6 +270,13 @@ impl StripeDouble {
     pub fn transfer(&self, id: &str) -> Option<Value> {
         lock(&self.state).transfers.get(id).cloned()
     }
+
+    /// The ids of the payment intents the double made, in creation order.
+    pub fn payment_intent_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.state).payment_intents.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
 }
 
 /// The flags a test sets on a connected account.
