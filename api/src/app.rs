@@ -93,6 +93,9 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening; GraphQL at /graphql");
+        if let Some(interval) = self.state.settings.jobs_interval {
+            crate::jobs::spawn(self.state.clone(), interval);
+        }
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await

@@ -117,6 +117,10 @@ pub struct RawSettings {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Seconds between runs of the order timers (expiry, release, auto-complete, lateness,
+    /// ledger retries); 0 turns them off (tests run them by hand).
+    #[arg(long, env = "JOBS_INTERVAL_SECS", default_value_t = 60, global = true)]
+    pub jobs_interval_secs: u64,
     /// Report the SQL statements each operation ran in `extensions.sqlStatements` (a
     /// diagnostic for N+1 checks; exact only while one request runs at a time).
     #[arg(
@@ -163,6 +167,7 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub max_body_bytes: usize,
     pub sql_statement_count: bool,
+    pub jobs_interval: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -242,6 +247,8 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 24 * 3600),
             max_body_bytes: raw.max_body_bytes,
             sql_statement_count: raw.sql_statement_count,
+            jobs_interval: (raw.jobs_interval_secs > 0)
+                .then(|| Duration::from_secs(raw.jobs_interval_secs)),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod ids;
+pub mod jobs;
 pub mod pagination;
 pub mod payments;
 pub mod seed;

@@ -427,6 +427,7 @@ pub async fn payment_failed(state: &AppState, intent_id: &str) -> ApiResult<()> 
 #[derive(Default)]
 pub struct Extra<'a> {
     pub hold_expires_at: Option<DateTime<Utc>>,
+    pub late_marked_at: Option<DateTime<Utc>>,
     pub delivery: Option<DeliveryInput>,
     pub payment: Option<(&'a str, &'a str)>,
     pub cancel_reason: Option<String>,
@@ -630,6 +631,9 @@ pub async fn apply(
     let mut set = |col: orders::Column, value: SimpleExpr| sets.push((col, value));
     if let Some(hold) = extra.hold_expires_at {
         set(orders::Column::HoldExpiresAt, Expr::value(hold));
+    }
+    if let Some(at) = extra.late_marked_at {
+        set(orders::Column::LateMarkedAt, Expr::value(at));
     }
     for effect in &outcome.effects {
         match effect {
@@ -847,8 +851,8 @@ async fn add_ledger(
         amount_cents: Set(amount),
         currency: Set(order.currency.clone()),
         processor_id: Set(None),
-        // (order, action, attempt): a retried call is the same call to the processor.
-        idempotency_key: Set(format!("{}:{}:1", order.id, kind.to_lowercase())),
+        // (order, action); each call adds its attempt number (DESIGN §4).
+        idempotency_key: Set(format!("{}:{}", order.id, kind.to_lowercase())),
         attempts: Set(0),
         last_error: Set(None),
         next_attempt_at: Set(Some(now)),
@@ -882,23 +886,14 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         .await?;
     for entry in pending {
         let order = load(&state.db.reader, order_id).await?;
+        let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
         let result = match entry.kind.as_str() {
             "CHARGE" => match &order.payment_intent_id {
-                Some(intent) => {
-                    state
-                        .gateway
-                        .capture_payment_intent(intent, &entry.idempotency_key)
-                        .await
-                }
+                Some(intent) => state.gateway.capture_payment_intent(intent, &key).await,
                 None => Err(anyhow::anyhow!("no payment intent to capture")),
             },
             "REFUND" => match &order.charge_id {
-                Some(charge) => {
-                    state
-                        .gateway
-                        .refund(charge, entry.amount_cents, &entry.idempotency_key)
-                        .await
-                }
+                Some(charge) => state.gateway.refund(charge, entry.amount_cents, &key).await,
                 None => Err(anyhow::anyhow!("no captured charge to refund yet")),
             },
             "TRANSFER" => {
@@ -915,7 +910,7 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
                                 currency: &order.currency,
                                 destination_account: &account,
                                 source_transaction: charge,
-                                idempotency_key: &entry.idempotency_key,
+                                idempotency_key: &key,
                             })
                             .await
                     }

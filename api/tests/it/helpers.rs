@@ -11,6 +11,7 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
+    pub state: api::state::AppState,
     pub clock: std::sync::Arc<api::state::SystemClock>,
     pub addr: String,
     pub port: u16,
@@ -70,6 +71,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         ADMIN_EMAIL,
         "--log-format",
         "pretty",
+        // Tests run the timers by hand, after moving the clock.
+        "--jobs-interval-secs",
+        "0",
     ];
     args.extend_from_slice(extra);
     let raw = TestCli::try_parse_from(args).expect("settings").settings;
@@ -82,8 +86,10 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .expect("build app");
     let port = app.port();
     let clock = app.state().system_clock.clone();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        state,
         clock,
         addr: format!("http://127.0.0.1:{port}"),
         port,

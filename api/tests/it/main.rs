@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod http;
+mod jobs;
 mod listings;
 mod migrations;
 mod orders;

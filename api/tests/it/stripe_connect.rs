@@ -437,3 +437,125 @@ async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
         "PAYMENT_FAILED"
     );
 }
+
+#[tokio::test]
+async fn a_failed_transfer_stays_pending_and_the_timer_retries_it_to_success() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller_user = app.register("retry@example.com", "Retry").await;
+    double.mock_create_account("acct_retry_0001").await;
+    let created = app
+        .create_provider(&seller_user, json!({ "displayName": "Retry" }))
+        .await;
+    let provider_id = created["provider"]["id"].as_str().expect("id").to_owned();
+    let tenant_id = created["provider"]["tenant"]["id"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    app.set_provider_status(&admin, &provider_id, "ACTIVE")
+        .await;
+    let account = double.set_account("acct_retry_0001", &AccountState::complete());
+    let opened = account_updated("evt_retry_open", &account);
+    deliver(&app, &opened, &sign(&opened, CONNECT_SECRET, 0)).await;
+    let seller = Seller {
+        session: seller_user,
+        provider_id,
+        tenant_id,
+    };
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("retryb@example.com", "RetryB").await;
+    let placed = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id } } }",
+            json!({ "l": listing }),
+        )
+        .await;
+    let id = placed["placeOrder"]["order"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let intent = double
+        .payment_intent_ids()
+        .into_iter()
+        .next()
+        .expect("intent");
+    let held = intent_event(
+        "evt_retry_auth",
+        "payment_intent.amount_capturable_updated",
+        &intent,
+    );
+    deliver(&app, &held, &sign(&held, WEBHOOK_SECRET, 0)).await;
+    for mutation in ["claimOrder", "deliverOrder"] {
+        let input = if mutation == "deliverOrder" {
+            "{ orderId: $id, summary: \"Done\" }"
+        } else {
+            "{ orderId: $id }"
+        };
+        let q = format!(
+            "mutation($id: ID!) {{ {mutation}(input: {input}) {{ userErrors {{ code }} }} }}"
+        );
+        app.gql(Some(&seller.session.access_token), &q, json!({ "id": id }))
+            .await;
+    }
+
+    // Stripe refuses the first transfer (the platform balance is short).
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/transfers"))
+        .respond_with(wiremock::ResponseTemplate::new(400).set_body_json(json!({
+            "error": { "type": "invalid_request_error", "code": "balance_insufficient", "message": "Insufficient funds in Stripe account." }
+        })))
+        .up_to_n_times(1)
+        .mount(double.server())
+        .await;
+    let done = app
+        .gql(Some(&buyer.access_token), "mutation($id: ID!) { completeOrder(input: { orderId: $id }) { order { status } userErrors { code } } }", json!({ "id": id }))
+        .await;
+    assert_eq!(
+        done["completeOrder"]["order"]["status"], "COMPLETED",
+        "{done}"
+    );
+    assert_eq!(
+        paid_out(&app, &seller).await,
+        "0",
+        "the transfer is still pending"
+    );
+
+    // Not before its backoff, then retried with the next attempt's key, and it succeeds.
+    assert_eq!(
+        api::jobs::run_once(&app.state)
+            .await
+            .expect("timers")
+            .ledger_retried,
+        0
+    );
+    app.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(
+        api::jobs::run_once(&app.state)
+            .await
+            .expect("timers")
+            .ledger_retried,
+        1
+    );
+    assert_eq!(paid_out(&app, &seller).await, "8500");
+    let transfers = double.requests_to("POST", "/v1/transfers").await;
+    let keys: Vec<_> = transfers
+        .iter()
+        .map(|r| header(r, "idempotency-key").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        vec![format!("{id}:transfer:1"), format!("{id}:transfer:2")]
+    );
+}
+
+async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
+    let query = "query($id: ID!) { provider(id: $id) { earnings { paidOut { cents } } } }";
+    app.gql(
+        Some(&seller.session.access_token),
+        query,
+        json!({ "id": seller.provider_id }),
+    )
+    .await["provider"]["earnings"]["paidOut"]["cents"]
+        .clone()
+}
