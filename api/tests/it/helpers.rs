@@ -305,3 +305,35 @@ impl TestApp {
         payload["listing"]["id"].as_str().expect("id").to_owned()
     }
 }
+
+/// A verified provider whose tenant takes MANUAL payments.
+pub async fn manual_seller(app: &TestApp, admin: &Session, email: &str) -> Seller {
+    let session = app.register(email, "Manual Seller").await;
+    let tenant = app
+        .gql(
+            Some(&session.access_token),
+            "mutation { createTenant(input: { name: \"Manual Co\", paymentMode: MANUAL, paymentInstructions: \"Bank transfer\" }) { tenant { id } } }",
+            json!({}),
+        )
+        .await;
+    let tenant_id = tenant["createTenant"]["tenant"]["id"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    let created = app
+        .create_provider(
+            &session,
+            json!({ "displayName": "Manual Reader", "tenantId": tenant_id }),
+        )
+        .await;
+    let provider_id = created["provider"]["id"]
+        .as_str()
+        .expect("provider")
+        .to_owned();
+    app.set_provider_status(admin, &provider_id, "ACTIVE").await;
+    Seller {
+        session,
+        provider_id,
+        tenant_id,
+    }
+}

@@ -98,35 +98,7 @@ async fn unpaid_orders_expire_after_a_day_and_unclaimed_holds_are_released() {
     let held = place(&app, &buyer, &card_listing).await;
 
     // An unpaid MANUAL order.
-    let manual_user = app.register("unpaid@example.com", "Unpaid").await;
-    let tenant = app
-        .gql(
-            Some(&manual_user.access_token),
-            "mutation { createTenant(input: { name: \"Unpaid Co\" }) { tenant { id } } }",
-            json!({}),
-        )
-        .await;
-    let tenant_id = tenant["createTenant"]["tenant"]["id"]
-        .as_str()
-        .expect("tenant")
-        .to_owned();
-    let created = app
-        .create_provider(
-            &manual_user,
-            json!({ "displayName": "Unpaid", "tenantId": tenant_id }),
-        )
-        .await;
-    let provider_id = created["provider"]["id"]
-        .as_str()
-        .expect("provider")
-        .to_owned();
-    app.set_provider_status(&admin, &provider_id, "ACTIVE")
-        .await;
-    let manual = Seller {
-        session: manual_user,
-        provider_id,
-        tenant_id,
-    };
+    let manual = manual_seller(&app, &admin, "unpaid@example.com").await;
     let manual_listing = app.listing(&manual, json!({})).await;
     let unpaid = place(&app, &buyer, &manual_listing).await;
 

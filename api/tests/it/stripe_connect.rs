@@ -291,30 +291,41 @@ fn intent_event(event_id: &str, kind: &str, intent: &str) -> String {
     event.to_string()
 }
 
-#[tokio::test]
-async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
-    let (app, double) = stripe_app().await;
-    let admin = app.register_admin().await;
-    let seller_user = app.register("shop@example.com", "Shop").await;
-    double.mock_create_account("acct_shop_0001").await;
+/// A verified provider whose Stripe account `account` finished onboarding (told by a signed
+/// account.updated), so its listings are on the market.
+async fn open_shop(
+    app: &TestApp,
+    double: &StripeDouble,
+    admin: &Session,
+    email: &str,
+    account: &str,
+) -> Seller {
+    let session = app.register(email, "Shop").await;
+    double.mock_create_account(account).await;
     let created = app
-        .create_provider(&seller_user, json!({ "displayName": "Shop" }))
+        .create_provider(&session, json!({ "displayName": "Shop" }))
         .await;
     let provider_id = created["provider"]["id"].as_str().expect("id").to_owned();
     let tenant_id = created["provider"]["tenant"]["id"]
         .as_str()
         .expect("tenant")
         .to_owned();
-    app.set_provider_status(&admin, &provider_id, "ACTIVE")
-        .await;
-    let account = double.set_account("acct_shop_0001", &AccountState::complete());
-    let opened = account_updated("evt_shop_open", &account);
-    deliver(&app, &opened, &sign(&opened, CONNECT_SECRET, 0)).await;
-    let seller = Seller {
-        session: seller_user,
+    app.set_provider_status(admin, &provider_id, "ACTIVE").await;
+    let object = double.set_account(account, &AccountState::complete());
+    let opened = account_updated(&format!("evt_open_{account}"), &object);
+    deliver(app, &opened, &sign(&opened, CONNECT_SECRET, 0)).await;
+    Seller {
+        session,
         provider_id,
         tenant_id,
-    };
+    }
+}
+
+#[tokio::test]
+async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(&app, &double, &admin, "shop@example.com", "acct_shop_0001").await;
     let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
     let buyer = app.register("payer@example.com", "Payer").await;
 
@@ -442,26 +453,14 @@ async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
 async fn a_failed_transfer_stays_pending_and_the_timer_retries_it_to_success() {
     let (app, double) = stripe_app().await;
     let admin = app.register_admin().await;
-    let seller_user = app.register("retry@example.com", "Retry").await;
-    double.mock_create_account("acct_retry_0001").await;
-    let created = app
-        .create_provider(&seller_user, json!({ "displayName": "Retry" }))
-        .await;
-    let provider_id = created["provider"]["id"].as_str().expect("id").to_owned();
-    let tenant_id = created["provider"]["tenant"]["id"]
-        .as_str()
-        .expect("tenant")
-        .to_owned();
-    app.set_provider_status(&admin, &provider_id, "ACTIVE")
-        .await;
-    let account = double.set_account("acct_retry_0001", &AccountState::complete());
-    let opened = account_updated("evt_retry_open", &account);
-    deliver(&app, &opened, &sign(&opened, CONNECT_SECRET, 0)).await;
-    let seller = Seller {
-        session: seller_user,
-        provider_id,
-        tenant_id,
-    };
+    let seller = open_shop(
+        &app,
+        &double,
+        &admin,
+        "retry@example.com",
+        "acct_retry_0001",
+    )
+    .await;
     let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
     let buyer = app.register("retryb@example.com", "RetryB").await;
     let placed = app
