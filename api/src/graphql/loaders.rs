@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{listings, providers, tenants, users};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entity::{deliveries, listings, order_events, providers, tenants, users};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
@@ -13,6 +13,10 @@ pub struct Loaders {
     pub providers_by_user: DataLoader<ProviderByUserLoader, HashMapCache>,
     pub tenants: DataLoader<TenantLoader, HashMapCache>,
     pub listings: DataLoader<ListingLoader, HashMapCache>,
+    /// an order's events, oldest first
+    pub order_events: DataLoader<OrderEventsLoader, HashMapCache>,
+    /// an order's deliveries, by revision
+    pub deliveries: DataLoader<DeliveriesLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -29,6 +33,8 @@ impl Loaders {
             providers_by_user: cached(ProviderByUserLoader { db: db.clone() }),
             tenants: cached(TenantLoader { db: db.clone() }),
             listings: cached(ListingLoader { db: db.clone() }),
+            order_events: cached(OrderEventsLoader { db: db.clone() }),
+            deliveries: cached(DeliveriesLoader { db: db.clone() }),
         }
     }
 
@@ -41,6 +47,8 @@ impl Loaders {
         loaders.providers_by_user.enable_all_cache(false);
         loaders.tenants.enable_all_cache(false);
         loaders.listings.enable_all_cache(false);
+        loaders.order_events.enable_all_cache(false);
+        loaders.deliveries.enable_all_cache(false);
         loaders
     }
 }
@@ -76,6 +84,41 @@ loader_by!(ProviderLoader, providers, Id, id);
 loader_by!(ProviderByUserLoader, providers, UserId, user_id);
 loader_by!(TenantLoader, tenants, Id, id);
 loader_by!(ListingLoader, listings, Id, id);
+
+/// Declares a loader of every `$entity` row whose `$column` is the key, grouped by key in
+/// `$order` order (one `IN (…)` query for a whole page of parents).
+macro_rules! loader_group_by {
+    ($name:ident, $entity:ident, $column:ident, $key:ident, $order:ident) => {
+        pub struct $name {
+            db: DatabaseConnection,
+        }
+
+        impl Loader<String> for $name {
+            type Value = Vec<$entity::Model>;
+            type Error = Arc<sea_orm::DbErr>;
+
+            async fn load(
+                &self,
+                keys: &[String],
+            ) -> Result<HashMap<String, Vec<$entity::Model>>, Self::Error> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::$column.is_in(keys.iter().cloned()))
+                    .order_by_asc($entity::Column::$order)
+                    .all(&self.db)
+                    .await
+                    .map_err(Arc::new)?;
+                let mut grouped: HashMap<String, Vec<$entity::Model>> = HashMap::new();
+                for row in rows {
+                    grouped.entry(row.$key.clone()).or_default().push(row);
+                }
+                Ok(grouped)
+            }
+        }
+    };
+}
+
+loader_group_by!(OrderEventsLoader, order_events, OrderId, order_id, Id);
+loader_group_by!(DeliveriesLoader, deliveries, OrderId, order_id, Revision);
 
 /// A loader's database failure as an internal error (its text never reaches the client).
 pub fn loader_error(err: Arc<sea_orm::DbErr>) -> crate::error::ApiError {

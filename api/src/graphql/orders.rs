@@ -2,7 +2,6 @@
 //! the viewer's orders, and one mutation per action of the state machine.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::{deliveries, order_events, orders};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::accounts::User;
 use super::connection::connection;
@@ -231,13 +230,13 @@ impl Order {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<deliveries::Model>> {
-        Ok(deliveries::Entity::find()
-            .filter(deliveries::Column::OrderId.eq(self.0.id.clone()))
-            .order_by_asc(deliveries::Column::Revision)
-            .limit(100)
-            .all(&ctx.state()?.db.reader)
+        Ok(ctx
+            .loaders()?
+            .deliveries
+            .load_one(self.0.id.clone())
             .await
-            .map_err(ApiError::from)?)
+            .map_err(loader_error)?
+            .unwrap_or_default())
     }
 }
 
@@ -351,13 +350,13 @@ impl Order {
     }
     /// status history, oldest first
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
-        Ok(order_events::Entity::find()
-            .filter(order_events::Column::OrderId.eq(self.0.id.clone()))
-            .order_by_asc(order_events::Column::Id)
-            .limit(500)
-            .all(&ctx.state()?.db.reader)
+        Ok(ctx
+            .loaders()?
+            .order_events
+            .load_one(self.0.id.clone())
             .await
-            .map_err(ApiError::from)?
+            .map_err(loader_error)?
+            .unwrap_or_default()
             .into_iter()
             .map(OrderEvent)
             .collect())
@@ -367,8 +366,21 @@ impl Order {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OrderActionGql>> {
         let state = ctx.state()?;
-        let Some(roles) = service::relation(&state.db.reader, ctx.viewer(), &self.0).await? else {
+        let viewer = ctx.viewer();
+        let Some(user_id) = viewer.id() else {
             return Ok(Vec::new());
+        };
+        // The provider comes through the loader, so a page of orders costs one query for all.
+        let provider = ctx
+            .loaders()?
+            .providers
+            .load_one(self.0.provider_id.clone())
+            .await
+            .map_err(loader_error)?;
+        let roles = machine::ViewerRoles {
+            buyer: self.0.buyer_id == user_id,
+            provider: provider.is_some_and(|p| p.user_id == user_id),
+            admin: viewer.is_admin(),
         };
         let facts = service::facts(&self.0, state.now());
         // Reviews arrive with their own issue; until then no order has one.

@@ -783,3 +783,55 @@ async fn a_late_order_can_be_cancelled_for_a_full_refund() {
     );
     assert_ledger_balances(&app, &id).await;
 }
+
+#[tokio::test]
+async fn a_page_of_orders_costs_the_same_statements_for_1_and_5_orders() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let admin = app.register_admin().await;
+    let seller = app.seller(&admin, "np1@example.com", "Np", json!({})).await;
+    let listing = app.listing(&seller, json!({})).await;
+    let buyer = app.register("np1b@example.com", "NpB").await;
+    for _ in 0..5 {
+        let id = place(&app, &buyer, &listing).await["order"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        act(
+            &app,
+            &seller.session,
+            "claimOrder",
+            "OrderIdInput",
+            json!({ "orderId": id }),
+        )
+        .await;
+        act(
+            &app,
+            &seller.session,
+            "deliverOrder",
+            "DeliverOrderInput",
+            json!({ "orderId": id, "summary": "x" }),
+        )
+        .await;
+    }
+    let query = "query($n: Int) { orders(first: $n) { nodes { number buyer { displayName } provider { displayName } listing { title } events { toStatus } deliveries { revision } availableActions } } }";
+    let mut counts = Vec::new();
+    for n in [1, 5] {
+        let (_, body) = app
+            .post(Some(&buyer.access_token), query, json!({ "n": n }))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(
+            body["data"]["orders"]["nodes"].as_array().map(Vec::len),
+            Some(n)
+        );
+        counts.push(
+            body["extensions"]["sqlStatements"]
+                .as_u64()
+                .expect("sqlStatements"),
+        );
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 1 and 5 orders: {counts:?}"
+    );
+}
