@@ -164,3 +164,13 @@ pub fn is_unique_violation(err: &DbErr, constraint: &str) -> bool {
         .find(|(name, _)| *name == constraint)
         .is_some_and(|(_, columns)| message.ends_with(&format!("failed: {columns}")))
 }
+
+/// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\` in it taken literally. The
+/// escape character is declared, since SQLite has none by default.
+pub fn contains(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}

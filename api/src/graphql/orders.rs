@@ -9,93 +9,21 @@ use super::listings::Listing;
 use super::loaders::loader_error;
 use super::money::Money;
 use super::scalars::DateTime;
-use super::sellers::Provider;
+use super::sellers::{mirror_enum, Provider};
 use super::ContextExt;
 use crate::domain::order::{self as machine, OrderStatus};
 use crate::error::{into_payload, ApiError, Payload, UserError};
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::orders::{self as service, Command, DeliveryInput, OrderCursor};
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "OrderStatus")]
-pub enum OrderStatusGql {
-    Placed,
-    PaymentHeld,
-    Claimed,
-    InProgress,
-    Delivered,
-    Completed,
-    Disputed,
-    Cancelled,
-    PaymentFailed,
-    Refunded,
-}
-
-impl From<OrderStatus> for OrderStatusGql {
-    fn from(s: OrderStatus) -> Self {
-        match s {
-            OrderStatus::Placed => Self::Placed,
-            OrderStatus::PaymentHeld => Self::PaymentHeld,
-            OrderStatus::Claimed => Self::Claimed,
-            OrderStatus::InProgress => Self::InProgress,
-            OrderStatus::Delivered => Self::Delivered,
-            OrderStatus::Completed => Self::Completed,
-            OrderStatus::Disputed => Self::Disputed,
-            OrderStatus::Cancelled => Self::Cancelled,
-            OrderStatus::PaymentFailed => Self::PaymentFailed,
-            OrderStatus::Refunded => Self::Refunded,
-        }
-    }
-}
-
-impl From<OrderStatusGql> for OrderStatus {
-    fn from(s: OrderStatusGql) -> Self {
-        OrderStatus::ALL
-            .into_iter()
-            .find(|status| OrderStatusGql::from(*status) == s)
-            .unwrap_or(OrderStatus::Placed)
-    }
-}
-
-/// What the viewer may do to an order now, derived from the state machine and the viewer's role.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "OrderAction")]
-pub enum OrderActionGql {
-    Pay,
-    MarkPaid,
-    ConfirmPayment,
-    Claim,
-    Decline,
-    Start,
-    Deliver,
-    RequestRevision,
-    Complete,
-    Cancel,
-    OpenDispute,
-    Review,
-    ResolveDispute,
-}
-
-impl From<machine::OrderAction> for OrderActionGql {
-    fn from(a: machine::OrderAction) -> Self {
-        use machine::OrderAction as A;
-        match a {
-            A::Pay => Self::Pay,
-            A::MarkPaid => Self::MarkPaid,
-            A::ConfirmPayment => Self::ConfirmPayment,
-            A::Claim => Self::Claim,
-            A::Decline => Self::Decline,
-            A::Start => Self::Start,
-            A::Deliver => Self::Deliver,
-            A::RequestRevision => Self::RequestRevision,
-            A::Complete => Self::Complete,
-            A::Cancel => Self::Cancel,
-            A::OpenDispute => Self::OpenDispute,
-            A::Review => Self::Review,
-            A::ResolveDispute => Self::ResolveDispute,
-        }
-    }
-}
+mirror_enum!(OrderStatusGql, "OrderStatus", OrderStatus, {
+    Placed, PaymentHeld, Claimed, InProgress, Delivered, Completed, Disputed, Cancelled,
+    PaymentFailed, Refunded,
+});
+mirror_enum!(OrderActionGql, "OrderAction", machine::OrderAction, {
+    Pay, MarkPaid, ConfirmPayment, Claim, Decline, Start, Deliver, RequestRevision, Complete,
+    Cancel, OpenDispute, Review, ResolveDispute,
+});
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "ActorKind")]
@@ -317,11 +245,7 @@ impl Order {
         self.0.sla_deadline.map(Into::into)
     }
     async fn is_late(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let now = ctx.state()?.now();
-        Ok(matches!(
-            service::status(&self.0),
-            OrderStatus::Claimed | OrderStatus::InProgress
-        ) && self.0.sla_deadline.is_some_and(|d| d < now))
+        Ok(service::is_late(&self.0, ctx.state()?.now()))
     }
     async fn revisions_used(&self) -> i32 {
         self.0.revisions_used
@@ -632,13 +556,8 @@ impl OrdersMutation {
         ctx: &Context<'_>,
         input: DeliverOrderInput,
     ) -> async_graphql::Result<OrderPayload> {
-        if input.file_key.is_some() {
-            return Ok(OrderPayload::refused(vec![UserError::invalid(
-                "fileKey",
-                "file attachments are not available yet; deliver the report without a file",
-            )]));
-        }
         let delivery = DeliveryInput {
+            file_key: input.file_key,
             summary: input.summary,
             strengths: input.strengths.unwrap_or_default(),
             weaknesses: input.weaknesses.unwrap_or_default(),

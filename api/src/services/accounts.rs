@@ -344,7 +344,7 @@ pub async fn list_users(
                 "query must be at most 200 characters".into(),
             ));
         }
-        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        let pattern = crate::db::contains(&q.to_lowercase());
         query = query.filter(
             sea_orm::Condition::any()
                 .add(Expr::col(users::Column::Email).like(pattern.clone()))
@@ -373,13 +373,6 @@ pub async fn list_users(
         .all(&state.db.reader)
         .await?;
     Ok(Page::from_overfetch(rows, &page, total))
-}
-
-/// Escapes LIKE wildcards so user text matches literally (`\` is the escape character).
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 async fn find_by_email(

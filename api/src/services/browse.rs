@@ -424,11 +424,9 @@ pub async fn providers_page(
     if let Some(specialty) = &filter.specialty {
         // Specialties are a JSON array of strings: match one whole element, ignoring case.
         let needle = serde_json::to_string(&specialty.trim().to_lowercase()).unwrap_or_default();
-        let pattern = format!("%{}%", escape_like(&needle));
-        query = query.filter(
-            Expr::expr(Func::lower(col(providers::Column::Specialties)))
-                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-        );
+        let pattern = crate::db::contains(&needle);
+        query = query
+            .filter(Expr::expr(Func::lower(col(providers::Column::Specialties))).like(pattern));
     }
     if let Some(city) = &filter.city {
         query = query.filter(lower_eq(col(providers::Column::City).into(), city));
@@ -471,12 +469,6 @@ pub async fn providers_page(
         text_key: text,
     };
     keyset_page(&state.db.reader, backend, query, sort, page, total).await
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Counts of publicly visible listings per category, every category listed.

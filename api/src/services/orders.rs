@@ -50,6 +50,14 @@ pub fn status(order: &orders::Model) -> OrderStatus {
     OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Cancelled)
 }
 
+/// Past the SLA deadline while the provider still owes the work.
+pub fn is_late(order: &orders::Model, now: DateTime<Utc>) -> bool {
+    matches!(
+        status(order),
+        OrderStatus::Claimed | OrderStatus::InProgress
+    ) && order.sla_deadline.is_some_and(|d| d < now)
+}
+
 pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
     Facts {
         payment_mode: payment_mode(order),
@@ -434,6 +442,8 @@ pub struct Extra<'a> {
 }
 
 pub struct DeliveryInput {
+    /// an uploaded report; refused until file uploads exist
+    pub file_key: Option<String>,
     pub summary: String,
     pub strengths: String,
     pub weaknesses: String,
@@ -478,7 +488,7 @@ pub async fn command(
         bounded_text(raw, what, min, max)
             .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))
     };
-    let (action, actor, mut extra, note) = match command {
+    let (action, actor, extra, note) = match command {
         Command::MarkPaid { method, reference } => {
             text(method, "method", "method", 1, 100)?;
             text(reference, "reference", "reference", 1, 200)?;
@@ -502,6 +512,12 @@ pub async fn command(
         Command::Decline => (Action::Decline, Actor::Provider, Extra::default(), note),
         Command::Start => (Action::Start, Actor::Provider, Extra::default(), note),
         Command::Deliver(mut delivery) => {
+            if delivery.file_key.is_some() {
+                return Err(ApiError::refused(UserError::invalid(
+                    "fileKey",
+                    "file attachments are not available yet; deliver the report without a file",
+                )));
+            }
             delivery.summary = text(&delivery.summary, "summary", "summary", 1, 10_000)?;
             delivery.strengths = text(&delivery.strengths, "strengths", "strengths", 0, 10_000)?;
             delivery.weaknesses =
@@ -569,9 +585,6 @@ pub async fn command(
                 }
             ),
         )));
-    }
-    if let (Some((method, reference)), Action::MarkPaid) = (extra.payment.take(), action) {
-        extra.payment = Some((method, reference));
     }
     let user_id = viewer.id().map(str::to_owned);
     apply(

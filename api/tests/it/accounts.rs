@@ -611,3 +611,23 @@ async fn the_user_list_is_bounded_and_admin_only() {
         .await;
     assert_eq!(top_level_code(&body), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn the_user_search_takes_wildcards_literally() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    app.register("snake_case@example.com", "Snake").await;
+    app.register("plain@example.com", "Plain").await;
+    let count = |q: &'static str| {
+        let app = &app;
+        let token = admin.access_token.clone();
+        async move {
+            app.gql(Some(&token), USERS, json!({ "filter": { "query": q } }))
+                .await["users"]["totalCount"]
+                .clone()
+        }
+    };
+    assert_eq!(count("_").await, 1, "only the email with an underscore");
+    assert_eq!(count("%").await, 0);
+    assert_eq!(count("e_c").await, 1);
+}
