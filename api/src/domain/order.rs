@@ -102,6 +102,8 @@ pub enum Action {
     AuthorizationSucceeded,
     /// processor: the payment failed
     PaymentFailed,
+    /// processor: the intent was canceled at Stripe (expired or canceled outside the platform)
+    PaymentCanceled,
     /// buyer (MANUAL): says it paid
     MarkPaid,
     /// provider (MANUAL): confirms the money arrived
@@ -138,6 +140,7 @@ impl Action {
         match self {
             Action::AuthorizationSucceeded => "authorization_succeeded",
             Action::PaymentFailed => "payment_failed",
+            Action::PaymentCanceled => "payment_canceled",
             Action::MarkPaid => "mark_paid",
             Action::ConfirmPayment => "confirm_payment",
             Action::Cancel => "cancel",
@@ -249,7 +252,9 @@ impl Refusal {
 fn who(action: Action) -> &'static [Actor] {
     use Action::*;
     match action {
-        AuthorizationSucceeded | PaymentFailed | Chargeback => &[Actor::Processor],
+        AuthorizationSucceeded | PaymentFailed | PaymentCanceled | Chargeback => {
+            &[Actor::Processor]
+        }
         MarkPaid | Cancel | RequestRevision | Complete | OpenDispute(_) => &[Actor::Buyer],
         ConfirmPayment | Decline | Claim | Start | Deliver => &[Actor::Provider],
         ExpireUnpaid | ReleaseUnclaimed | AutoComplete | MarkLate => &[Actor::System],
@@ -290,6 +295,12 @@ pub fn transition(
             to(PaymentHeld, vec![])
         }
         (Placed, Action::PaymentFailed) => to(PaymentFailed, vec![InvoiceVoid]),
+        // Nothing left to release: the processor already canceled the intent.
+        (Placed | PaymentHeld, Action::PaymentCanceled)
+            if facts.payment_mode == PaymentMode::Stripe =>
+        {
+            to(Cancelled, vec![InvoiceVoid])
+        }
         (Placed, Action::MarkPaid) => {
             manual_only()?;
             to(Placed, vec![InvoicePendingConfirmation])
@@ -495,6 +506,7 @@ mod tests {
         vec![
             Action::AuthorizationSucceeded,
             Action::PaymentFailed,
+            Action::PaymentCanceled,
             Action::MarkPaid,
             Action::ConfirmPayment,
             Action::Cancel,
@@ -533,6 +545,7 @@ mod tests {
         Some(match (from, action, actor) {
             (Placed, A::AuthorizationSucceeded, Processor) if stripe => PaymentHeld,
             (Placed, A::PaymentFailed, Processor) => PaymentFailed,
+            (Placed | PaymentHeld, A::PaymentCanceled, Processor) if stripe => Cancelled,
             (Placed, A::MarkPaid, Buyer) if manual => Placed,
             (Placed, A::ConfirmPayment, Provider) if manual => PaymentHeld,
             (Placed | PaymentHeld, A::Cancel, Buyer) => Cancelled,

@@ -40,6 +40,10 @@ pub struct PaymentIntent {
     pub client_secret: Option<String>,
     /// `requires_payment_method`, `requires_capture`, `succeeded`, `canceled`, …
     pub status: String,
+    /// the captured amount, once `succeeded`
+    pub amount_received: i64,
+    /// the charge (`ch_…`) of the latest attempt, if any
+    pub latest_charge: Option<String>,
 }
 
 /// What the platform needs to authorize a buyer's card for one order.
@@ -93,6 +97,10 @@ pub trait PaymentGateway: Send + Sync + 'static {
         &self,
         request: NewPaymentIntent<'_>,
     ) -> anyhow::Result<PaymentIntent>;
+
+    /// The intent as the processor holds it now (`GET /v1/payment_intents/{id}`): webhooks
+    /// decide from this, not from a payload that may be stale or arrive out of order.
+    async fn retrieve_payment_intent(&self, intent_id: &str) -> anyhow::Result<PaymentIntent>;
 
     /// Captures an authorized intent (`POST /v1/payment_intents/{id}/capture`); returns the
     /// charge id (`ch_…`, the intent's `latest_charge`).

@@ -50,6 +50,20 @@ impl PaymentGateway for SimulatedGateway {
             client_secret: Some(format!("{id}_secret_simulated")),
             id,
             status: "requires_capture".to_owned(),
+            amount_received: 0,
+            latest_charge: None,
+        })
+    }
+
+    async fn retrieve_payment_intent(&self, intent_id: &str) -> anyhow::Result<PaymentIntent> {
+        // Nothing is kept: a simulated intent is authorized until the platform captures it,
+        // and its capture never fails, so no retry asks for more.
+        Ok(PaymentIntent {
+            id: intent_id.to_owned(),
+            client_secret: None,
+            status: "requires_capture".to_owned(),
+            amount_received: 0,
+            latest_charge: None,
         })
     }
 

@@ -16,7 +16,7 @@ use stripe_connect::transfer::CreateTransfer;
 use stripe_connect::Account;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent,
-    CreatePaymentIntentAutomaticPaymentMethods,
+    CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
 };
 use stripe_core::refund::CreateRefund;
 use stripe_core::PaymentIntentCaptureMethod;
@@ -155,11 +155,16 @@ impl PaymentGateway for StripeGateway {
                     request.order_id
                 )
             })?;
-        Ok(PaymentIntent {
-            id: intent.id.as_str().to_owned(),
-            client_secret: intent.client_secret,
-            status: intent.status.as_str().to_owned(),
-        })
+        Ok(payment_intent(intent))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn retrieve_payment_intent(&self, intent_id: &str) -> anyhow::Result<PaymentIntent> {
+        let intent = RetrievePaymentIntent::new(intent_id)
+            .send(&self.client)
+            .await
+            .with_context(|| format!("retrieving Stripe payment intent {intent_id}"))?;
+        Ok(payment_intent(intent))
     }
 
     #[tracing::instrument(skip(self, idempotency_key))]
@@ -279,6 +284,16 @@ fn connected_account(account: Account) -> ConnectedAccount {
         charges_enabled: account.charges_enabled.unwrap_or(false),
         payouts_enabled: account.payouts_enabled.unwrap_or(false),
         requirements_past_due,
+    }
+}
+
+fn payment_intent(intent: stripe_core::PaymentIntent) -> PaymentIntent {
+    PaymentIntent {
+        id: intent.id.as_str().to_owned(),
+        client_secret: intent.client_secret,
+        status: intent.status.as_str().to_owned(),
+        amount_received: intent.amount_received,
+        latest_charge: intent.latest_charge.map(|c| c.id().as_str().to_owned()),
     }
 }
 

@@ -404,9 +404,295 @@ pub async fn authorization_succeeded(
     )
     .await
     {
+        Ok(_) => Ok(()),
+        Err(ApiError::Refused(_)) => {
+            // An authorization for an order that closed before it arrived holds the buyer's
+            // money for nothing: release it.
+            let order = load(&state.db.reader, &order.id).await?;
+            if matches!(
+                status(&order),
+                OrderStatus::Cancelled | OrderStatus::PaymentFailed
+            ) {
+                let key = format!("{}:cancel_intent:late", order.id);
+                if let Err(err) = state.gateway.cancel_payment_intent(intent_id, &key).await {
+                    tracing::error!(error = ?err, order = %order.id, "releasing a late authorization failed");
+                }
+            }
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// `payment_intent.canceled`: the processor canceled the intent (it expired, or someone
+/// canceled it outside the platform); an order still waiting for the money is cancelled.
+pub async fn payment_canceled(state: &AppState, intent_id: &str) -> ApiResult<()> {
+    let Some(order) = order_by_intent(state, intent_id).await? else {
+        return Ok(());
+    };
+    match apply(
+        state,
+        &order.id,
+        Action::PaymentCanceled,
+        Actor::Processor,
+        None,
+        Some("the card payment was canceled by the payment processor"),
+        Extra {
+            cancel_reason: Some("payment canceled".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(_) | Err(ApiError::Refused(_)) => Ok(()),
         Err(err) => Err(err),
     }
+}
+
+/// `payment_intent.succeeded`: the money was captured. A capture the platform made but did not
+/// hear back from is confirmed here; a payment captured for an order that was already
+/// cancelled is refunded in full.
+pub async fn payment_succeeded(
+    state: &AppState,
+    intent_id: &str,
+    charge_id: &str,
+    amount_cents: i64,
+) -> ApiResult<()> {
+    let Some(order) = order_by_intent(state, intent_id).await? else {
+        return Ok(());
+    };
+    let charge = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
+        .filter(ledger_entries::Column::Kind.eq("CHARGE"))
+        .one(&state.db.reader)
+        .await?;
+    let now = state.now();
+    match charge {
+        Some(entry) if entry.status == "PENDING" => {
+            let txn = state.db.writer.begin().await?;
+            confirm_charge(&txn, &entry, charge_id, now).await?;
+            txn.commit().await?;
+            tracing::info!(order = %order.id, charge = charge_id, "capture confirmed by payment_intent.succeeded");
+            process_ledger(state, &order.id).await
+        }
+        Some(_) => Ok(()),
+        None if matches!(
+            status(&order),
+            OrderStatus::Cancelled | OrderStatus::PaymentFailed
+        ) =>
+        {
+            refund_stray_payment(state, &order, charge_id, amount_cents).await
+        }
+        None => {
+            tracing::warn!(order = %order.id, status = %order.status, charge = charge_id,
+                "a payment was captured outside the platform for an open order; left for an admin");
+            Ok(())
+        }
+    }
+}
+
+async fn order_by_intent(state: &AppState, intent_id: &str) -> ApiResult<Option<orders::Model>> {
+    Ok(orders::Entity::find()
+        .filter(orders::Column::PaymentIntentId.eq(intent_id))
+        .one(&state.db.reader)
+        .await?)
+}
+
+/// A PENDING charge the processor reports captured: SUCCEEDED, and the order knows its charge.
+async fn confirm_charge(
+    txn: &DatabaseTransaction,
+    entry: &ledger_entries::Model,
+    charge_id: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let confirmed = ledger_entries::Entity::update_many()
+        .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
+        .col_expr(ledger_entries::Column::ProcessorId, Expr::value(charge_id))
+        .col_expr(
+            ledger_entries::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            ledger_entries::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now))
+        .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .exec(txn)
+        .await?;
+    if confirmed.rows_affected == 1 {
+        orders::Entity::update_many()
+            .col_expr(orders::Column::ChargeId, Expr::value(charge_id))
+            .filter(orders::Column::Id.eq(entry.order_id.clone()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Money captured for a closed order goes back to the buyer: the charge and its full refund
+/// enter the ledger with an event on the order, guarded by the order's version so two
+/// deliveries of the news refund once.
+async fn refund_stray_payment(
+    state: &AppState,
+    order: &orders::Model,
+    charge_id: &str,
+    amount_cents: i64,
+) -> ApiResult<()> {
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let updated = orders::Entity::update_many()
+        .col_expr(orders::Column::ChargeId, Expr::value(charge_id))
+        .col_expr(orders::Column::RefundedCents, Expr::value(amount_cents))
+        .col_expr(
+            orders::Column::Version,
+            Expr::col(orders::Column::Version).add(1),
+        )
+        .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+        .filter(orders::Column::Id.eq(order.id.clone()))
+        .filter(orders::Column::Version.eq(order.version))
+        .filter(orders::Column::ChargeId.is_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(());
+    }
+    let stray = orders::Model {
+        price_cents: amount_cents,
+        ..order.clone()
+    };
+    add_ledger_entry(
+        &txn,
+        &stray,
+        "CHARGE",
+        amount_cents,
+        "SUCCEEDED",
+        Some(charge_id),
+        now,
+    )
+    .await?;
+    add_ledger(&txn, &stray, "REFUND", amount_cents, now).await?;
+    let from = status(order);
+    record_event(
+        &txn,
+        &order.id,
+        Some(from),
+        from,
+        "refund_stray_payment",
+        Actor::Processor,
+        None,
+        Some("a payment arrived after the order closed; it is refunded in full"),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::warn!(order = %order.id, charge = charge_id, amount = amount_cents, "refunding a payment captured for a closed order");
+    process_ledger(state, &order.id).await
+}
+
+/// `charge.refunded`: `amount_refunded` is the charge's refunded total, which only grows, so a
+/// stale or repeated event never undoes anything. PENDING refunds it covers (the platform's
+/// call went through but the answer was lost) are confirmed; any rest was refunded outside
+/// the platform and is recorded as such.
+pub async fn charge_refunded(
+    state: &AppState,
+    charge_id: &str,
+    amount_refunded: i64,
+) -> ApiResult<()> {
+    let Some(order) = orders::Entity::find()
+        .filter(orders::Column::ChargeId.eq(charge_id))
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let refunds = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
+        .filter(ledger_entries::Column::Kind.eq("REFUND"))
+        .order_by_asc(ledger_entries::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut known: i64 = refunds
+        .iter()
+        .filter(|r| r.status == "SUCCEEDED")
+        .map(|r| r.amount_cents)
+        .sum();
+    let mut still_pending = 0;
+    for pending in refunds.iter().filter(|r| r.status == "PENDING") {
+        if still_pending == 0 && known + pending.amount_cents <= amount_refunded {
+            confirm_refund(&txn, pending, now).await?;
+            known += pending.amount_cents;
+        } else {
+            still_pending += pending.amount_cents;
+        }
+    }
+    let outside = amount_refunded - known - still_pending;
+    if outside > 0 {
+        let mut entry = new_ledger_entry(&order, "REFUND", outside, "SUCCEEDED", None, now);
+        entry.idempotency_key = Set(format!("{}:refund_outside:{amount_refunded}", order.id));
+        match entry.insert(&txn).await {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err, "ledger_entries_idempotency_key") => {
+                txn.rollback().await?;
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        }
+        orders::Entity::update_many()
+            .col_expr(
+                orders::Column::RefundedCents,
+                Expr::col(orders::Column::RefundedCents).add(outside),
+            )
+            .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+            .filter(orders::Column::Id.eq(order.id.clone()))
+            .exec(&txn)
+            .await?;
+        let at = status(&order);
+        let note =
+            format!("{outside} cents were refunded at the payment processor, outside the platform");
+        record_event(
+            &txn,
+            &order.id,
+            Some(at),
+            at,
+            "refund_outside",
+            Actor::Processor,
+            None,
+            Some(&note),
+            now,
+        )
+        .await?;
+        tracing::warn!(order = %order.id, charge = charge_id, amount = outside, "refund made outside the platform recorded");
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A PENDING refund the processor reports done.
+async fn confirm_refund(
+    txn: &DatabaseTransaction,
+    entry: &ledger_entries::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    ledger_entries::Entity::update_many()
+        .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
+        .col_expr(
+            ledger_entries::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            ledger_entries::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now))
+        .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// `payment_intent.payment_failed`: the buyer may place the order again.
@@ -848,14 +1134,41 @@ async fn add_ledger(
     amount: i64,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    if amount <= 0 {
-        return Ok(());
-    }
     let status = if kind == "FEE" {
         "SUCCEEDED"
     } else {
         "PENDING"
     };
+    add_ledger_entry(conn, order, kind, amount, status, None, now).await
+}
+
+async fn add_ledger_entry(
+    conn: &DatabaseTransaction,
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    status: &str,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    new_ledger_entry(order, kind, amount, status, processor_id, now)
+        .insert(conn)
+        .await?;
+    Ok(())
+}
+
+fn new_ledger_entry(
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    status: &str,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ledger_entries::ActiveModel {
+    let pending = status == "PENDING";
     ledger_entries::ActiveModel {
         id: Set(ids::new_id(Kind::LedgerEntry)),
         order_id: Set(order.id.clone()),
@@ -863,18 +1176,15 @@ async fn add_ledger(
         status: Set(status.to_owned()),
         amount_cents: Set(amount),
         currency: Set(order.currency.clone()),
-        processor_id: Set(None),
+        processor_id: Set(processor_id.map(str::to_owned)),
         // (order, action); each call adds its attempt number (DESIGN §4).
         idempotency_key: Set(format!("{}:{}", order.id, kind.to_lowercase())),
         attempts: Set(0),
         last_error: Set(None),
-        next_attempt_at: Set(Some(now)),
+        next_attempt_at: Set(pending.then_some(now)),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(conn)
-    .await?;
-    Ok(())
 }
 
 async fn release_authorization(state: &AppState, order: &orders::Model) {
@@ -902,7 +1212,7 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
         let result = match entry.kind.as_str() {
             "CHARGE" => match &order.payment_intent_id {
-                Some(intent) => state.gateway.capture_payment_intent(intent, &key).await,
+                Some(intent) => capture(state, intent, entry.attempts, &key).await,
                 None => Err(anyhow::anyhow!("no payment intent to capture")),
             },
             "REFUND" => match &order.charge_id {
@@ -969,6 +1279,25 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// Captures an intent. A retry first asks the processor: a capture whose answer was lost may
+/// have gone through, and capturing twice is an error, not a second charge.
+async fn capture(
+    state: &AppState,
+    intent_id: &str,
+    attempts: i32,
+    key: &str,
+) -> anyhow::Result<String> {
+    if attempts > 0 {
+        let intent = state.gateway.retrieve_payment_intent(intent_id).await?;
+        if intent.status == "succeeded" {
+            if let Some(charge) = intent.latest_charge {
+                return Ok(charge);
+            }
+        }
+    }
+    state.gateway.capture_payment_intent(intent_id, key).await
 }
 
 pub async fn load(conn: &impl ConnectionTrait, order_id: &str) -> ApiResult<orders::Model> {

@@ -27,18 +27,51 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
     if already.is_some() {
         return Ok(Outcome::Duplicate);
     }
-    let intent = event
+    let object_id = event
         .object
         .get("id")
         .and_then(|v| v.as_str())
         .ok_or_else(|| anyhow::anyhow!("{} without data.object.id", event.event_type))?;
-    let result = match event.event_type.as_str() {
-        "payment_intent.amount_capturable_updated" => {
-            // Card authorizations last about 7 days; Stripe's capture_before sits on the charge.
-            let capture_before = state.now() + chrono::Duration::days(7);
-            super::orders::authorization_succeeded(state, intent, capture_before).await
+    let result = if event.event_type == "charge.refunded" {
+        // The refunded total only grows: the payload's figure is safe even when stale.
+        let refunded = event
+            .object
+            .get("amount_refunded")
+            .and_then(|v| v.as_i64())
+            .ok_or_else(|| anyhow::anyhow!("charge.refunded without amount_refunded"))?;
+        super::orders::charge_refunded(state, object_id, refunded).await
+    } else {
+        // The intent as Stripe holds it now decides, whatever the event says and whenever it
+        // arrives: an authorization reported after a cancellation finds the intent canceled.
+        let intent = state.gateway.retrieve_payment_intent(object_id).await?;
+        match intent.status.as_str() {
+            "requires_capture" => {
+                // Card authorizations last about 7 days; Stripe's capture_before sits on the
+                // charge, which is not fetched yet.
+                let capture_before = state.now() + chrono::Duration::days(7);
+                super::orders::authorization_succeeded(state, &intent.id, capture_before).await
+            }
+            "succeeded" => match intent.latest_charge.as_deref() {
+                Some(charge) => {
+                    super::orders::payment_succeeded(
+                        state,
+                        &intent.id,
+                        charge,
+                        intent.amount_received,
+                    )
+                    .await
+                }
+                None => Err(anyhow::anyhow!("succeeded intent {} has no charge", intent.id).into()),
+            },
+            "canceled" => super::orders::payment_canceled(state, &intent.id).await,
+            "requires_payment_method" if event.event_type == "payment_intent.payment_failed" => {
+                super::orders::payment_failed(state, &intent.id).await
+            }
+            other => {
+                tracing::info!(intent = %intent.id, status = other, "payment event needs no action");
+                Ok(())
+            }
         }
-        _ => super::orders::payment_failed(state, intent).await,
     };
     match result {
         Ok(()) | Err(crate::error::ApiError::Refused(_)) => {}
@@ -62,7 +95,11 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
 pub async fn handle(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<Outcome> {
     if matches!(
         event.event_type.as_str(),
-        "payment_intent.amount_capturable_updated" | "payment_intent.payment_failed"
+        "payment_intent.amount_capturable_updated"
+            | "payment_intent.payment_failed"
+            | "payment_intent.succeeded"
+            | "payment_intent.canceled"
+            | "charge.refunded"
     ) {
         return handle_payment(state, event).await;
     }

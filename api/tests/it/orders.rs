@@ -38,7 +38,7 @@ async fn place(app: &TestApp, buyer: &Session, listing_id: &str) -> Value {
 }
 
 /// Sums of the order's ledger entries by kind and status.
-async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String, i64)> {
+pub(crate) async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String, i64)> {
     let db = api::db::Db::connect(&app.settings.database_url)
         .await
         .expect("db");
@@ -55,7 +55,7 @@ async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String, i64)> {
 }
 
 /// charge = transfers + fee + refunds, over SUCCEEDED entries.
-async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
+pub(crate) async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
     let rows = ledger(app, order_id).await;
     let sum = |kind: &str| {
         rows.iter()

@@ -436,6 +436,7 @@ async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
         .into_iter()
         .find(|i| *i != intent_id)
         .expect("second intent");
+    double.decline_card(&second_intent);
     let fail = intent_event(
         "evt_fail_2",
         "payment_intent.payment_failed",
@@ -557,4 +558,324 @@ async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
     )
     .await["provider"]["earnings"]["paidOut"]["cents"]
         .clone()
+}
+
+/// A charge event in Stripe's event shape carrying the double's charge object.
+fn charge_event(event_id: &str, kind: &str, charge: &Value) -> String {
+    let mut event = stripe_double::fixture("event");
+    event["id"] = json!(event_id);
+    event["type"] = json!(kind);
+    event["account"] = Value::Null;
+    event["data"] = json!({ "object": charge });
+    event.to_string()
+}
+
+/// Places a card order for `listing` and returns (order id, intent id).
+async fn card_order(
+    app: &TestApp,
+    double: &StripeDouble,
+    buyer: &Session,
+    listing: &str,
+) -> (String, String) {
+    let known = double.payment_intent_ids();
+    let placed = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id } userErrors { message } } }",
+            json!({ "l": listing }),
+        )
+        .await;
+    let id = placed["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("placed: {placed}"))
+        .to_owned();
+    let intent = double
+        .payment_intent_ids()
+        .into_iter()
+        .find(|i| !known.contains(i))
+        .expect("a new intent");
+    (id, intent)
+}
+
+async fn order_state(app: &TestApp, token: &str, id: &str) -> Value {
+    let query = "query($id: ID!) { order(id: $id) { status refunded { cents } events { action actorKind note } } }";
+    app.gql(Some(token), query, json!({ "id": id })).await["order"].clone()
+}
+
+async fn send(app: &TestApp, payload: &str) -> Value {
+    let (status, body) = deliver(app, payload, &sign(payload, WEBHOOK_SECRET, 0)).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn payment_events_follow_the_intent_at_stripe_whatever_their_order() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(
+        &app,
+        &double,
+        &admin,
+        "events@example.com",
+        "acct_events_01",
+    )
+    .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("eventsb@example.com", "EventsB").await;
+    let token = buyer.access_token.clone();
+
+    // Canceled at Stripe while placed: the order is cancelled. An authorization reported
+    // afterwards finds the intent canceled and changes nothing.
+    let (a, a_intent) = card_order(&app, &double, &buyer, &listing).await;
+    double.cancel_outside(&a_intent);
+    send(
+        &app,
+        &intent_event("evt_a_cancel", "payment_intent.canceled", &a_intent),
+    )
+    .await;
+    let late = intent_event(
+        "evt_a_auth",
+        "payment_intent.amount_capturable_updated",
+        &a_intent,
+    );
+    send(&app, &late).await;
+    let state = order_state(&app, &token, &a).await;
+    assert_eq!(state["status"], "CANCELLED", "{state}");
+    let actions: Vec<&str> = state["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, vec!["place", "payment_canceled"], "{state}");
+
+    // Held, then cancelled by the buyer while Stripe fails to release the hold; the payment is
+    // captured at Stripe anyway: it is refunded in full, once, however often Stripe says so.
+    let (b, b_intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_b_auth",
+            "payment_intent.amount_capturable_updated",
+            &b_intent,
+        ),
+    )
+    .await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(format!(
+            "/v1/payment_intents/{b_intent}/cancel"
+        )))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(double.server())
+        .await;
+    let cancel = "mutation($id: ID!) { cancelOrder(input: { orderId: $id, reason: \"changed my mind\" }) { order { status } userErrors { code } } }";
+    let cancelled = app.gql(Some(&token), cancel, json!({ "id": b })).await;
+    assert_eq!(
+        cancelled["cancelOrder"]["order"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let captured = double.capture_outside(&b_intent);
+    let charge_id = captured["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    let succeeded = intent_event("evt_b_paid", "payment_intent.succeeded", &b_intent);
+    send(&app, &succeeded).await;
+    assert_eq!(send(&app, &succeeded).await["duplicate"], true);
+    send(
+        &app,
+        &intent_event("evt_b_paid_again", "payment_intent.succeeded", &b_intent),
+    )
+    .await;
+    let refunds = double.requests_to("POST", "/v1/refunds").await;
+    assert_eq!(refunds.len(), 1, "refunded once");
+    let fields = form(&refunds[0]);
+    assert_eq!(fields.get("charge"), Some(&charge_id));
+    assert_eq!(fields.get("amount").map(String::as_str), Some("10000"));
+    let key = format!("{b}:refund:1");
+    assert_eq!(header(&refunds[0], "idempotency-key"), Some(key.as_str()));
+    let state = order_state(&app, &token, &b).await;
+    assert_eq!(state["status"], "CANCELLED");
+    assert_eq!(state["refunded"]["cents"], "10000", "{state}");
+    assert_eq!(
+        double.charge(&charge_id).expect("charge")["amount_refunded"],
+        10000
+    );
+    crate::orders::assert_ledger_balances(&app, &b).await;
+    // Stripe's charge.refunded about that refund: already known, nothing more recorded.
+    let charge = double.charge(&charge_id).expect("charge");
+    send(
+        &app,
+        &charge_event("evt_b_refunded", "charge.refunded", &charge),
+    )
+    .await;
+    assert_eq!(
+        order_state(&app, &token, &b).await["refunded"]["cents"],
+        "10000"
+    );
+    crate::orders::assert_ledger_balances(&app, &b).await;
+}
+
+#[tokio::test]
+async fn lost_answers_from_stripe_are_reconciled_without_charging_or_refunding_twice() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(&app, &double, &admin, "lost@example.com", "acct_lost_0001").await;
+    let listing = app
+        .listing(
+            &seller,
+            json!({ "priceCents": "10000", "turnaroundDays": 1 }),
+        )
+        .await;
+    let buyer = app.register("lostb@example.com", "LostB").await;
+    let token = buyer.access_token.clone();
+    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_lost_auth",
+            "payment_intent.amount_capturable_updated",
+            &intent,
+        ),
+    )
+    .await;
+
+    // The capture goes through at Stripe but its answer is lost (500): the CHARGE stays
+    // PENDING. The retry asks Stripe first, finds the charge, and does not capture again.
+    let capture_path = format!("/v1/payment_intents/{intent}/capture");
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(capture_path.clone()))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(double.server())
+        .await;
+    let claim = "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } userErrors { code } } }";
+    let claimed = app
+        .gql(
+            Some(&seller.session.access_token),
+            claim,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        claimed["claimOrder"]["order"]["status"], "CLAIMED",
+        "{claimed}"
+    );
+    let captured = double.capture_outside(&intent);
+    let charge_id = captured["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    app.clock.advance(chrono::Duration::minutes(2));
+    let run = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(run.ledger_retried, 1);
+    assert_eq!(
+        double.requests_to("POST", &capture_path).await.len(),
+        1,
+        "captured once"
+    );
+    let rows = crate::orders::ledger(&app, &id).await;
+    assert_eq!(
+        rows,
+        vec![("CHARGE".to_owned(), "SUCCEEDED".to_owned(), 10000)]
+    );
+
+    // Late: the buyer cancels for a full refund, whose answer is lost too; Stripe did refund,
+    // and charge.refunded confirms it. The timer then has nothing to retry.
+    app.clock.advance(chrono::Duration::days(2));
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/refunds"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(double.server())
+        .await;
+    let cancel = "mutation($id: ID!) { cancelOrder(input: { orderId: $id, reason: \"too late\" }) { order { status refunded { cents } } userErrors { code } } }";
+    let cancelled = app.gql(Some(&token), cancel, json!({ "id": id })).await;
+    assert_eq!(
+        cancelled["cancelOrder"]["order"]["status"], "REFUNDED",
+        "{cancelled}"
+    );
+    let charge = double.refund_outside(&charge_id, 10000);
+    send(
+        &app,
+        &charge_event("evt_lost_refunded", "charge.refunded", &charge),
+    )
+    .await;
+    crate::orders::assert_ledger_balances(&app, &id).await;
+    app.clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        api::jobs::run_once(&app.state)
+            .await
+            .expect("timers")
+            .ledger_retried,
+        0
+    );
+    assert_eq!(
+        double.requests_to("POST", "/v1/refunds").await.len(),
+        1,
+        "refunded once"
+    );
+}
+
+#[tokio::test]
+async fn a_refund_made_in_the_stripe_dashboard_is_recorded_once() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(&app, &double, &admin, "dash@example.com", "acct_dash_0001").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("dashb@example.com", "DashB").await;
+    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_dash_auth",
+            "payment_intent.amount_capturable_updated",
+            &intent,
+        ),
+    )
+    .await;
+    let claim = "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } } }";
+    app.gql(
+        Some(&seller.session.access_token),
+        claim,
+        json!({ "id": id }),
+    )
+    .await;
+    let charge_id = double.payment_intent(&intent).expect("intent")["latest_charge"]
+        .as_str()
+        .expect("captured")
+        .to_owned();
+
+    let charge = double.refund_outside(&charge_id, 2500);
+    send(
+        &app,
+        &charge_event("evt_dash_1", "charge.refunded", &charge),
+    )
+    .await;
+    // Stripe sends the same news again under another event id: counted once.
+    send(
+        &app,
+        &charge_event("evt_dash_2", "charge.refunded", &charge),
+    )
+    .await;
+    let state = order_state(&app, &buyer.access_token, &id).await;
+    assert_eq!(state["refunded"]["cents"], "2500", "{state}");
+    assert_eq!(state["status"], "CLAIMED");
+    let outside: Vec<&Value> = state["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "refund_outside")
+        .collect();
+    assert_eq!(outside.len(), 1, "{state}");
+    assert_eq!(outside[0]["actorKind"], "PAYMENT_PROCESSOR");
+    let rows = crate::orders::ledger(&app, &id).await;
+    assert_eq!(
+        rows,
+        vec![
+            ("CHARGE".to_owned(), "SUCCEEDED".to_owned(), 10000),
+            ("REFUND".to_owned(), "SUCCEEDED".to_owned(), 2500)
+        ]
+    );
 }

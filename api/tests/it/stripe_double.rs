@@ -139,6 +139,15 @@ pub async fn start() -> StripeDouble {
         .named("GET /v1/accounts/{id} (fallback)")
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/payment_intents/[^/]+$"))
+        .respond_with(RetrieveIntentResponder {
+            state: state.clone(),
+        })
+        .with_priority(FALLBACK_PRIORITY)
+        .named("GET /v1/payment_intents/{id} (fallback)")
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/account_links"))
         .respond_with(AccountLinkResponder {
@@ -269,6 +278,66 @@ impl StripeDouble {
     /// A transfer the double made.
     pub fn transfer(&self, id: &str) -> Option<Value> {
         lock(&self.state).transfers.get(id).cloned()
+    }
+
+    /// The buyer's card was declined: the intent waits for another payment method, as Stripe
+    /// leaves it after `payment_intent.payment_failed`. Returns the intent.
+    pub fn decline_card(&self, intent_id: &str) -> Value {
+        let mut state = lock(&self.state);
+        let intent = state
+            .payment_intents
+            .get_mut(intent_id)
+            .expect("known intent");
+        intent["status"] = json!("requires_payment_method");
+        intent["amount_capturable"] = json!(0);
+        intent["last_payment_error"] = json!({ "code": "card_declined", "type": "card_error" });
+        intent.clone()
+    }
+
+    /// Someone captured the intent outside the platform (the Dashboard); returns the intent.
+    pub fn capture_outside(&self, intent_id: &str) -> Value {
+        let mut state = lock(&self.state);
+        let mut intent = state
+            .payment_intents
+            .get(intent_id)
+            .cloned()
+            .expect("known intent");
+        let amount = intent["amount"].as_i64().unwrap_or_default();
+        let charge_id = state.next_id("ch");
+        let charge = charge_object(&charge_id, &intent, amount);
+        intent["status"] = json!("succeeded");
+        intent["amount_received"] = json!(amount);
+        intent["amount_capturable"] = json!(0);
+        intent["latest_charge"] = json!(charge_id);
+        state.charges.insert(charge_id, charge);
+        state
+            .payment_intents
+            .insert(intent_id.to_owned(), intent.clone());
+        intent
+    }
+
+    /// The intent was canceled at Stripe (expired, or canceled in the Dashboard).
+    pub fn cancel_outside(&self, intent_id: &str) -> Value {
+        let mut state = lock(&self.state);
+        let intent = state
+            .payment_intents
+            .get_mut(intent_id)
+            .expect("known intent");
+        intent["status"] = json!("canceled");
+        intent["amount_capturable"] = json!(0);
+        intent["cancellation_reason"] = json!("automatic");
+        intent.clone()
+    }
+
+    /// Part of a charge was refunded in the Dashboard; returns the charge.
+    pub fn refund_outside(&self, charge_id: &str, amount: i64) -> Value {
+        let mut state = lock(&self.state);
+        let charge = state.charges.get_mut(charge_id).expect("known charge");
+        let refunded = charge["amount_refunded"].as_i64().unwrap_or_default() + amount;
+        charge["amount_refunded"] = json!(refunded);
+        charge["refunded"] =
+            json!(refunded == charge["amount_captured"].as_i64().unwrap_or_default());
+        charge.clone()
     }
 
     /// The ids of the payment intents the double made, in creation order.
@@ -894,6 +963,23 @@ impl Respond for RetrieveAccountResponder {
     }
 }
 
+struct RetrieveIntentResponder {
+    state: Shared,
+}
+
+impl Respond for RetrieveIntentResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let id = request
+            .url
+            .path()
+            .trim_start_matches("/v1/payment_intents/");
+        match lock(&self.state).payment_intents.get(id) {
+            Some(intent) => ResponseTemplate::new(200).set_body_json(intent),
+            None => Refusal::no_such_intent(id).into_response(),
+        }
+    }
+}
+
 struct AccountLinkResponder {
     state: Shared,
 }
@@ -1098,8 +1184,17 @@ mod tests {
                 id: "pi_double0001".to_owned(),
                 client_secret: Some("pi_double0001_secret_double".to_owned()),
                 status: "requires_capture".to_owned(),
+                amount_received: 0,
+                latest_charge: None,
             }
         );
+        // retrieve_payment_intent: the intent as the double holds it
+        let fetched = gateway
+            .retrieve_payment_intent("pi_double0001")
+            .await
+            .expect("retrieve payment intent");
+        assert_eq!(fetched.status, "requires_capture");
+        assert_eq!(fetched.id, "pi_double0001");
         let create = only_request(&double, "/v1/payment_intents").await;
         assert_eq!(
             form(&create),
