@@ -54,13 +54,16 @@ impl Application {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await.context("running migrations")?;
         let gateway = crate::payments::from_settings(&settings)?;
-        let state = AppState::new(settings, db, gateway);
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.bind_addr))?;
+        // Port 0 picks a free port; signed file URLs need the one actually bound.
+        let mut settings = settings;
+        settings.bind_addr = listener.local_addr()?.to_string();
+        let state = AppState::new(settings, db, gateway)?;
         accounts::bootstrap_admins(&state)
             .await
             .map_err(|e| anyhow::anyhow!("granting ADMIN_EMAILS: {e:?}"))?;
-        let listener = TcpListener::bind(&state.settings.bind_addr)
-            .await
-            .with_context(|| format!("binding {}", state.settings.bind_addr))?;
         let router = router(state.clone());
         Ok(Application {
             listener,
@@ -129,6 +132,7 @@ async fn shutdown_signal() {
 fn router(app: AppState) -> Router {
     let settings = app.settings.clone();
     let schema = graphql::build_schema(app.clone());
+    let files_state = app.clone();
     let state = HttpState { app, schema };
 
     let cors = if settings.cors_origins.is_empty() {
@@ -141,7 +145,7 @@ fn router(app: AppState) -> Router {
             .collect();
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(Duration::from_secs(3600))
     };
@@ -152,8 +156,10 @@ fn router(app: AppState) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .with_state(state)
-        // Each layer wraps the ones above it: the request id is set first and seen by all.
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        // File uploads have their own, larger limit; the layers below wrap them too.
+        .merge(crate::files_http::routes(files_state))
+        // Each layer wraps the ones above it: the request id is set first and seen by all.
         .layer(CompressionLayer::new())
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {

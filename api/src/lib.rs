@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod files_http;
 pub mod graphql;
 pub mod ids;
 pub mod jobs;
@@ -17,6 +18,7 @@ pub mod payments;
 pub mod seed;
 pub mod services;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 
 pub use app::Application;

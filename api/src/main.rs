@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
             let gateway = api::payments::from_settings(&settings)?;
-            api::seed::demo(api::state::AppState::new(settings, db, gateway)).await?;
+            api::seed::demo(api::state::AppState::new(settings, db, gateway)?).await?;
         }
         Command::Migrate { action, steps } => {
             let db = Db::connect(&settings.database_url).await?;

@@ -7,6 +7,7 @@ use crate::auth::JwtKeys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::payments::PaymentGateway;
+use crate::storage::Storage;
 
 /// Time as the services see it; tests and jobs inject their own.
 pub trait Clock: Send + Sync + 'static {
@@ -43,20 +44,27 @@ pub struct AppState {
     /// The same clock as `clock`, for tests that move time forward.
     pub system_clock: Arc<SystemClock>,
     pub gateway: Arc<dyn PaymentGateway>,
+    pub storage: Arc<Storage>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db, gateway: Arc<dyn PaymentGateway>) -> Self {
+    pub fn new(
+        settings: Settings,
+        db: Db,
+        gateway: Arc<dyn PaymentGateway>,
+    ) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl);
         let system_clock = Arc::new(SystemClock::default());
-        Self {
+        let storage = Arc::new(Storage::from_settings(&settings)?);
+        Ok(Self {
             settings: Arc::new(settings),
             db,
             jwt,
             clock: system_clock.clone(),
             system_clock,
             gateway,
-        }
+            storage,
+        })
     }
 
     /// Where links handed out by the server point: PUBLIC_BASE_URL, else the bind address.

@@ -1,6 +1,7 @@
 //! Pure business rules: parsing of domain values and the decisions made on them. No I/O here;
 //! everything is unit-tested without a database.
 pub mod account;
+pub mod file;
 pub mod listing;
 pub mod money;
 pub mod order;

@@ -2,6 +2,7 @@
 //! dataloaders and the request context (viewer, loaders, state).
 pub mod accounts;
 pub mod connection;
+pub mod files;
 pub mod listings;
 pub mod loaders;
 pub mod money;
@@ -36,6 +37,7 @@ pub struct MutationRoot(
     sellers::SellersMutation,
     listings::ListingsMutation,
     orders::OrdersMutation,
+    files::FilesMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

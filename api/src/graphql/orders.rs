@@ -137,6 +137,14 @@ impl Delivery {
     async fn recommendations(&self) -> &str {
         &self.0.recommendations
     }
+    async fn file(&self) -> Option<super::files::FileAttachment> {
+        super::files::FileAttachment::from_columns(
+            self.0.file_key.as_ref(),
+            self.0.file_name.as_ref(),
+            self.0.file_content_type.as_ref(),
+            self.0.file_byte_size,
+        )
+    }
     async fn score(&self) -> Option<i32> {
         self.0.score
     }
@@ -215,6 +223,14 @@ impl Order {
     }
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
+    }
+    async fn script_file(&self) -> Option<super::files::FileAttachment> {
+        super::files::FileAttachment::from_columns(
+            self.0.script_file_key.as_ref(),
+            self.0.script_file_name.as_ref(),
+            self.0.script_content_type.as_ref(),
+            self.0.script_byte_size,
+        )
     }
     async fn payment_mode(&self) -> PaymentModeGql {
         match service::payment_mode(&self.0) {
@@ -558,6 +574,7 @@ impl OrdersMutation {
     ) -> async_graphql::Result<OrderPayload> {
         let delivery = DeliveryInput {
             file_key: input.file_key,
+            file: None,
             summary: input.summary,
             strengths: input.strengths.unwrap_or_default(),
             weaknesses: input.weaknesses.unwrap_or_default(),

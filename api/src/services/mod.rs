@@ -2,6 +2,7 @@
 //! one transaction and returns either the result or refusals (`ApiError::Refused`).
 pub mod accounts;
 pub mod browse;
+pub mod files;
 pub mod invoicing;
 pub mod listings;
 pub mod orders;

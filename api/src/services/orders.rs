@@ -728,8 +728,10 @@ pub struct Extra<'a> {
 }
 
 pub struct DeliveryInput {
-    /// an uploaded report; refused until file uploads exist
+    /// a key from createUpload (DELIVERY_REPORT); checked against the stored object
     pub file_key: Option<String>,
+    /// what `file_key` names, once checked
+    pub file: Option<super::files::StoredFile>,
     pub summary: String,
     pub strengths: String,
     pub weaknesses: String,
@@ -798,11 +800,26 @@ pub async fn command(
         Command::Decline => (Action::Decline, Actor::Provider, Extra::default(), note),
         Command::Start => (Action::Start, Actor::Provider, Extra::default(), note),
         Command::Deliver(mut delivery) => {
-            if delivery.file_key.is_some() {
-                return Err(ApiError::refused(UserError::invalid(
-                    "fileKey",
-                    "file attachments are not available yet; deliver the report without a file",
-                )));
+            // Only the provider's own key is looked at; anyone else is refused below.
+            if let (Some(key), true) = (delivery.file_key.as_deref(), roles.provider) {
+                if !matches!(
+                    status(&order),
+                    OrderStatus::Claimed | OrderStatus::InProgress
+                ) {
+                    return Err(refusal(Refusal::InvalidState {
+                        from: status(&order),
+                        action: Action::Deliver.name(),
+                    }));
+                }
+                delivery.file = Some(
+                    super::files::check_upload(
+                        state,
+                        &order,
+                        crate::domain::file::Purpose::DeliveryReport,
+                        key,
+                    )
+                    .await?,
+                );
             }
             delivery.summary = text(&delivery.summary, "summary", "summary", 1, 10_000)?;
             delivery.strengths = text(&delivery.strengths, "strengths", "strengths", 0, 10_000)?;
@@ -1056,10 +1073,10 @@ pub async fn apply(
             weaknesses: Set(delivery.weaknesses),
             recommendations: Set(delivery.recommendations),
             score: Set(delivery.score),
-            file_key: Set(None),
-            file_name: Set(None),
-            file_content_type: Set(None),
-            file_byte_size: Set(None),
+            file_key: Set(delivery.file.as_ref().map(|f| f.key.clone())),
+            file_name: Set(delivery.file.as_ref().map(|f| f.file_name.clone())),
+            file_content_type: Set(delivery.file.as_ref().map(|f| f.content_type.clone())),
+            file_byte_size: Set(delivery.file.as_ref().map(|f| f.byte_size)),
             created_at: Set(now),
         }
         .insert(&txn)

@@ -11,9 +11,11 @@ async fn the_demo_seed_is_browsable_and_idempotent() {
             .await
             .expect("db");
         let gateway = api::payments::from_settings(&app.settings).expect("gateway");
-        api::seed::demo(api::state::AppState::new(app.settings.clone(), db, gateway))
-            .await
-            .expect("seed");
+        api::seed::demo(
+            api::state::AppState::new(app.settings.clone(), db, gateway).expect("state"),
+        )
+        .await
+        .expect("seed");
     }
     // 30 listings in all statuses; 16 are ACTIVE listings of the 6 ACTIVE providers.
     let data = app.gql(None, "{ listings { totalCount } providers { totalCount } categories { category activeListings } }", json!({})).await;

@@ -1,0 +1,176 @@
+//! Files through object_store: a local directory by default (uploads and downloads through the
+//! server's own HMAC-signed `/files/…` URLs), or S3/MinIO (`STORAGE_URL=s3://bucket`) with
+//! presigned URLs from the store's `Signer`. Either way the client talks to the storage
+//! directly with a short-lived URL, and the API checks what arrived (HEAD) before using it.
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::Method;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+
+use crate::config::Settings;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The largest object the local `/files/` endpoint accepts (the largest purpose's limit).
+pub const MAX_OBJECT_BYTES: u64 = 50 * 1024 * 1024;
+
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    signing: Signing,
+}
+
+enum Signing {
+    /// URLs to this server's `/files/` routes, signed with a key derived from the JWT secret.
+    Local {
+        key: Vec<u8>,
+    },
+    S3(Arc<AmazonS3>),
+}
+
+impl Storage {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.storage_url.trim();
+        if let Some(bucket) = url.strip_prefix("s3://") {
+            let bucket = bucket.trim_end_matches('/');
+            anyhow::ensure!(!bucket.is_empty(), "STORAGE_URL s3:// needs a bucket name");
+            let s3 = &settings.s3;
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(s3.region.clone());
+            if let Some(endpoint) = s3.endpoint.as_deref().filter(|e| !e.is_empty()) {
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            if let Some(id) = &s3.access_key_id {
+                builder = builder.with_access_key_id(id.expose_secret());
+            }
+            if let Some(secret) = &s3.secret_access_key {
+                builder = builder.with_secret_access_key(secret.expose_secret());
+            }
+            let s3 = Arc::new(builder.build().context("configuring S3 storage")?);
+            return Ok(Self {
+                store: s3.clone(),
+                signing: Signing::S3(s3),
+            });
+        }
+        let dir = url.strip_prefix("file://").unwrap_or(url);
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .with_context(|| format!("opening local storage at {dir}"))?;
+        let mut mac = HmacSha256::new_from_slice(settings.jwt_secret.expose_secret().as_bytes())
+            .context("file signing key")?;
+        mac.update(b"marketplace file URLs v1");
+        Ok(Self {
+            store: Arc::new(store),
+            signing: Signing::Local {
+                key: mac.finalize().into_bytes().to_vec(),
+            },
+        })
+    }
+
+    /// A URL that lets its holder `method` the object at `key` until `expires_at`.
+    pub async fn signed_url(
+        &self,
+        method: Method,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        base_url: &str,
+    ) -> anyhow::Result<String> {
+        match &self.signing {
+            Signing::Local { .. } => {
+                let expires = expires_at.timestamp();
+                let signature = self.local_signature(&method, key, expires);
+                Ok(format!(
+                    "{base_url}/files/{key}?expires={expires}&signature={signature}"
+                ))
+            }
+            Signing::S3(s3) => {
+                let ttl = (expires_at - now)
+                    .to_std()
+                    .context("an expiry in the past")?;
+                let url = s3
+                    .signed_url(method, &Path::from(key), ttl)
+                    .await
+                    .context("presigning an S3 URL")?;
+                Ok(url.to_string())
+            }
+        }
+    }
+
+    fn local_mac(&self, method: &Method, key: &str, expires: i64) -> Option<HmacSha256> {
+        let Signing::Local { key: secret } = &self.signing else {
+            return None;
+        };
+        let mut mac = HmacSha256::new_from_slice(secret).ok()?;
+        mac.update(format!("{method}\n{key}\n{expires}").as_bytes());
+        Some(mac)
+    }
+
+    fn local_signature(&self, method: &Method, key: &str, expires: i64) -> String {
+        self.local_mac(method, key, expires)
+            .map(|mac| hex::encode(mac.finalize().into_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// Whether a local `/files/` URL is genuine (compared in constant time) and unexpired.
+    pub fn verify_local(
+        &self,
+        method: &Method,
+        key: &str,
+        expires: i64,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if now.timestamp() > expires {
+            return false;
+        }
+        let (Some(mac), Ok(signature)) =
+            (self.local_mac(method, key, expires), hex::decode(signature))
+        else {
+            return false;
+        };
+        mac.verify_slice(&signature).is_ok()
+    }
+
+    /// The stored size of the object at `key`, or None when nothing is there.
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self.store.head(&Path::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("checking {key}"))),
+        }
+    }
+
+    pub async fn put(&self, key: &str, body: bytes::Bytes) -> anyhow::Result<()> {
+        self.store
+            .put(&Path::from(key), PutPayload::from(body))
+            .await
+            .with_context(|| format!("storing {key}"))?;
+        Ok(())
+    }
+
+    /// The object's bytes as a stream, or None when nothing is there.
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<
+        Option<futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>>,
+    > {
+        match self.store.get(&Path::from(key)).await {
+            Ok(found) => Ok(Some(found.into_stream())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("reading {key}"))),
+        }
+    }
+}

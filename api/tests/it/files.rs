@@ -1,0 +1,424 @@
+//! Order files through the API and the local store: presigned uploads, the checks before a key
+//! is attached, signed downloads for the parties, and refused signatures, expiries and sizes.
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const CREATE_UPLOAD: &str = "mutation($input: CreateUploadInput!) { createUpload(input: $input) { upload { key url method headers { name value } expiresAt } userErrors { field message code } } }";
+
+const FILE_FIELDS: &str = "key fileName contentType byteSize downloadUrl";
+
+/// A paid (simulated card) order claimed by its provider.
+async fn claimed_order(app: &TestApp) -> (Seller, Session, String) {
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "filer@example.com", "Filer", json!({}))
+        .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("filebuyer@example.com", "FileBuyer").await;
+    let placed = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id status } } }",
+            json!({ "l": listing }),
+        )
+        .await;
+    let id = placed["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("placed: {placed}"))
+        .to_owned();
+    let claimed = app
+        .gql(
+            Some(&seller.session.access_token),
+            "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } userErrors { message } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        claimed["claimOrder"]["order"]["status"], "CLAIMED",
+        "{claimed}"
+    );
+    (seller, buyer, id)
+}
+
+async fn create_upload(
+    app: &TestApp,
+    who: &Session,
+    order: &str,
+    purpose: &str,
+    name: &str,
+    content_type: &str,
+    size: u64,
+) -> Value {
+    let input = json!({ "orderId": order, "purpose": purpose, "fileName": name,
+        "contentType": content_type, "byteSize": size.to_string() });
+    app.gql(
+        Some(&who.access_token),
+        CREATE_UPLOAD,
+        json!({ "input": input }),
+    )
+    .await["createUpload"]
+        .clone()
+}
+
+/// PUTs `body` to a presigned upload with the headers it asks for; returns the HTTP status.
+async fn put(app: &TestApp, upload: &Value, body: Vec<u8>) -> u16 {
+    let mut request = app.client.put(upload["url"].as_str().expect("url"));
+    for header in upload["headers"].as_array().expect("headers") {
+        request = request.header(
+            header["name"].as_str().expect("name"),
+            header["value"].as_str().expect("value"),
+        );
+    }
+    request
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+        .status()
+        .as_u16()
+}
+
+async fn deliver(app: &TestApp, seller: &Seller, order: &str, key: Option<&str>) -> Value {
+    let query = format!("mutation($id: ID!, $key: String) {{ deliverOrder(input: {{ orderId: $id, summary: \"See the report\", fileKey: $key }}) {{ order {{ status delivery {{ file {{ {FILE_FIELDS} }} }} }} userErrors {{ field message code }} }} }}");
+    app.gql(
+        Some(&seller.session.access_token),
+        &query,
+        json!({ "id": order, "key": key }),
+    )
+    .await["deliverOrder"]
+        .clone()
+}
+
+fn first_code(payload: &Value) -> String {
+    payload["userErrors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_script_and_a_report_go_up_through_signed_urls_and_come_back_to_the_parties() {
+    let app = spawn_app().await;
+    let (seller, buyer, order) = claimed_order(&app).await;
+
+    // The buyer's script.
+    let script = b"INT. HOUSE - DAY\n\nA page of a script.\n".to_vec();
+    let payload = create_upload(
+        &app,
+        &buyer,
+        &order,
+        "ORDER_SCRIPT",
+        "My Script.fountain",
+        "text/plain",
+        script.len() as u64,
+    )
+    .await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let upload = &payload["upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(
+        upload["headers"],
+        json!([{ "name": "Content-Type", "value": "text/plain" }])
+    );
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(upload["expiresAt"].as_str().expect("expiresAt"))
+            .expect("rfc3339");
+    let ttl = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        ttl > chrono::Duration::minutes(14) && ttl <= chrono::Duration::minutes(15),
+        "{ttl}"
+    );
+    assert_eq!(put(&app, upload, script.clone()).await, 200);
+    let attach = format!("mutation($id: ID!, $key: String!) {{ attachOrderScript(input: {{ orderId: $id, fileKey: $key }}) {{ order {{ scriptFile {{ {FILE_FIELDS} }} }} userErrors {{ field message code }} }} }}");
+    let attached = app
+        .gql(
+            Some(&buyer.access_token),
+            &attach,
+            json!({ "id": order, "key": upload["key"] }),
+        )
+        .await["attachOrderScript"]
+        .clone();
+    assert_eq!(attached["userErrors"], json!([]), "{attached}");
+    let file = &attached["order"]["scriptFile"];
+    assert_eq!(file["fileName"], "My_Script.fountain");
+    assert_eq!(file["contentType"], "text/plain");
+    assert_eq!(file["byteSize"], script.len().to_string());
+
+    // The provider reads it through its own view of the order.
+    let seen = app
+        .gql(
+            Some(&seller.session.access_token),
+            "query($id: ID!) { order(id: $id) { scriptFile { downloadUrl } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    let url = seen["order"]["scriptFile"]["downloadUrl"]
+        .as_str()
+        .expect("url");
+    let got = app.client.get(url).send().await.expect("download");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), script);
+
+    // The provider's report, delivered with the file.
+    let report = vec![b'%'; 4096];
+    let payload = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "report.pdf",
+        "application/pdf",
+        report.len() as u64,
+    )
+    .await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    assert_eq!(put(&app, &payload["upload"], report.clone()).await, 200);
+    let key = payload["upload"]["key"].as_str().expect("key");
+    let delivered = deliver(&app, &seller, &order, Some(key)).await;
+    assert_eq!(delivered["userErrors"], json!([]), "{delivered}");
+    assert_eq!(delivered["order"]["status"], "DELIVERED");
+    let file = &delivered["order"]["delivery"]["file"];
+    assert_eq!(
+        (file["key"].as_str(), file["byteSize"].as_str()),
+        (Some(key), Some("4096"))
+    );
+    let url = file["downloadUrl"].as_str().expect("url");
+    let got = app.client.get(url).send().await.expect("download");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(
+        got.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), report);
+
+    // The buyer downloads it too; a stranger sees no order and so no file.
+    let mine = app
+        .gql(
+            Some(&buyer.access_token),
+            "query($id: ID!) { order(id: $id) { delivery { file { downloadUrl } } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    assert!(
+        mine["order"]["delivery"]["file"]["downloadUrl"].is_string(),
+        "{mine}"
+    );
+    let stranger = app.register("nosy@example.com", "Nosy").await;
+    let theirs = app
+        .gql(
+            Some(&stranger.access_token),
+            "query($id: ID!) { order(id: $id) { delivery { file { downloadUrl } } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    assert_eq!(theirs["order"], Value::Null);
+
+    // A download URL lives five minutes.
+    app.clock
+        .advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(5));
+    assert_eq!(
+        app.client
+            .get(url)
+            .send()
+            .await
+            .expect("late")
+            .status()
+            .as_u16(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_refused_for_the_wrong_party_type_size_signature_or_time() {
+    let app = spawn_app().await;
+    let (seller, buyer, order) = claimed_order(&app).await;
+    let stranger = app.register("other@example.com", "Other").await;
+    let report = |name: &str, ty: &str, size: u64| (name.to_owned(), ty.to_owned(), size);
+    let limit = 25 * 1024 * 1024;
+
+    // (who, purpose, (name, type, size), expected code, field)
+    type Case<'a> = (
+        &'a Session,
+        &'a str,
+        (String, String, u64),
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            &buyer,
+            "DELIVERY_REPORT",
+            report("r.pdf", "application/pdf", 10),
+            "NOT_ALLOWED",
+            None,
+        ),
+        (
+            &seller.session,
+            "ORDER_SCRIPT",
+            report("s.txt", "text/plain", 10),
+            "NOT_ALLOWED",
+            None,
+        ),
+        (
+            &stranger,
+            "ORDER_SCRIPT",
+            report("s.txt", "text/plain", 10),
+            "NOT_FOUND",
+            None,
+        ),
+        (
+            &seller.session,
+            "DELIVERY_REPORT",
+            report("r.exe", "application/pdf", 10),
+            "INVALID",
+            Some("fileName"),
+        ),
+        (
+            &seller.session,
+            "DELIVERY_REPORT",
+            report("r.pdf", "text/html", 10),
+            "INVALID",
+            Some("contentType"),
+        ),
+        (
+            &seller.session,
+            "DELIVERY_REPORT",
+            report("r.pdf", "application/pdf", 0),
+            "INVALID",
+            Some("byteSize"),
+        ),
+        (
+            &seller.session,
+            "DELIVERY_REPORT",
+            report("r.pdf", "application/pdf", limit + 1),
+            "LIMIT_EXCEEDED",
+            Some("byteSize"),
+        ),
+        (
+            &buyer,
+            "ORDER_SCRIPT",
+            report("s.md", "text/markdown", 50 * 1024 * 1024 + 1),
+            "LIMIT_EXCEEDED",
+            Some("byteSize"),
+        ),
+    ];
+    for (who, purpose, (name, ty, size), code, field) in cases {
+        let payload = create_upload(&app, who, &order, purpose, &name, &ty, size).await;
+        assert_eq!(
+            first_code(&payload),
+            code,
+            "{purpose} {name} {ty} {size}: {payload}"
+        );
+        assert_eq!(payload["upload"], Value::Null);
+        if let Some(field) = field {
+            assert_eq!(
+                payload["userErrors"][0]["field"],
+                json!(["input", field]),
+                "{payload}"
+            );
+        }
+    }
+    // At the limit is fine.
+    let at_limit = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "r.pdf",
+        "application/pdf",
+        limit,
+    )
+    .await;
+    assert_eq!(at_limit["userErrors"], json!([]), "{at_limit}");
+
+    // A tampered signature, another key under the same signature, or an expired URL: 403.
+    let payload = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "r.pdf",
+        "application/pdf",
+        10,
+    )
+    .await;
+    let upload = payload["upload"].clone();
+    let url = upload["url"].as_str().expect("url").to_owned();
+    let mut tampered = upload.clone();
+    let last = url.chars().last().expect("sig");
+    let swapped = if last == '0' { '1' } else { '0' };
+    tampered["url"] = json!(format!("{}{swapped}", &url[..url.len() - 1]));
+    assert_eq!(put(&app, &tampered, b"0123456789".to_vec()).await, 403);
+    let mut moved = upload.clone();
+    moved["url"] = json!(url.replace("/r.pdf?", "/s.pdf?"));
+    assert_eq!(put(&app, &moved, b"0123456789".to_vec()).await, 403);
+
+    // Nothing uploaded yet under the key: refused, the order stays CLAIMED.
+    let key = upload["key"].as_str().expect("key").to_owned();
+    let early = deliver(&app, &seller, &order, Some(&key)).await;
+    assert_eq!(
+        (first_code(&early), early["userErrors"][0]["field"].clone()),
+        ("INVALID".to_owned(), json!(["input", "fileKey"])),
+        "{early}"
+    );
+    // A key of another order is refused the same way.
+    let foreign = key.replace(&order, "ord_0000000000000000000000000000000a");
+    assert_eq!(
+        first_code(&deliver(&app, &seller, &order, Some(&foreign)).await),
+        "INVALID"
+    );
+
+    // More bytes than the purpose allows arrive under a small declaration: refused on delivery.
+    let big = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "big.pdf",
+        "application/pdf",
+        10,
+    )
+    .await;
+    assert_eq!(
+        put(&app, &big["upload"], vec![0u8; limit as usize + 1]).await,
+        200
+    );
+    let too_big = deliver(&app, &seller, &order, big["upload"]["key"].as_str()).await;
+    assert_eq!(first_code(&too_big), "LIMIT_EXCEEDED", "{too_big}");
+
+    // Upload URLs live 15 minutes.
+    app.clock
+        .advance(chrono::Duration::minutes(15) + chrono::Duration::seconds(5));
+    assert_eq!(put(&app, &upload, b"0123456789".to_vec()).await, 403);
+    let state = app
+        .gql(
+            Some(&buyer.access_token),
+            "query($id: ID!) { order(id: $id) { status deliveries { revision } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    assert_eq!(
+        state["order"],
+        json!({ "status": "CLAIMED", "deliveries": [] })
+    );
+
+    // Once delivered, no script can be attached any more.
+    assert_eq!(
+        deliver(&app, &seller, &order, None).await["order"]["status"],
+        "DELIVERED"
+    );
+    let late = create_upload(
+        &app,
+        &buyer,
+        &order,
+        "ORDER_SCRIPT",
+        "s.txt",
+        "text/plain",
+        10,
+    )
+    .await;
+    assert_eq!(first_code(&late), "INVALID_STATE", "{late}");
+}
