@@ -422,3 +422,93 @@ async fn uploads_are_refused_for_the_wrong_party_type_size_signature_or_time() {
     .await;
     assert_eq!(first_code(&late), "INVALID_STATE", "{late}");
 }
+
+/// The S3 store against a local S3 server (moto; `scripts/test` starts one and sets
+/// TEST_S3_ENDPOINT): a presigned PUT from the store's Signer, uploaded with a plain HTTP client,
+/// HEAD-checked on delivery, and downloaded through a presigned GET. moto does not check
+/// signatures; those and their expiry are tested on the local `/files/` URLs above.
+#[tokio::test]
+async fn with_s3_storage_the_client_uploads_and_downloads_through_presigned_urls() {
+    let endpoint = std::env::var("TEST_S3_ENDPOINT").expect(
+        "TEST_S3_ENDPOINT names a local S3 server (moto); run the suite with scripts/test, which starts one",
+    );
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let bucket = format!("it-{}", uuid::Uuid::new_v4().simple());
+    let client = reqwest::Client::new();
+    let made = client
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(made.status().is_success(), "bucket: {}", made.status());
+    let storage_url = format!("s3://{bucket}");
+    let app = spawn_app_with(&[
+        "--storage-url",
+        &storage_url,
+        "--s3-endpoint",
+        &endpoint,
+        "--aws-access-key-id",
+        "testing",
+        "--aws-secret-access-key",
+        "testing",
+        "--aws-region",
+        "us-east-1",
+    ])
+    .await;
+    let (seller, buyer, order) = claimed_order(&app).await;
+
+    let report = b"# Coverage\n\nStrong second act.\n".to_vec();
+    let payload = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "notes.md",
+        "text/markdown",
+        report.len() as u64,
+    )
+    .await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let url = payload["upload"]["url"].as_str().expect("url");
+    assert!(
+        url.starts_with(&format!("{endpoint}/{bucket}/orders/{order}/")),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    let key = payload["upload"]["key"].as_str().expect("key").to_owned();
+
+    // Not uploaded yet: the HEAD finds nothing.
+    assert_eq!(
+        first_code(&deliver(&app, &seller, &order, Some(&key)).await),
+        "INVALID"
+    );
+    assert_eq!(put(&app, &payload["upload"], report.clone()).await, 200);
+    // Anonymous reads are refused: the object is reachable only through presigned URLs.
+    let anonymous = client
+        .get(format!("{endpoint}/{bucket}/{key}"))
+        .send()
+        .await
+        .expect("anonymous read");
+    assert_eq!(anonymous.status().as_u16(), 403);
+
+    let delivered = deliver(&app, &seller, &order, Some(&key)).await;
+    assert_eq!(delivered["userErrors"], json!([]), "{delivered}");
+    let file = &delivered["order"]["delivery"]["file"];
+    assert_eq!(file["byteSize"], report.len().to_string());
+    assert_eq!(file["contentType"], "text/markdown");
+    let download = file["downloadUrl"].as_str().expect("download url");
+    assert!(download.contains("X-Amz-Expires=300"), "{download}");
+    let got = client.get(download).send().await.expect("download");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), report);
+    // The buyer sees the same file on the order.
+    let seen = app
+        .gql(
+            Some(&buyer.access_token),
+            "query($id: ID!) { order(id: $id) { delivery { file { key } } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    assert_eq!(seen["order"]["delivery"]["file"]["key"], key.as_str());
+}
