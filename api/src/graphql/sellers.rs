@@ -101,6 +101,8 @@ pub struct ProviderEarnings {
     /// payouts of orders paid for but not yet completed
     pub pending: Money,
     pub platform_fees: Money,
+    /// commission on MANUAL orders (paid outside the platform) that the seller's tenant owes
+    pub platform_fees_owed: Money,
     pub refunded: Money,
     pub completed_orders: i32,
 }
@@ -236,6 +238,7 @@ impl Provider {
             paid_out: Money::new(e.paid_out, &e.currency),
             pending: Money::new(e.pending, &e.currency),
             platform_fees: Money::new(e.platform_fees, &e.currency),
+            platform_fees_owed: Money::new(e.platform_fees_owed, &e.currency),
             refunded: Money::new(e.refunded, &e.currency),
             completed_orders: e.completed_orders,
         }))

@@ -44,6 +44,9 @@ pub struct PaymentIntent {
     pub amount_received: i64,
     /// the charge (`ch_…`) of the latest attempt, if any
     pub latest_charge: Option<String>,
+    /// an authorization must be captured before this (the card charge's `capture_before`);
+    /// known when the intent was retrieved with its charge
+    pub capture_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the platform needs to authorize a buyer's card for one order.

@@ -52,6 +52,7 @@ impl PaymentGateway for SimulatedGateway {
             status: "requires_capture".to_owned(),
             amount_received: 0,
             latest_charge: None,
+            capture_before: None,
         })
     }
 
@@ -64,6 +65,7 @@ impl PaymentGateway for SimulatedGateway {
             status: "requires_capture".to_owned(),
             amount_received: 0,
             latest_charge: None,
+            capture_before: None,
         })
     }
 

@@ -160,7 +160,9 @@ impl PaymentGateway for StripeGateway {
 
     #[tracing::instrument(skip(self))]
     async fn retrieve_payment_intent(&self, intent_id: &str) -> anyhow::Result<PaymentIntent> {
+        // With its charge, for the card's capture_before (the end of the authorization).
         let intent = RetrievePaymentIntent::new(intent_id)
+            .expand(vec!["latest_charge".to_owned()])
             .send(&self.client)
             .await
             .with_context(|| format!("retrieving Stripe payment intent {intent_id}"))?;
@@ -288,7 +290,16 @@ fn connected_account(account: Account) -> ConnectedAccount {
 }
 
 fn payment_intent(intent: stripe_core::PaymentIntent) -> PaymentIntent {
+    let capture_before = intent
+        .latest_charge
+        .as_ref()
+        .and_then(|charge| charge.as_object())
+        .and_then(|charge| charge.payment_method_details.as_ref())
+        .and_then(|details| details.card.as_ref())
+        .and_then(|card| card.capture_before)
+        .and_then(|at| chrono::DateTime::from_timestamp(at, 0));
     PaymentIntent {
+        capture_before,
         id: intent.id.as_str().to_owned(),
         client_secret: intent.client_secret,
         status: intent.status.as_str().to_owned(),

@@ -504,6 +504,8 @@ pub struct Earnings {
     pub paid_out: i64,
     pub pending: i64,
     pub platform_fees: i64,
+    /// commission on MANUAL orders, paid outside the platform, that the tenant owes
+    pub platform_fees_owed: i64,
     pub refunded: i64,
     pub completed_orders: i32,
 }
@@ -513,21 +515,27 @@ const CAPTURED_OPEN: [&str; 4] = ["CLAIMED", "IN_PROGRESS", "DELIVERED", "DISPUT
 
 pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResult<Earnings> {
     let conn = &state.db.reader;
-    let sums: Vec<(String, i64)> = ledger_entries::Entity::find()
+    let sums: Vec<(String, String, i64)> = ledger_entries::Entity::find()
         .select_only()
         .column(ledger_entries::Column::Kind)
+        .column(ledger_entries::Column::Status)
         .column_as(
             Expr::cust("CAST(SUM(ledger_entries.amount_cents) AS BIGINT)"),
             "total",
         )
         .join(JoinType::InnerJoin, ledger_entries::Relation::Order.def())
         .filter(Expr::col((orders::Entity, orders::Column::ProviderId)).eq(provider.id.as_str()))
-        .filter(ledger_entries::Column::Status.eq("SUCCEEDED"))
+        .filter(ledger_entries::Column::Status.is_in(["SUCCEEDED", "OWED"]))
         .group_by(ledger_entries::Column::Kind)
+        .group_by(ledger_entries::Column::Status)
         .into_tuple()
         .all(conn)
         .await?;
-    let sum_of = |kind: &str| sums.iter().find(|(k, _)| k == kind).map_or(0, |(_, v)| *v);
+    let sum_of = |kind: &str, status: &str| {
+        sums.iter()
+            .find(|(k, s, _)| k == kind && s == status)
+            .map_or(0, |(_, _, v)| *v)
+    };
     let pending: Option<i64> = orders::Entity::find()
         .select_only()
         .column_as(
@@ -544,10 +552,11 @@ pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResul
             .starting_price_currency
             .clone()
             .unwrap_or_else(|| "USD".to_owned()),
-        paid_out: sum_of("TRANSFER"),
+        paid_out: sum_of("TRANSFER", "SUCCEEDED"),
         pending: pending.unwrap_or(0),
-        platform_fees: sum_of("FEE"),
-        refunded: sum_of("REFUND"),
+        platform_fees: sum_of("FEE", "SUCCEEDED"),
+        platform_fees_owed: sum_of("FEE", "OWED"),
+        refunded: sum_of("REFUND", "SUCCEEDED"),
         completed_orders: provider.total_orders_completed,
     })
 }

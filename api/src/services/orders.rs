@@ -1048,11 +1048,14 @@ pub async fn apply(
                 if s.refund > 0 {
                     invoicing::mark_refunded(&txn, &order.id, s.refund, now).await?;
                 }
-                // MANUAL orders move no money through the platform: nothing to record here.
                 if stripe {
                     add_ledger(&txn, &order, "REFUND", s.refund, now).await?;
                     add_ledger(&txn, &order, "FEE", s.fee, now).await?;
                     add_ledger(&txn, &order, "TRANSFER", s.transfer, now).await?;
+                } else {
+                    // MANUAL orders move no money through the platform: the commission is
+                    // owed by the seller's tenant (DESIGN §4), never sent to a processor.
+                    add_ledger_entry(&txn, &order, "FEE", s.fee, "OWED", None, now).await?;
                 }
             }
             _ => {}

@@ -46,9 +46,11 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
         let intent = state.gateway.retrieve_payment_intent(object_id).await?;
         match intent.status.as_str() {
             "requires_capture" => {
-                // Card authorizations last about 7 days; Stripe's capture_before sits on the
-                // charge, which is not fetched yet.
-                let capture_before = state.now() + chrono::Duration::days(7);
+                // Stripe says when the authorization ends; card authorizations last about
+                // 7 days when it does not.
+                let capture_before = intent
+                    .capture_before
+                    .unwrap_or_else(|| state.now() + chrono::Duration::days(7));
                 super::orders::authorization_succeeded(state, &intent.id, capture_before).await
             }
             "succeeded" => match intent.latest_charge.as_deref() {

@@ -258,16 +258,23 @@ async fn a_manual_order_goes_from_placement_to_completion() {
         ]
     );
     assert_eq!(done["order"]["events"][6]["note"], "Tighten act two");
-    // MANUAL orders move no money through the platform.
-    assert!(ledger(&app, &id).await.is_empty());
+    // MANUAL orders move no money through the platform: the 15% commission is owed.
+    assert_eq!(
+        ledger(&app, &id).await,
+        vec![("FEE".to_owned(), "OWED".to_owned(), 1500)]
+    );
     let provider = app
         .gql(
-            None,
-            "query($id: ID!) { provider(id: $id) { totalOrdersCompleted } }",
+            Some(&seller.session.access_token),
+            "query($id: ID!) { provider(id: $id) { totalOrdersCompleted earnings { platformFees { cents } platformFeesOwed { cents } paidOut { cents } } } }",
             json!({ "id": seller.provider_id }),
         )
         .await;
     assert_eq!(provider["provider"]["totalOrdersCompleted"], 1);
+    assert_eq!(
+        provider["provider"]["earnings"],
+        json!({ "platformFees": { "cents": "0" }, "platformFeesOwed": { "cents": "1500" }, "paidOut": { "cents": "0" } })
+    );
 }
 
 #[tokio::test]

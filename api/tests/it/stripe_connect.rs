@@ -1,5 +1,6 @@
 //! Stripe Connect through the API: createProvider against a local double of the Stripe API,
 //! and signed webhooks (accepted, refused, duplicated, stale) moving a tenant's onboarding.
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -368,6 +369,20 @@ async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
     );
     let (_, body) = deliver(&app, &held, &sign(&held, WEBHOOK_SECRET, 0)).await;
     assert_eq!(body["duplicate"], true);
+    // The hold lasts until the authorized charge's capture_before, as Stripe reports it.
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let stored = entity::orders::Entity::find_by_id(id.clone())
+        .one(&db.reader)
+        .await
+        .expect("read")
+        .expect("order");
+    let left = stored.hold_expires_at.expect("hold_expires_at") - chrono::Utc::now();
+    assert!(
+        (left.num_seconds() - stripe_double::AUTHORIZATION_SECS).abs() < 60,
+        "{left}"
+    );
     // A failure reported late, after the authorization, is acknowledged and ignored.
     let failed = intent_event("evt_fail_late", "payment_intent.payment_failed", &intent_id);
     let (status, _) = deliver(&app, &failed, &sign(&failed, WEBHOOK_SECRET, 0)).await;

@@ -303,13 +303,7 @@ impl StripeDouble {
             .cloned()
             .expect("known intent");
         let amount = intent["amount"].as_i64().unwrap_or_default();
-        let charge_id = state.next_id("ch");
-        let charge = charge_object(&charge_id, &intent, amount);
-        intent["status"] = json!("succeeded");
-        intent["amount_received"] = json!(amount);
-        intent["amount_capturable"] = json!(0);
-        intent["latest_charge"] = json!(charge_id);
-        state.charges.insert(charge_id, charge);
+        capture(&mut state, &mut intent, amount);
         state
             .payment_intents
             .insert(intent_id.to_owned(), intent.clone());
@@ -767,6 +761,7 @@ fn create_payment_intent(state: &mut State, request: &Request) -> Result<Value, 
     );
     if status == "requires_capture" {
         intent["payment_method"] = json!("pm_card_visa");
+        authorize(state, &mut intent);
     }
     state.payment_intents.insert(id, intent.clone());
     Ok(intent)
@@ -799,16 +794,39 @@ fn capture_payment_intent(state: &mut State, request: &Request) -> Result<Value,
             "amount_to_capture",
         ));
     }
-    let charge_id = state.next_id("ch");
-    let charge = charge_object(&charge_id, &intent, amount);
+    capture(state, &mut intent, amount);
+    state.payment_intents.insert(id.to_owned(), intent.clone());
+    Ok(intent)
+}
+
+/// Captures `amount` of an intent: its authorized charge becomes a captured one.
+fn capture(state: &mut State, intent: &mut Value, amount: i64) {
+    let charge_id = match intent["latest_charge"].as_str() {
+        Some(id) if state.charges.contains_key(id) => id.to_owned(),
+        _ => state.next_id("ch"),
+    };
+    let charge = charge_object(&charge_id, intent, amount);
     intent["status"] = json!("succeeded");
     intent["amount_received"] = json!(amount);
     intent["amount_capturable"] = json!(0);
     intent["latest_charge"] = json!(charge_id);
     state.charges.insert(charge_id, charge);
-    state.payment_intents.insert(id.to_owned(), intent.clone());
-    Ok(intent)
 }
+
+/// The authorization Stripe makes when the buyer confirms a manual-capture intent: an
+/// uncaptured charge whose card must be captured before `capture_before`.
+fn authorize(state: &mut State, intent: &mut Value) {
+    let charge_id = state.next_id("ch");
+    let mut charge = charge_object(&charge_id, intent, 0);
+    charge["captured"] = json!(false);
+    charge["payment_method_details"]["card"]["capture_before"] = json!(now() + AUTHORIZATION_SECS);
+    intent["latest_charge"] = json!(charge_id);
+    state.charges.insert(charge_id, charge);
+}
+
+/// How long the double's card authorizations last (Stripe's usual 7 days, minus an hour so a
+/// test can tell it from the platform's own fallback).
+pub const AUTHORIZATION_SECS: i64 = 7 * 24 * 3600 - 3600;
 
 /// `POST /v1/payment_intents/{id}/cancel`
 fn cancel_payment_intent(state: &mut State, request: &Request) -> Result<Value, Refusal> {
@@ -973,10 +991,23 @@ impl Respond for RetrieveIntentResponder {
             .url
             .path()
             .trim_start_matches("/v1/payment_intents/");
-        match lock(&self.state).payment_intents.get(id) {
-            Some(intent) => ResponseTemplate::new(200).set_body_json(intent),
-            None => Refusal::no_such_intent(id).into_response(),
+        let state = lock(&self.state);
+        let Some(mut intent) = state.payment_intents.get(id).cloned() else {
+            return Refusal::no_such_intent(id).into_response();
+        };
+        let expand_charge = request
+            .url
+            .query_pairs()
+            .any(|(key, value)| key.starts_with("expand") && value == "latest_charge");
+        if expand_charge {
+            if let Some(charge) = intent["latest_charge"]
+                .as_str()
+                .and_then(|c| state.charges.get(c))
+            {
+                intent["latest_charge"] = charge.clone();
+            }
         }
+        ResponseTemplate::new(200).set_body_json(intent)
     }
 }
 
@@ -1185,7 +1216,8 @@ mod tests {
                 client_secret: Some("pi_double0001_secret_double".to_owned()),
                 status: "requires_capture".to_owned(),
                 amount_received: 0,
-                latest_charge: None,
+                latest_charge: Some("ch_double0001".to_owned()),
+                capture_before: None,
             }
         );
         // retrieve_payment_intent: the intent as the double holds it
@@ -1195,6 +1227,14 @@ mod tests {
             .expect("retrieve payment intent");
         assert_eq!(fetched.status, "requires_capture");
         assert_eq!(fetched.id, "pi_double0001");
+        let left = fetched
+            .capture_before
+            .expect("capture_before of the authorization")
+            - chrono::Utc::now();
+        assert!(
+            (left.num_seconds() - AUTHORIZATION_SECS).abs() < 60,
+            "{left}"
+        );
         let create = only_request(&double, "/v1/payment_intents").await;
         assert_eq!(
             form(&create),
