@@ -78,6 +78,7 @@ async fn delivered_orders_complete_by_themselves_and_pay_out() {
         .expect("event");
     assert_eq!(last["actorKind"], "SYSTEM");
     assert_eq!(last["action"], "auto_complete");
+    crate::orders::assert_ledger_balances(&app, &id).await;
     assert_eq!(
         run(&app).await,
         api::jobs::Report::default(),

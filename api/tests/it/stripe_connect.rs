@@ -437,6 +437,7 @@ async fn card_orders_follow_payment_webhooks_and_pay_out_through_stripe() {
         .get("source_transaction")
         .is_some_and(|c| c.starts_with("ch_")));
     assert_eq!(t.get("transfer_group"), Some(&id));
+    crate::orders::assert_ledger_balances(&app, &id).await;
 
     // Another order whose payment fails.
     let second = app
@@ -562,6 +563,7 @@ async fn a_failed_transfer_stays_pending_and_the_timer_retries_it_to_success() {
         keys,
         vec![format!("{id}:transfer:1"), format!("{id}:transfer:2")]
     );
+    crate::orders::assert_ledger_balances(&app, &id).await;
 }
 
 async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
