@@ -1207,13 +1207,45 @@ fn new_ledger_entry(
     }
 }
 
+/// Releases the hold of an order that closed before its claim. When Stripe refuses, the intent
+/// as Stripe holds it says why: already released, or captured outside the platform (in the
+/// Dashboard, say), in which case the money is refunded as a stray payment.
 async fn release_authorization(state: &AppState, order: &orders::Model) {
     let Some(intent) = &order.payment_intent_id else {
         return;
     };
     let key = format!("{}:cancel_intent:1", order.id);
-    if let Err(err) = state.gateway.cancel_payment_intent(intent, &key).await {
-        tracing::error!(error = ?err, order = %order.id, "releasing the authorization failed");
+    let Err(err) = state.gateway.cancel_payment_intent(intent, &key).await else {
+        return;
+    };
+    let found = match state.gateway.retrieve_payment_intent(intent).await {
+        Ok(found) => found,
+        Err(again) => {
+            tracing::error!(error = ?err, retrieve = ?again, order = %order.id,
+                "releasing the authorization failed; the hold lapses when Stripe ends it");
+            return;
+        }
+    };
+    match (found.status.as_str(), found.latest_charge.as_deref()) {
+        ("canceled", _) => {
+            tracing::info!(order = %order.id, "the authorization was already released");
+        }
+        ("succeeded", Some(charge)) => {
+            let refunded = match load(&state.db.reader, &order.id).await {
+                Ok(current) => {
+                    refund_stray_payment(state, &current, charge, found.amount_received).await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = refunded {
+                tracing::error!(error = ?e, order = %order.id, charge,
+                    "refunding a payment captured before the release failed");
+            }
+        }
+        (other, _) => {
+            tracing::error!(error = ?err, order = %order.id, status = other,
+                "releasing the authorization failed; the hold lapses when Stripe ends it");
+        }
     }
 }
 
@@ -1309,15 +1341,29 @@ async fn capture(
     attempts: i32,
     key: &str,
 ) -> anyhow::Result<String> {
+    // A retry asks first: the lost answer of an earlier attempt may have been a capture.
     if attempts > 0 {
-        let intent = state.gateway.retrieve_payment_intent(intent_id).await?;
-        if intent.status == "succeeded" {
-            if let Some(charge) = intent.latest_charge {
-                return Ok(charge);
-            }
+        if let Some(charge) = captured_charge(state, intent_id).await? {
+            return Ok(charge);
         }
     }
-    state.gateway.capture_payment_intent(intent_id, key).await
+    match state.gateway.capture_payment_intent(intent_id, key).await {
+        Ok(charge) => Ok(charge),
+        // Refused because it was captured already (in the Dashboard, before the claim): the
+        // capture the platform wanted has happened.
+        Err(err) => match captured_charge(state, intent_id).await {
+            Ok(Some(charge)) => Ok(charge),
+            _ => Err(err),
+        },
+    }
+}
+
+/// The charge of an intent Stripe holds as `succeeded`, if it is.
+async fn captured_charge(state: &AppState, intent_id: &str) -> anyhow::Result<Option<String>> {
+    let intent = state.gateway.retrieve_payment_intent(intent_id).await?;
+    Ok(intent
+        .latest_charge
+        .filter(|_| intent.status == "succeeded"))
 }
 
 pub async fn load(conn: &impl ConnectionTrait, order_id: &str) -> ApiResult<orders::Model> {

@@ -896,3 +896,140 @@ async fn a_refund_made_in_the_stripe_dashboard_is_recorded_once() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_hold_captured_in_the_dashboard_before_a_cancel_is_refunded_once() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(&app, &double, &admin, "early@example.com", "acct_early_001").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("earlyb@example.com", "EarlyB").await;
+    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_early_auth",
+            "payment_intent.amount_capturable_updated",
+            &intent,
+        ),
+    )
+    .await;
+    // Captured at Stripe before anyone claimed the order: the news alone changes nothing.
+    let charge_id = double.capture_outside(&intent)["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    send(
+        &app,
+        &intent_event("evt_early_paid", "payment_intent.succeeded", &intent),
+    )
+    .await;
+    assert_eq!(
+        order_state(&app, &buyer.access_token, &id).await["status"],
+        "PAYMENT_HELD"
+    );
+
+    // The buyer cancels: Stripe cannot release a captured intent, so the money goes back.
+    let cancel = "mutation($id: ID!) { cancelOrder(input: { orderId: $id, reason: \"too slow\" }) { order { status } userErrors { code } } }";
+    let cancelled = app
+        .gql(Some(&buyer.access_token), cancel, json!({ "id": id }))
+        .await;
+    assert_eq!(
+        cancelled["cancelOrder"]["order"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let refunds = double.requests_to("POST", "/v1/refunds").await;
+    assert_eq!(refunds.len(), 1, "refunded as the cancel found the capture");
+    // Stripe repeating the news afterwards refunds nothing more.
+    send(
+        &app,
+        &intent_event("evt_early_paid_2", "payment_intent.succeeded", &intent),
+    )
+    .await;
+    assert_eq!(double.requests_to("POST", "/v1/refunds").await.len(), 1);
+    let fields = form(&refunds[0]);
+    assert_eq!(fields.get("charge"), Some(&charge_id));
+    assert_eq!(fields.get("amount").map(String::as_str), Some("10000"));
+    let state = order_state(&app, &buyer.access_token, &id).await;
+    assert_eq!(state["refunded"]["cents"], "10000", "{state}");
+    assert!(
+        state["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["action"] == "refund_stray_payment"),
+        "{state}"
+    );
+    crate::orders::assert_ledger_balances(&app, &id).await;
+}
+
+#[tokio::test]
+async fn a_hold_captured_in_the_dashboard_before_the_claim_is_the_claims_capture() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(
+        &app,
+        &double,
+        &admin,
+        "early2@example.com",
+        "acct_early_002",
+    )
+    .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("early2b@example.com", "Early2B").await;
+    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_early2_auth",
+            "payment_intent.amount_capturable_updated",
+            &intent,
+        ),
+    )
+    .await;
+    let charge_id = double.capture_outside(&intent)["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+
+    // Stripe refuses to capture twice; the claim finds the capture made and goes on with it.
+    let claim = "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } userErrors { code } } }";
+    let claimed = app
+        .gql(
+            Some(&seller.session.access_token),
+            claim,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        claimed["claimOrder"]["order"]["status"], "CLAIMED",
+        "{claimed}"
+    );
+    assert_eq!(
+        crate::orders::ledger(&app, &id).await,
+        vec![("CHARGE".to_owned(), "SUCCEEDED".to_owned(), 10000)]
+    );
+    let deliver = "mutation($id: ID!) { deliverOrder(input: { orderId: $id, summary: \"Done\" }) { userErrors { code } } }";
+    app.gql(
+        Some(&seller.session.access_token),
+        deliver,
+        json!({ "id": id }),
+    )
+    .await;
+    let complete = "mutation($id: ID!) { completeOrder(input: { orderId: $id }) { order { status } userErrors { code } } }";
+    let done = app
+        .gql(Some(&buyer.access_token), complete, json!({ "id": id }))
+        .await;
+    assert_eq!(
+        done["completeOrder"]["order"]["status"], "COMPLETED",
+        "{done}"
+    );
+    let transfers = double.requests_to("POST", "/v1/transfers").await;
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(
+        form(&transfers[0]).get("source_transaction"),
+        Some(&charge_id)
+    );
+    assert!(double.requests_to("POST", "/v1/refunds").await.is_empty());
+    crate::orders::assert_ledger_balances(&app, &id).await;
+}
