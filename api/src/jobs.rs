@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use entity::{ledger_entries, orders};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::order::{Action, Actor, OrderStatus};
 use crate::error::{ApiError, ApiResult};
@@ -24,6 +24,8 @@ pub struct Report {
     pub auto_completed: usize,
     pub marked_late: usize,
     pub ledger_retried: usize,
+    /// holds of closed orders whose release failed before, released now
+    pub holds_released: usize,
 }
 
 async fn due(
@@ -139,6 +141,32 @@ pub async fn run_once(state: &AppState) -> ApiResult<Report> {
             true,
         )
         .await?;
+    }
+
+    // Closed before the claim, the hold still on the buyer's card because releasing it failed:
+    // try again while it lasts. Orders with a charge are the ledger's business, not this.
+    let held = orders::Entity::find()
+        .filter(orders::Column::Status.is_in([
+            OrderStatus::Cancelled.as_str(),
+            OrderStatus::PaymentFailed.as_str(),
+        ]))
+        .filter(orders::Column::HoldExpiresAt.gt(now))
+        .filter(orders::Column::PaymentIntentId.is_not_null())
+        .filter(orders::Column::ChargeId.is_null())
+        .order_by_asc(orders::Column::HoldExpiresAt)
+        .limit(BATCH)
+        .all(&state.db.reader)
+        .await?;
+    let attempt = format!("retry-{}", now.timestamp());
+    for order in held {
+        let charged = ledger_entries::Entity::find()
+            .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
+            .filter(ledger_entries::Column::Kind.eq("CHARGE"))
+            .count(&state.db.reader)
+            .await?;
+        if charged == 0 && service::release_authorization(state, &order, &attempt).await {
+            report.holds_released += 1;
+        }
     }
 
     let pending: Vec<String> = ledger_entries::Entity::find()

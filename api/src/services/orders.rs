@@ -413,10 +413,14 @@ pub async fn authorization_succeeded(
                 status(&order),
                 OrderStatus::Cancelled | OrderStatus::PaymentFailed
             ) {
-                let key = format!("{}:cancel_intent:late", order.id);
-                if let Err(err) = state.gateway.cancel_payment_intent(intent_id, &key).await {
-                    tracing::error!(error = ?err, order = %order.id, "releasing a late authorization failed");
-                }
+                // Remembered first, so that the timers retry a release that fails now.
+                orders::Entity::update_many()
+                    .col_expr(orders::Column::HoldExpiresAt, Expr::value(capture_before))
+                    .filter(orders::Column::Id.eq(order.id.clone()))
+                    .filter(orders::Column::ChargeId.is_null())
+                    .exec(&state.db.writer)
+                    .await?;
+                release_authorization(state, &order, "late").await;
             }
             Ok(())
         }
@@ -444,9 +448,19 @@ pub async fn payment_canceled(state: &AppState, intent_id: &str) -> ApiResult<()
     )
     .await
     {
-        Ok(_) | Err(ApiError::Refused(_)) => Ok(()),
-        Err(err) => Err(err),
+        Ok(_) | Err(ApiError::Refused(_)) => {}
+        Err(err) => return Err(err),
     }
+    // Whatever the order's state, a canceled intent holds nothing any more.
+    orders::Entity::update_many()
+        .col_expr(
+            orders::Column::HoldExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(orders::Column::Id.eq(order.id.clone()))
+        .exec(&state.db.writer)
+        .await?;
+    Ok(())
 }
 
 /// `payment_intent.succeeded`: the money was captured. A capture the platform made but did not
@@ -1100,7 +1114,7 @@ pub async fn apply(
 
     if stripe {
         if outcome.effects.contains(&Effect::ReleaseAuthorization) {
-            release_authorization(state, &order).await;
+            release_authorization(state, &order, "1").await;
         }
         process_ledger(state, &order.id).await?;
     }
@@ -1207,46 +1221,73 @@ fn new_ledger_entry(
     }
 }
 
-/// Releases the hold of an order that closed before its claim. When Stripe refuses, the intent
-/// as Stripe holds it says why: already released, or captured outside the platform (in the
-/// Dashboard, say), in which case the money is refunded as a stray payment.
-async fn release_authorization(state: &AppState, order: &orders::Model) {
+/// Releases the hold of an order that closed before its claim, under the Idempotency-Key
+/// `<order>:cancel_intent:<attempt>`. When Stripe refuses, the intent as Stripe holds it says
+/// why: already released, or captured outside the platform (in the Dashboard, say), in which
+/// case the money is refunded as a stray payment. A release that is done clears
+/// `hold_expires_at`; one that failed keeps it, and the timers try again while the hold lasts.
+/// Returns whether the hold is gone.
+pub(crate) async fn release_authorization(
+    state: &AppState,
+    order: &orders::Model,
+    attempt: &str,
+) -> bool {
     let Some(intent) = &order.payment_intent_id else {
-        return;
+        return true;
     };
-    let key = format!("{}:cancel_intent:1", order.id);
-    let Err(err) = state.gateway.cancel_payment_intent(intent, &key).await else {
-        return;
-    };
-    let found = match state.gateway.retrieve_payment_intent(intent).await {
-        Ok(found) => found,
-        Err(again) => {
-            tracing::error!(error = ?err, retrieve = ?again, order = %order.id,
-                "releasing the authorization failed; the hold lapses when Stripe ends it");
-            return;
-        }
-    };
-    match (found.status.as_str(), found.latest_charge.as_deref()) {
-        ("canceled", _) => {
-            tracing::info!(order = %order.id, "the authorization was already released");
-        }
-        ("succeeded", Some(charge)) => {
-            let refunded = match load(&state.db.reader, &order.id).await {
-                Ok(current) => {
-                    refund_stray_payment(state, &current, charge, found.amount_received).await
+    let key = format!("{}:cancel_intent:{attempt}", order.id);
+    let released = match state.gateway.cancel_payment_intent(intent, &key).await {
+        Ok(_) => true,
+        Err(err) => match state.gateway.retrieve_payment_intent(intent).await {
+            Ok(found) => match (found.status.as_str(), found.latest_charge.as_deref()) {
+                ("canceled", _) => {
+                    tracing::info!(order = %order.id, "the authorization was already released");
+                    true
                 }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = refunded {
-                tracing::error!(error = ?e, order = %order.id, charge,
-                    "refunding a payment captured before the release failed");
+                ("succeeded", Some(charge)) => {
+                    let refunded = match load(&state.db.reader, &order.id).await {
+                        Ok(current) => {
+                            refund_stray_payment(state, &current, charge, found.amount_received)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match refunded {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(error = ?e, order = %order.id, charge,
+                                "refunding a payment captured before the release failed");
+                            false
+                        }
+                    }
+                }
+                (other, _) => {
+                    tracing::error!(error = ?err, order = %order.id, status = other,
+                        "releasing the authorization failed; the timers retry it");
+                    false
+                }
+            },
+            Err(again) => {
+                tracing::error!(error = ?err, retrieve = ?again, order = %order.id,
+                    "releasing the authorization failed; the timers retry it");
+                false
             }
-        }
-        (other, _) => {
-            tracing::error!(error = ?err, order = %order.id, status = other,
-                "releasing the authorization failed; the hold lapses when Stripe ends it");
+        },
+    };
+    if released {
+        let cleared = orders::Entity::update_many()
+            .col_expr(
+                orders::Column::HoldExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(orders::Column::Id.eq(order.id.clone()))
+            .exec(&state.db.writer)
+            .await;
+        if let Err(err) = cleared {
+            tracing::error!(error = ?err, order = %order.id, "recording a released hold failed");
         }
     }
+    released
 }
 
 /// Runs the order's PENDING ledger entries against the processor, oldest first: the charge is

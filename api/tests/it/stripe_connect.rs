@@ -1033,3 +1033,65 @@ async fn a_hold_captured_in_the_dashboard_before_the_claim_is_the_claims_capture
     assert!(double.requests_to("POST", "/v1/refunds").await.is_empty());
     crate::orders::assert_ledger_balances(&app, &id).await;
 }
+
+#[tokio::test]
+async fn a_hold_stripe_failed_to_release_is_released_by_the_timers() {
+    let (app, double) = stripe_app().await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(&app, &double, &admin, "rel@example.com", "acct_release_1").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("relb@example.com", "RelB").await;
+    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
+    send(
+        &app,
+        &intent_event(
+            "evt_rel_auth",
+            "payment_intent.amount_capturable_updated",
+            &intent,
+        ),
+    )
+    .await;
+    let cancel_path = format!("/v1/payment_intents/{intent}/cancel");
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(cancel_path.clone()))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(double.server())
+        .await;
+    let cancel = "mutation($id: ID!) { cancelOrder(input: { orderId: $id, reason: \"found another\" }) { order { status } userErrors { code } } }";
+    let cancelled = app
+        .gql(Some(&buyer.access_token), cancel, json!({ "id": id }))
+        .await;
+    assert_eq!(
+        cancelled["cancelOrder"]["order"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    assert_eq!(
+        double.payment_intent(&intent).expect("intent")["status"],
+        "requires_capture",
+        "Stripe failed: the buyer's money is still held"
+    );
+
+    let run = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(run.holds_released, 1, "{run:?}");
+    assert_eq!(
+        double.payment_intent(&intent).expect("intent")["status"],
+        "canceled"
+    );
+    let keys: Vec<String> = double
+        .requests_to("POST", &cancel_path)
+        .await
+        .iter()
+        .filter_map(|r| header(r, "idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], format!("{id}:cancel_intent:1"));
+    assert!(
+        keys[1].starts_with(&format!("{id}:cancel_intent:retry-")),
+        "a new key, since Stripe replays a failed answer under the old one: {keys:?}"
+    );
+    let again = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(again, api::jobs::Report::default(), "released once");
+    assert_eq!(double.requests_to("POST", &cancel_path).await.len(), 2);
+    assert!(crate::orders::ledger(&app, &id).await.is_empty());
+}
