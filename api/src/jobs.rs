@@ -1,7 +1,8 @@
 //! Timers (DESIGN §4): expire unpaid orders, release authorizations not claimed in time,
-//! auto-complete delivered orders, record SLA lateness, retry pending ledger entries. Every
-//! step is a conditional transition by SYSTEM, so replicas running them at once are safe: one
-//! wins each order, the others are refused and move on.
+//! auto-complete delivered orders, record SLA lateness, retry pending ledger entries and hold
+//! releases Stripe failed. Every step is a conditional transition by SYSTEM (or a call Stripe
+//! makes idempotent), so replicas running them at once are safe: one wins each order, the
+//! others are refused and move on.
 use std::time::Duration;
 
 use chrono::Duration as Span;
