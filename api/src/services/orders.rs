@@ -519,23 +519,8 @@ async fn confirm_charge(
     charge_id: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let confirmed = ledger_entries::Entity::update_many()
-        .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
-        .col_expr(ledger_entries::Column::ProcessorId, Expr::value(charge_id))
-        .col_expr(
-            ledger_entries::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            ledger_entries::Column::NextAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now))
-        .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
-        .filter(ledger_entries::Column::Status.eq("PENDING"))
-        .exec(txn)
-        .await?;
-    if confirmed.rows_affected == 1 {
+    let confirmed = mark_succeeded(txn, entry, Some(charge_id), now).await?;
+    if confirmed == 1 {
         orders::Entity::update_many()
             .col_expr(orders::Column::ChargeId, Expr::value(charge_id))
             .filter(orders::Column::Id.eq(entry.order_id.clone()))
@@ -691,7 +676,19 @@ async fn confirm_refund(
     entry: &ledger_entries::Model,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    ledger_entries::Entity::update_many()
+    mark_succeeded(txn, entry, None, now).await?;
+    Ok(())
+}
+
+/// PENDING → SUCCEEDED for one entry, with the processor's id when known; the number of rows
+/// moved (0 when another path confirmed it first).
+async fn mark_succeeded(
+    txn: &DatabaseTransaction,
+    entry: &ledger_entries::Model,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let mut update = ledger_entries::Entity::update_many()
         .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
         .col_expr(
             ledger_entries::Column::LastError,
@@ -701,12 +698,16 @@ async fn confirm_refund(
             ledger_entries::Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now))
+        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now));
+    if let Some(id) = processor_id {
+        update = update.col_expr(ledger_entries::Column::ProcessorId, Expr::value(id));
+    }
+    Ok(update
         .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
         .filter(ledger_entries::Column::Status.eq("PENDING"))
         .exec(txn)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected)
 }
 
 /// `payment_intent.payment_failed`: the buyer may place the order again.

@@ -614,6 +614,30 @@ async fn card_order(
     (id, intent)
 }
 
+/// A shop on `account` with a 100.00 listing, and a buyer's card order for it whose payment
+/// Stripe holds: (seller, buyer, order id, intent id). Emails start with `name`.
+async fn held_card_order(
+    app: &TestApp,
+    double: &StripeDouble,
+    name: &str,
+    account: &str,
+) -> (Seller, Session, String, String) {
+    let admin = app.register_admin().await;
+    let seller = open_shop(app, double, &admin, &format!("{name}@example.com"), account).await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app
+        .register(&format!("{name}b@example.com"), &format!("{name} buyer"))
+        .await;
+    let (id, intent) = card_order(app, double, &buyer, &listing).await;
+    let held = intent_event(
+        &format!("evt_{name}_auth"),
+        "payment_intent.amount_capturable_updated",
+        &intent,
+    );
+    send(app, &held).await;
+    (seller, buyer, id, intent)
+}
+
 async fn order_state(app: &TestApp, token: &str, id: &str) -> Value {
     let query = "query($id: ID!) { order(id: $id) { status refunded { cents } events { action actorKind note } } }";
     app.gql(Some(token), query, json!({ "id": id })).await["order"].clone()
@@ -838,20 +862,8 @@ async fn lost_answers_from_stripe_are_reconciled_without_charging_or_refunding_t
 #[tokio::test]
 async fn a_refund_made_in_the_stripe_dashboard_is_recorded_once() {
     let (app, double) = stripe_app().await;
-    let admin = app.register_admin().await;
-    let seller = open_shop(&app, &double, &admin, "dash@example.com", "acct_dash_0001").await;
-    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
-    let buyer = app.register("dashb@example.com", "DashB").await;
-    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
-    send(
-        &app,
-        &intent_event(
-            "evt_dash_auth",
-            "payment_intent.amount_capturable_updated",
-            &intent,
-        ),
-    )
-    .await;
+    let (seller, buyer, id, intent) =
+        held_card_order(&app, &double, "dash", "acct_dash_0001").await;
     let claim = "mutation($id: ID!) { claimOrder(input: { orderId: $id }) { order { status } } }";
     app.gql(
         Some(&seller.session.access_token),
@@ -900,20 +912,8 @@ async fn a_refund_made_in_the_stripe_dashboard_is_recorded_once() {
 #[tokio::test]
 async fn a_hold_captured_in_the_dashboard_before_a_cancel_is_refunded_once() {
     let (app, double) = stripe_app().await;
-    let admin = app.register_admin().await;
-    let seller = open_shop(&app, &double, &admin, "early@example.com", "acct_early_001").await;
-    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
-    let buyer = app.register("earlyb@example.com", "EarlyB").await;
-    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
-    send(
-        &app,
-        &intent_event(
-            "evt_early_auth",
-            "payment_intent.amount_capturable_updated",
-            &intent,
-        ),
-    )
-    .await;
+    let (_seller, buyer, id, intent) =
+        held_card_order(&app, &double, "early", "acct_early_001").await;
     // Captured at Stripe before anyone claimed the order: the news alone changes nothing.
     let charge_id = double.capture_outside(&intent)["latest_charge"]
         .as_str()
@@ -966,27 +966,8 @@ async fn a_hold_captured_in_the_dashboard_before_a_cancel_is_refunded_once() {
 #[tokio::test]
 async fn a_hold_captured_in_the_dashboard_before_the_claim_is_the_claims_capture() {
     let (app, double) = stripe_app().await;
-    let admin = app.register_admin().await;
-    let seller = open_shop(
-        &app,
-        &double,
-        &admin,
-        "early2@example.com",
-        "acct_early_002",
-    )
-    .await;
-    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
-    let buyer = app.register("early2b@example.com", "Early2B").await;
-    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
-    send(
-        &app,
-        &intent_event(
-            "evt_early2_auth",
-            "payment_intent.amount_capturable_updated",
-            &intent,
-        ),
-    )
-    .await;
+    let (seller, buyer, id, intent) =
+        held_card_order(&app, &double, "early2", "acct_early_002").await;
     let charge_id = double.capture_outside(&intent)["latest_charge"]
         .as_str()
         .expect("charge")
@@ -1037,20 +1018,8 @@ async fn a_hold_captured_in_the_dashboard_before_the_claim_is_the_claims_capture
 #[tokio::test]
 async fn a_hold_stripe_failed_to_release_is_released_by_the_timers() {
     let (app, double) = stripe_app().await;
-    let admin = app.register_admin().await;
-    let seller = open_shop(&app, &double, &admin, "rel@example.com", "acct_release_1").await;
-    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
-    let buyer = app.register("relb@example.com", "RelB").await;
-    let (id, intent) = card_order(&app, &double, &buyer, &listing).await;
-    send(
-        &app,
-        &intent_event(
-            "evt_rel_auth",
-            "payment_intent.amount_capturable_updated",
-            &intent,
-        ),
-    )
-    .await;
+    let (_seller, buyer, id, intent) =
+        held_card_order(&app, &double, "rel", "acct_release_1").await;
     let cancel_path = format!("/v1/payment_intents/{intent}/cancel");
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path(cancel_path.clone()))
