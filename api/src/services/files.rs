@@ -6,12 +6,11 @@ use http::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::orders::{load, relation, status};
+use super::orders::{load, order_with_roles, status};
 use super::Viewer;
 use crate::domain::file::{self, FileRefusal, Purpose};
 use crate::domain::order::OrderStatus;
 use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
-use crate::ids::{self, Kind};
 use crate::state::AppState;
 
 pub struct NewUpload<'a> {
@@ -38,10 +37,6 @@ pub struct StoredFile {
     pub file_name: String,
     pub content_type: String,
     pub byte_size: i64,
-}
-
-fn not_found() -> ApiError {
-    ApiError::refused(UserError::new(UserErrorCode::NotFound, "no such order"))
 }
 
 fn refused(refusal: FileRefusal) -> ApiError {
@@ -82,16 +77,7 @@ async fn order_for_upload(
     purpose: Purpose,
 ) -> ApiResult<orders::Model> {
     viewer.user()?;
-    if !ids::is_kind(order_id, Kind::Order) {
-        return Err(not_found());
-    }
-    let order = orders::Entity::find_by_id(order_id.to_owned())
-        .one(&state.db.reader)
-        .await?
-        .ok_or_else(not_found)?;
-    let roles = relation(&state.db.reader, viewer, &order)
-        .await?
-        .ok_or_else(not_found)?;
+    let (order, roles) = order_with_roles(state, viewer, order_id).await?;
     let (allowed, who) = match purpose {
         Purpose::DeliveryReport => (roles.provider, "the order's provider"),
         Purpose::OrderScript => (roles.buyer, "the order's buyer"),

@@ -69,6 +69,26 @@ pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
     }
 }
 
+/// The order and the viewer's roles on it; NOT_FOUND when it does not exist or the viewer
+/// is none of its parties, so strangers learn nothing.
+pub async fn order_with_roles(
+    state: &AppState,
+    viewer: &Viewer,
+    order_id: &str,
+) -> ApiResult<(orders::Model, machine::ViewerRoles)> {
+    if !ids::is_kind(order_id, Kind::Order) {
+        return Err(not_found());
+    }
+    let order = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+        .ok_or_else(not_found)?;
+    let roles = relation(&state.db.reader, viewer, &order)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((order, roles))
+}
+
 /// How the viewer stands to an order: buyer, provider, admin; `None` when it may not read it.
 pub async fn relation(
     conn: &impl ConnectionTrait,
@@ -382,11 +402,7 @@ pub async fn authorization_succeeded(
     intent_id: &str,
     capture_before: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let Some(order) = orders::Entity::find()
-        .filter(orders::Column::PaymentIntentId.eq(intent_id))
-        .one(&state.db.reader)
-        .await?
-    else {
+    let Some(order) = order_by_intent(state, intent_id).await? else {
         return Ok(());
     };
     let extra = Extra {
@@ -777,16 +793,7 @@ pub async fn command(
 ) -> ApiResult<orders::Model> {
     viewer.user()?;
     let note = optional_text(note, "note", "note", 2000)?;
-    if !ids::is_kind(order_id, Kind::Order) {
-        return Err(not_found());
-    }
-    let order = orders::Entity::find_by_id(order_id.to_owned())
-        .one(&state.db.reader)
-        .await?
-        .ok_or_else(not_found)?;
-    let roles = relation(&state.db.reader, viewer, &order)
-        .await?
-        .ok_or_else(not_found)?;
+    let (order, roles) = order_with_roles(state, viewer, order_id).await?;
     let text = |raw: &str, field: &str, what: &str, min: usize, max: usize| {
         bounded_text(raw, what, min, max)
             .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))
