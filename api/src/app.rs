@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -150,8 +150,11 @@ fn router(app: AppState) -> Router {
             .max_age(Duration::from_secs(3600))
     };
 
-    Router::new()
-        .route("/graphql", get(graphql_get).post(graphql_post))
+    let mut routes = Router::new().route("/graphql", get(graphql_get).post(graphql_post));
+    if settings.graphiql {
+        routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
+    }
+    routes
         .route("/webhooks/stripe", post(stripe_webhook))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
@@ -441,14 +444,7 @@ async fn graphql_get(
             None,
         );
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .title("Marketplace API")
-            .finish(),
-    )
-    .into_response()
+    crate::graphiql::page()
 }
 
 /// True when the operation the request would run is a mutation. A document that does not parse

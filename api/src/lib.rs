@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod files_http;
+pub mod graphiql;
 pub mod graphql;
 pub mod ids;
 pub mod jobs;

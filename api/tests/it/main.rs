@@ -5,6 +5,7 @@ mod accounts;
 mod files;
 mod helpers;
 mod http;
+mod introspection;
 mod jobs;
 mod listings;
 mod migrations;

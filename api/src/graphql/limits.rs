@@ -1,0 +1,530 @@
+//! Limits on what one operation may ask for, and stable `extensions.code`s on every refusal that
+//! happens before execution (parse errors, validation rules, limits).
+//!
+//! async-graphql's own depth and complexity limits count every field, introspection included,
+//! so the introspection document every standard client sends (graphql-js `getIntrospectionQuery`
+//! nests `ofType` to depth 15) was refused by a depth limit of 12. Here the operation's own
+//! fields are measured apart from the subtrees under `__schema` and `__type`, which have a bound
+//! of their own: a depth no standard client comes near, and at most [`INTROSPECTION_LIST_DEPTH`]
+//! nested `fields`/`interfaces`/`possibleTypes`/`inputFields` (the rule graphql-js 16.9 added
+//! as `MaxIntrospectionDepthRule`), since those lists multiply each other's size.
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextResolve, NextValidation, ResolveInfo,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::{
+    ErrorExtensionValues, Name, Pos, Request, Response, ServerError, ServerResult,
+    ValidationResult, Value, Variables,
+};
+
+use crate::error::INTERNAL_CODE;
+
+/// Deepest nesting of the operation's own fields (DESIGN §8).
+pub const MAX_DEPTH: usize = 12;
+/// Most fields one operation selects, fragments counted where they are spread. Stands in for the
+/// cost analysis of the hardening work; introspection fields are not counted.
+pub const MAX_FIELDS: usize = 1000;
+/// Most aliases in one operation (DESIGN §8), introspection included.
+pub const MAX_ALIASES: usize = 15;
+/// Deepest nesting under `__schema`/`__type`, counted from the root. graphql-js 16 and every
+/// loader built on it reach 15 (`types → fields → type → ofType ×9 … → name`).
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+/// Nested introspection lists that multiply each other (`fields`, `interfaces`,
+/// `possibleTypes`, `inputFields`): reaching this many is refused, as graphql-js does.
+pub const INTROSPECTION_LIST_DEPTH: usize = 3;
+/// Selections visited while measuring, fragments expanded. Fragments that spread each other
+/// twice per level would otherwise cost 2^n to walk; past this the operation is refused.
+const MAX_VISITS: usize = 10_000;
+
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+
+/// What an operation asks for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Measure {
+    /// Deepest nesting of fields outside introspection.
+    pub depth: usize,
+    /// Fields outside introspection.
+    pub fields: usize,
+    pub aliases: usize,
+    /// Deepest nesting inside `__schema`/`__type`, from the root.
+    pub introspection_depth: usize,
+    /// Deepest nesting of multiplying introspection lists.
+    pub introspection_lists: usize,
+    /// True when the operation selects `__schema` or `__type`.
+    pub introspects: bool,
+    /// True when measuring stopped at [`MAX_VISITS`].
+    pub exhausted: bool,
+}
+
+/// A refused operation: which limit, the bound and what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    pub limit: &'static str,
+    pub max: usize,
+    pub actual: usize,
+    pub message: String,
+}
+
+const INTROSPECTION_LISTS: [&str; 4] = ["fields", "interfaces", "possibleTypes", "inputFields"];
+
+struct Walker<'a> {
+    doc: &'a ExecutableDocument,
+    measure: Measure,
+    visits: usize,
+    spreading: Vec<&'a Name>,
+}
+
+/// Where a selection stands: depth from the root, and inside introspection the list nesting.
+#[derive(Clone, Copy)]
+struct At {
+    depth: usize,
+    introspection: Option<usize>,
+}
+
+impl<'a> Walker<'a> {
+    fn walk(&mut self, set: &'a SelectionSet, at: At) {
+        for selection in &set.items {
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                self.measure.exhausted = true;
+                return;
+            }
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if field.alias.is_some() {
+                        self.measure.aliases += 1;
+                    }
+                    let name = field.name.node.as_str();
+                    let depth = at.depth + 1;
+                    let introspection = match at.introspection {
+                        Some(lists) => {
+                            Some(lists + usize::from(INTROSPECTION_LISTS.contains(&name)))
+                        }
+                        None if at.depth == 0 && (name == "__schema" || name == "__type") => {
+                            self.measure.introspects = true;
+                            Some(0)
+                        }
+                        None => None,
+                    };
+                    match introspection {
+                        Some(lists) => {
+                            let m = &mut self.measure;
+                            m.introspection_depth = m.introspection_depth.max(depth);
+                            m.introspection_lists = m.introspection_lists.max(lists);
+                        }
+                        None => {
+                            self.measure.fields += 1;
+                            self.measure.depth = self.measure.depth.max(depth);
+                        }
+                    }
+                    self.walk(
+                        &field.selection_set.node,
+                        At {
+                            depth,
+                            introspection,
+                        },
+                    );
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.walk(&fragment.node.selection_set.node, at);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    // A cycle or an unknown fragment is the validation rules' to report.
+                    if self.spreading.contains(&name) {
+                        continue;
+                    }
+                    let Some(fragment) = self.doc.fragments.get(name) else {
+                        continue;
+                    };
+                    self.spreading.push(name);
+                    self.walk(&fragment.node.selection_set.node, at);
+                    self.spreading.pop();
+                }
+            }
+        }
+    }
+}
+
+/// Measures one operation of a parsed document.
+pub fn measure(doc: &ExecutableDocument, operation: &OperationDefinition) -> Measure {
+    let mut walker = Walker {
+        doc,
+        measure: Measure::default(),
+        visits: 0,
+        spreading: Vec::new(),
+    };
+    walker.walk(
+        &operation.selection_set.node,
+        At {
+            depth: 0,
+            introspection: None,
+        },
+    );
+    walker.measure
+}
+
+/// The operation a request would run: the named one, or the only one. `None` leaves the choice
+/// (and its error) to the executor.
+pub fn select_operation<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// The first limit a measured operation exceeds.
+pub fn check(m: &Measure) -> Result<(), Exceeded> {
+    let over = |limit: &'static str, max: usize, actual: usize, what: &str| {
+        (actual > max).then(|| Exceeded {
+            limit,
+            max,
+            actual,
+            message: format!("{what}: {actual}, at most {max}"),
+        })
+    };
+    if m.exhausted {
+        return Err(Exceeded {
+            limit: "fields",
+            max: MAX_VISITS,
+            actual: MAX_VISITS + 1,
+            message: format!(
+                "query is too complex: more than {MAX_VISITS} selections with fragments expanded"
+            ),
+        });
+    }
+    let introspection_lists =
+        (m.introspection_lists >= INTROSPECTION_LIST_DEPTH).then(|| Exceeded {
+            limit: "introspectionLists",
+            max: INTROSPECTION_LIST_DEPTH - 1,
+            actual: m.introspection_lists,
+            message: format!(
+            "introspection nests fields/interfaces/possibleTypes/inputFields {} deep, at most {}",
+            m.introspection_lists,
+            INTROSPECTION_LIST_DEPTH - 1
+        ),
+        });
+    let refusal = over("depth", MAX_DEPTH, m.depth, "query is nested too deep")
+        .or_else(|| {
+            over(
+                "fields",
+                MAX_FIELDS,
+                m.fields,
+                "query selects too many fields",
+            )
+        })
+        .or_else(|| {
+            over(
+                "aliases",
+                MAX_ALIASES,
+                m.aliases,
+                "query uses too many aliases",
+            )
+        })
+        .or_else(|| {
+            over(
+                "introspectionDepth",
+                MAX_INTROSPECTION_DEPTH,
+                m.introspection_depth,
+                "introspection is nested too deep",
+            )
+        })
+        .or(introspection_lists);
+    match refusal {
+        Some(exceeded) => Err(exceeded),
+        None => Ok(()),
+    }
+}
+
+/// A server error with `extensions.code`.
+pub fn coded_error(message: impl Into<String>, pos: Option<Pos>, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, pos);
+    set_code(&mut error, code);
+    error
+}
+
+fn set_code(error: &mut ServerError, code: &str) {
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code);
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some())
+}
+
+impl Exceeded {
+    fn into_error(self) -> ServerError {
+        let mut error = coded_error(self.message, None, VALIDATION_FAILED);
+        let ext = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        ext.set("limit", self.limit);
+        ext.set("max", Value::from(self.max as u64));
+        ext.set("actual", Value::from(self.actual as u64));
+        error
+    }
+}
+
+/// The code of an error async-graphql raised without one, from where it was raised. Matching
+/// its message text is the only way to tell its rules apart; an unknown message still gets the
+/// stage's code.
+fn code_for_parse_error(error: &ServerError) -> &'static str {
+    // Raised inside the parse step, but limits on a well-formed document.
+    if error.message.starts_with("The recursion depth")
+        || error.message.starts_with("The number of directives")
+    {
+        VALIDATION_FAILED
+    } else {
+        PARSE_FAILED
+    }
+}
+
+fn code_for_validation_error(error: &ServerError) -> &'static str {
+    // ArgumentsOfCorrectType: a value the client sent (e.g. `first: 2147483648` for an Int).
+    if error.message.starts_with("Invalid value for argument") {
+        BAD_USER_INPUT
+    } else {
+        VALIDATION_FAILED
+    }
+}
+
+fn code_for_uncoded_error(error: &ServerError) -> &'static str {
+    let m = error.message.as_str();
+    if m.starts_with("Unknown operation named") || m.starts_with("Operation name required") {
+        VALIDATION_FAILED
+    } else if m.starts_with("Failed to parse") || m.starts_with("Invalid value") {
+        // Input coercion of variables and arguments at execution.
+        BAD_USER_INPUT
+    } else {
+        tracing::error!(message = %m, "an error without extensions.code reached the client");
+        INTERNAL_CODE
+    }
+}
+
+/// Enforces the limits above and codes every pre-execution refusal. One instance per request.
+pub struct RequestLimits {
+    /// Refuse `__schema`/`__type` with a coded error (production), rather than leaving them to
+    /// async-graphql's disabled introspection.
+    pub introspection: bool,
+}
+
+impl ExtensionFactory for RequestLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension {
+            introspection: self.introspection,
+            operation_name: Mutex::new(None),
+        })
+    }
+}
+
+struct LimitsExtension {
+    introspection: bool,
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in response.errors.iter_mut().filter(|e| !has_code(e)) {
+            set_code(error, code_for_uncoded_error(error));
+        }
+        response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await.map_err(|mut error| {
+            if !has_code(&error) {
+                let code = code_for_parse_error(&error);
+                set_code(&mut error, code);
+            }
+            error
+        })?;
+        let name = self.operation_name.lock().ok().and_then(|n| n.clone());
+        if let Some(operation) = select_operation(&doc, name.as_deref()) {
+            let m = measure(&doc, operation);
+            if m.introspects && !self.introspection {
+                return Err(coded_error(
+                    "introspection is disabled on this server",
+                    None,
+                    VALIDATION_FAILED,
+                ));
+            }
+            check(&m).map_err(Exceeded::into_error)?;
+        }
+        Ok(doc)
+    }
+
+    /// async-graphql answers `__schema { description }` with the text that describes the
+    /// `__Schema` type itself, so a client asking for the schema's description (graphql-js
+    /// `schemaDescription: true`) would rebuild a schema with a description this one does not
+    /// have. The schema has none: null, as the spec's nullable `description` allows.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.is_for_introspection && info.parent_type == "__Schema" && info.name == "description"
+        {
+            return Ok(Some(Value::Null));
+        }
+        next.run(ctx, info).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for error in errors.iter_mut().filter(|e| !has_code(e)) {
+                let code = code_for_validation_error(error);
+                set_code(error, code);
+            }
+            errors
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::parser::parse_query;
+
+    fn measured(query: &str) -> Measure {
+        let doc = parse_query(query).expect("parses");
+        let op = select_operation(&doc, None).expect("one operation");
+        measure(&doc, op)
+    }
+
+    #[test]
+    fn introspection_fields_are_measured_apart_from_the_operations_own() {
+        let m = measured(
+            "{ viewer { id } __schema { types { fields { type { ofType { ofType { name } } } } } } }",
+        );
+        assert_eq!(m.depth, 2);
+        assert_eq!(m.fields, 2);
+        assert_eq!(m.introspection_depth, 7);
+        assert_eq!(m.introspection_lists, 1);
+        assert!(m.introspects);
+        assert_eq!(check(&m), Ok(()));
+    }
+
+    #[test]
+    fn fragments_count_where_they_are_spread() {
+        let m = measured("query Q { a { ...F } b { ...F } } fragment F on T { x { y } z: w }");
+        assert_eq!(m.depth, 3);
+        assert_eq!(m.fields, 2 + 2 * 3);
+        assert_eq!(m.aliases, 2);
+    }
+
+    #[test]
+    fn a_thirteen_deep_query_is_refused_and_twelve_is_not() {
+        let nest = |depth: usize| {
+            let mut q = String::from("leaf");
+            for i in 1..depth {
+                q = format!("f{i} {{ {q} }}");
+            }
+            format!("{{ {q} }}")
+        };
+        assert_eq!(check(&measured(&nest(12))), Ok(()));
+        let refused = check(&measured(&nest(13))).expect_err("13 deep");
+        assert_eq!(
+            (refused.limit, refused.max, refused.actual),
+            ("depth", 12, 13)
+        );
+    }
+
+    #[test]
+    fn nested_introspection_lists_are_refused_at_three() {
+        let two = measured("{ __schema { types { fields { type { fields { name } } } } } }");
+        assert_eq!(check(&two), Ok(()));
+        let three = measured(
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+        );
+        assert_eq!(
+            check(&three).expect_err("three").limit,
+            "introspectionLists"
+        );
+    }
+
+    #[test]
+    fn introspection_below_anything_but_the_root_is_an_ordinary_field() {
+        let m = measured("{ a { __type { name } } }");
+        assert!(!m.introspects);
+        assert_eq!(m.depth, 3);
+    }
+
+    #[test]
+    fn fragments_that_double_at_every_level_stop_at_the_visit_budget() {
+        let mut doc = String::from("{ ...F0 }");
+        for i in 0..30 {
+            doc.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{n} ...F{n} }}",
+                n = i + 1
+            ));
+        }
+        doc.push_str(" fragment F30 on Query { a }");
+        let m = measured(&doc);
+        assert!(m.exhausted);
+        assert_eq!(check(&m).expect_err("exhausted").limit, "fields");
+    }
+
+    #[test]
+    fn a_fragment_cycle_does_not_loop() {
+        let m = measured("{ ...A } fragment A on Q { a ...B } fragment B on Q { b ...A }");
+        assert_eq!(m.fields, 2);
+    }
+
+    #[test]
+    fn sixteen_aliases_are_refused_and_fifteen_are_not() {
+        let aliased = |n: usize| {
+            let fields: Vec<String> = (0..n).map(|i| format!("a{i}: id")).collect();
+            format!("{{ {} }}", fields.join(" "))
+        };
+        assert_eq!(check(&measured(&aliased(15))), Ok(()));
+        assert_eq!(
+            check(&measured(&aliased(16))).expect_err("16").limit,
+            "aliases"
+        );
+    }
+}

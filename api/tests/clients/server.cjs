@@ -1,0 +1,72 @@
+// Starts the real server binary (MARKETPLACE_BIN) on a free port with a fresh SQLite database,
+// waits until it is ready, and stops it when the test file ends.
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(extraArgs = []) {
+  const bin = process.env.MARKETPLACE_BIN;
+  if (!bin) throw new Error('MARKETPLACE_BIN must name the built server binary');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'marketplace-client-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const args = [
+    'serve',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--data-dir', dataDir,
+    '--jwt-secret', 'client-checks-secret-0123456789abcdef',
+    '--log-format', 'json',
+    '--jobs-interval-secs', '0',
+    ...extraArgs,
+  ];
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  for (const key of Object.keys(env)) {
+    // The server reads its settings from the environment too; keep the caller's out.
+    if (/^(APP_ENV|DATABASE_URL|GRAPHIQL|GRAPHQL_INTROSPECTION|STRIPE_|STORAGE_URL)/.test(key)) delete env[key];
+  }
+  const child = spawn(bin, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  let exited = null;
+  child.on('exit', (code) => { exited = code; });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`server exited with ${exited}`);
+    try {
+      const r = await fetch(`${base}/health/ready`);
+      if (r.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('server did not become ready in 30 s');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    graphql: `${base}/graphql`,
+    async stop() {
+      if (exited === null) {
+        const done = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await done;
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { startServer };
