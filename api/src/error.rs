@@ -1,13 +1,12 @@
-//! The two error channels of the API.
-//!
-//! Expected business failures (bad input, wrong state, conflicts, unknown ids in mutations) are
-//! [`UserError`]s returned as data in each payload's `userErrors`. Everything else is an
-//! [`ApiError`] that becomes a top-level GraphQL error with `extensions.code`; internal errors
-//! are logged and reach the client only as "internal error" plus the request id.
-use async_graphql::{Enum, ErrorExtensions, SimpleObject};
+//! How a use case fails, without knowing the API: a [`Refusal`] (an expected business failure:
+//! bad input, wrong state, a conflict, an unknown id in a command) or any other [`ApiError`].
+//! `graphql::errors` turns refusals into a payload's `userErrors` and the rest into top-level
+//! errors with `extensions.code`; internal errors reach the client only as "internal error"
+//! plus the request id.
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum UserErrorCode {
+/// What kind of refusal; mirrored in the API as `UserErrorCode`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RefusalCode {
     Invalid,
     NotFound,
     AlreadyExists,
@@ -18,17 +17,17 @@ pub enum UserErrorCode {
     NotAllowed,
 }
 
-/// A business refusal, reported in a mutation payload.
-#[derive(SimpleObject, Clone, Debug, PartialEq, Eq)]
-pub struct UserError {
+/// A business refusal: a code, the path of the input field at fault, a message for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
     /// path to the input field at fault, e.g. ["input", "priceCents"]
     pub field: Option<Vec<String>>,
     pub message: String,
-    pub code: UserErrorCode,
+    pub code: RefusalCode,
 }
 
-impl UserError {
-    pub fn new(code: UserErrorCode, message: impl Into<String>) -> Self {
+impl Refusal {
+    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
         Self {
             field: None,
             message: message.into(),
@@ -37,7 +36,7 @@ impl UserError {
     }
 
     /// An error about `input.<field>`.
-    pub fn on_input(field: &str, code: UserErrorCode, message: impl Into<String>) -> Self {
+    pub fn on_input(field: &str, code: RefusalCode, message: impl Into<String>) -> Self {
         Self {
             field: Some(vec!["input".to_owned(), field.to_owned()]),
             message: message.into(),
@@ -46,17 +45,17 @@ impl UserError {
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::on_input(field, UserErrorCode::Invalid, message)
+        Self::on_input(field, RefusalCode::Invalid, message)
     }
 }
 
 /// Every failure of a request. Deliberately not `Display`: that keeps async-graphql's blanket
 /// conversion (which would copy any message to the client) away, so every error goes through
-/// the `From` below, which sets `extensions.code` and hides internal text.
+/// `graphql::errors`, which sets `extensions.code` and hides internal text.
 #[derive(Debug)]
 pub enum ApiError {
     /// Expected failures that belong in a payload's `userErrors`.
-    Refused(Vec<UserError>),
+    Refused(Vec<Refusal>),
     Unauthenticated,
     Forbidden(String),
     NotFound(String),
@@ -71,7 +70,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 impl ApiError {
-    pub fn refused(error: UserError) -> Self {
+    pub fn refused(error: Refusal) -> Self {
         ApiError::Refused(vec![error])
     }
 
@@ -108,34 +107,4 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(inner) = &err {
-            // The text of an internal error never reaches the client; the request id that the
-            // handler adds lets an operator find this line.
-            tracing::error!(error = ?inner, "internal error");
-        }
-        let code = err.code();
-        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", code))
-    }
-}
-
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// A mutation payload that can carry refusals instead of a result.
-pub trait Payload: Sized {
-    fn refused(errors: Vec<UserError>) -> Self;
-}
-
-/// Turns a service result into a payload: refusals become `userErrors`, every other error a
-/// top-level GraphQL error.
-pub fn into_payload<T, P: Payload>(
-    result: ApiResult<T>,
-    ok: impl FnOnce(T) -> P,
-) -> async_graphql::Result<P> {
-    match result {
-        Ok(value) => Ok(ok(value)),
-        Err(ApiError::Refused(errors)) => Ok(P::refused(errors)),
-        Err(other) => Err(other.into()),
-    }
-}

@@ -4,11 +4,11 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::users;
 
 use super::connection::connection;
+use super::errors::{into_payload, Payload, UserError};
 use super::scalars::DateTime;
 use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::domain::account::{self, Roles};
-use crate::error::{into_payload, Payload, UserError};
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::accounts::{self as service, Session, UserCursor};
 

@@ -3,11 +3,11 @@
 //! parties and admins can see).
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 
+use super::errors::{into_payload, Payload, UserError};
 use super::orders::{Order, OrderPayload};
 use super::scalars::{BigInt, DateTime};
 use super::ContextExt;
 use crate::domain::file::Purpose;
-use crate::error::{into_payload, Payload, UserError};
 use crate::services::files::{self as service, NewUpload, StoredFile};
 
 /// A stored file of an order or a delivery.

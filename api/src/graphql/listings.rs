@@ -3,13 +3,14 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::listings;
 
 use super::connection::connection;
+use super::errors::{into_payload, Payload, UserError};
 use super::loaders::loader_error;
 use super::money::Money;
 use super::scalars::{BigInt, DateTime};
 use super::sellers::{mirror_enum, Provider};
 use super::ContextExt;
 use crate::domain::listing::{CoverageTier, ListingStatus, ListingTerms, PriceType};
-use crate::error::{into_payload, ApiError, Payload, UserError};
+use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::browse::{self, BrowseCursor, ListingSort, Visibility};
 use crate::services::listings as service;

@@ -2,6 +2,7 @@
 //! dataloaders and the request context (viewer, loaders, state).
 pub mod accounts;
 pub mod connection;
+pub mod errors;
 pub mod files;
 pub mod limits;
 pub mod listings;

@@ -5,6 +5,7 @@ use entity::{deliveries, order_events, orders};
 
 use super::accounts::User;
 use super::connection::connection;
+use super::errors::{into_payload, Payload, UserError};
 use super::listings::Listing;
 use super::loaders::loader_error;
 use super::money::Money;
@@ -12,7 +13,7 @@ use super::scalars::DateTime;
 use super::sellers::{mirror_enum, Provider};
 use super::ContextExt;
 use crate::domain::order::{self as machine, OrderStatus};
-use crate::error::{into_payload, ApiError, Payload, UserError};
+use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::orders::{self as service, Command, DeliveryInput, OrderCursor};
 

@@ -4,13 +4,14 @@ use entity::{providers, tenants};
 
 use super::accounts::User;
 use super::connection::connection;
+use super::errors::{into_payload, Payload, UserError};
 use super::listings::{Listing, ListingConnection};
 use super::loaders::loader_error;
 use super::money::Money;
 use super::scalars::DateTime;
 use super::ContextExt;
 use crate::domain::seller::{ProviderStatus, ProviderType, TenantPaymentMode};
-use crate::error::{into_payload, ApiError, Payload, UserError};
+use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::browse::{
     self, BrowseCursor, ListingFilter, ListingSort, ProviderSort, Visibility,
@@ -514,7 +515,11 @@ impl SellersMutation {
         into_payload(result, |created| ProviderPayload {
             provider: Some(Provider(created.provider)),
             onboarding_url: created.onboarding_url,
-            user_errors: created.onboarding_error.into_iter().collect(),
+            user_errors: created
+                .onboarding_error
+                .into_iter()
+                .map(UserError::from)
+                .collect(),
         })
     }
 

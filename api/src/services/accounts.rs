@@ -14,7 +14,7 @@ use crate::db::is_unique_violation;
 use crate::domain::account::{
     status_reason, DisplayName, Email, Password, Role, Roles, UserStatus,
 };
-use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -47,21 +47,21 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
         (e, p, n) => {
             let mut errors = Vec::new();
             if let Err(err) = e {
-                errors.push(UserError::invalid("email", err.0));
+                errors.push(Refusal::invalid("email", err.0));
             }
             if let Err(err) = p {
-                errors.push(UserError::invalid("password", err.0));
+                errors.push(Refusal::invalid("password", err.0));
             }
             if let Err(err) = n {
-                errors.push(UserError::invalid("displayName", err.0));
+                errors.push(Refusal::invalid("displayName", err.0));
             }
             return Err(ApiError::Refused(errors));
         }
     };
     let taken = || {
-        ApiError::refused(UserError::on_input(
+        ApiError::refused(Refusal::on_input(
             "email",
-            UserErrorCode::AlreadyExists,
+            RefusalCode::AlreadyExists,
             "an account with this email already exists",
         ))
     };
@@ -103,7 +103,7 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
 
 #[tracing::instrument(skip_all)]
 pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<Session> {
-    let failed = || ApiError::refused(UserError::new(UserErrorCode::Invalid, LOGIN_FAILED));
+    let failed = || ApiError::refused(Refusal::new(RefusalCode::Invalid, LOGIN_FAILED));
     let user = match Email::parse(email) {
         Ok(email) => find_by_email(&state.db.reader, &email).await?,
         Err(_) => None,
@@ -124,8 +124,8 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<S
     };
     let status = UserStatus::from_stored(&user.status);
     if !status.may_sign_in() {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::NotAllowed,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::NotAllowed,
             format!("this account is {}", status.as_str().to_lowercase()),
         )));
     }
@@ -140,7 +140,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<S
 /// Presenting a spent token again is taken as theft: the whole family is revoked.
 #[tracing::instrument(skip_all)]
 pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session> {
-    let invalid = || ApiError::refused(UserError::new(UserErrorCode::Invalid, REFRESH_INVALID));
+    let invalid = || ApiError::refused(Refusal::new(RefusalCode::Invalid, REFRESH_INVALID));
     let now = state.now();
     let Some(stored) = find_refresh_token(&state.db.reader, token).await? else {
         return Err(invalid());
@@ -160,8 +160,8 @@ pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session
         .ok_or_else(invalid)?;
     if !UserStatus::from_stored(&user.status).may_sign_in() {
         revoke_family(&state.db.writer, &stored.family_id, now).await?;
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::NotAllowed,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::NotAllowed,
             "this account may not sign in",
         )));
     }
@@ -202,9 +202,9 @@ pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session
 #[tracing::instrument(skip_all)]
 pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
     let Some(stored) = find_refresh_token(&state.db.reader, token).await? else {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "refreshToken",
-            UserErrorCode::Invalid,
+            RefusalCode::Invalid,
             "unknown refresh token",
         )));
     };
@@ -225,11 +225,11 @@ pub async fn set_user_status(
 ) -> ApiResult<users::Model> {
     let admin = viewer.admin()?;
     let reason =
-        status_reason(reason).map_err(|e| ApiError::refused(UserError::invalid("reason", e.0)))?;
+        status_reason(reason).map_err(|e| ApiError::refused(Refusal::invalid("reason", e.0)))?;
     let not_found = || {
-        ApiError::refused(UserError::on_input(
+        ApiError::refused(Refusal::on_input(
             "userId",
-            UserErrorCode::NotFound,
+            RefusalCode::NotFound,
             "no such user",
         ))
     };
@@ -237,9 +237,9 @@ pub async fn set_user_status(
         return Err(not_found());
     }
     if admin.id == user_id {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "userId",
-            UserErrorCode::NotAllowed,
+            RefusalCode::NotAllowed,
             "admins cannot change their own status",
         )));
     }

@@ -10,7 +10,7 @@ use super::orders::{load, order_with_roles, status};
 use super::Viewer;
 use crate::domain::file::{self, FileRefusal, Purpose};
 use crate::domain::order::OrderStatus;
-use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::state::AppState;
 
 pub struct NewUpload<'a> {
@@ -41,12 +41,10 @@ pub struct StoredFile {
 
 fn refused(refusal: FileRefusal) -> ApiError {
     match refusal {
-        FileRefusal::Invalid(field, message) => {
-            ApiError::refused(UserError::invalid(field, message))
-        }
-        FileRefusal::TooLarge(max) => ApiError::refused(UserError::on_input(
+        FileRefusal::Invalid(field, message) => ApiError::refused(Refusal::invalid(field, message)),
+        FileRefusal::TooLarge(max) => ApiError::refused(Refusal::on_input(
             "byteSize",
-            UserErrorCode::LimitExceeded,
+            RefusalCode::LimitExceeded,
             format!("the file may be at most {max} bytes"),
         )),
     }
@@ -83,15 +81,15 @@ async fn order_for_upload(
         Purpose::OrderScript => (roles.buyer, "the order's buyer"),
     };
     if !allowed {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::NotAllowed,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::NotAllowed,
             format!("only {who} uploads this file"),
         )));
     }
     let current = status(&order);
     if !open_for(purpose, current) {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::InvalidState,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::InvalidState,
             format!(
                 "cannot attach this file to an order that is {}",
                 current.as_str()
@@ -141,28 +139,28 @@ pub async fn check_upload(
     key: &str,
 ) -> ApiResult<StoredFile> {
     let Some(name) = file::file_name_in_key(key, &order.id, purpose) else {
-        return Err(ApiError::refused(UserError::invalid(
+        return Err(ApiError::refused(Refusal::invalid(
             "fileKey",
             "this key was not issued by createUpload for this order and purpose",
         )));
     };
     let content_type = file::served_type(name).unwrap_or("application/octet-stream");
     let size = state.storage.size(key).await?.ok_or_else(|| {
-        ApiError::refused(UserError::invalid(
+        ApiError::refused(Refusal::invalid(
             "fileKey",
             "nothing has been uploaded under this key",
         ))
     })?;
     if size == 0 {
-        return Err(ApiError::refused(UserError::invalid(
+        return Err(ApiError::refused(Refusal::invalid(
             "fileKey",
             "the uploaded file is empty",
         )));
     }
     if size > purpose.max_bytes() {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "fileKey",
-            UserErrorCode::LimitExceeded,
+            RefusalCode::LimitExceeded,
             format!(
                 "the uploaded file is {size} bytes; at most {} are accepted",
                 purpose.max_bytes()
@@ -209,8 +207,8 @@ pub async fn attach_order_script(
         .exec(&state.db.writer)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::Conflict,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::Conflict,
             "the order changed meanwhile; read it again",
         )));
     }

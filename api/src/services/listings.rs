@@ -11,14 +11,14 @@ use super::sellers::{payment_setup, unique_slug};
 use super::Viewer;
 use crate::domain::listing::{CoverageTier, ListingStatus, ListingTerms, PriceType};
 use crate::domain::seller::ProviderStatus;
-use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::state::AppState;
 
 fn not_found(field: &str) -> ApiError {
-    ApiError::refused(UserError::on_input(
+    ApiError::refused(Refusal::on_input(
         field,
-        UserErrorCode::NotFound,
+        RefusalCode::NotFound,
         format!(
             "no such {}",
             if field == "providerId" {
@@ -34,7 +34,7 @@ fn faults_to_errors(faults: Vec<crate::domain::listing::FieldFault>) -> ApiError
     ApiError::Refused(
         faults
             .into_iter()
-            .map(|(field, e)| UserError::invalid(field, e.0))
+            .map(|(field, e)| Refusal::invalid(field, e.0))
             .collect(),
     )
 }
@@ -77,8 +77,8 @@ pub async fn create_listing(
         _ => return Err(not_found("providerId")),
     };
     if ProviderStatus::from_stored(&provider.status) == ProviderStatus::Deactivated {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::InvalidState,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::InvalidState,
             "a deactivated provider cannot create listings",
         )));
     }
@@ -237,9 +237,9 @@ pub async fn set_listing_status(
     let listing = owned_listing(&txn, viewer, listing_id, true).await?;
     let from = ListingStatus::from_stored(&listing.status);
     if !from.can_become(to) {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "status",
-            UserErrorCode::InvalidState,
+            RefusalCode::InvalidState,
             format!("a {} listing cannot become {}", from.as_str(), to.as_str()),
         )));
     }

@@ -19,10 +19,10 @@ use crate::domain::bounded_text;
 use crate::domain::listing::PriceType;
 use crate::domain::money;
 use crate::domain::order::{
-    self as machine, Action, Actor, Effect, Facts, OrderStatus, PaymentMode, Refusal,
+    self as machine, Action, Actor, Effect, Facts, OrderStatus, PaymentMode,
 };
 use crate::domain::seller::TenantPaymentMode;
-use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::pagination::{Page, PageRequest};
 use crate::payments::NewPaymentIntent;
@@ -31,9 +31,9 @@ use crate::state::AppState;
 const PLACE_ORDER: &str = "placeOrder";
 
 fn not_found() -> ApiError {
-    ApiError::refused(UserError::on_input(
+    ApiError::refused(Refusal::on_input(
         "orderId",
-        UserErrorCode::NotFound,
+        RefusalCode::NotFound,
         "no such order",
     ))
 }
@@ -129,7 +129,7 @@ fn optional_text(
         None => Ok(None),
         Some(raw) => {
             let text = bounded_text(raw, what, 0, max)
-                .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))?;
+                .map_err(|e| ApiError::refused(Refusal::invalid(field, e.0)))?;
             Ok((!text.is_empty()).then_some(text))
         }
     }
@@ -147,7 +147,7 @@ pub async fn place_order(
     let notes = optional_text(input.notes, "notes", "notes", 5000)?;
     let key = match input.idempotency_key {
         Some(k) if k.is_empty() || k.len() > 255 => {
-            return Err(ApiError::refused(UserError::invalid(
+            return Err(ApiError::refused(Refusal::invalid(
                 "idempotencyKey",
                 "the idempotency key must be 1 to 255 characters",
             )))
@@ -167,9 +167,9 @@ pub async fn place_order(
 
     let txn = state.db.writer.begin().await?;
     let listing_missing = || {
-        ApiError::refused(UserError::on_input(
+        ApiError::refused(Refusal::on_input(
             "listingId",
-            UserErrorCode::NotFound,
+            RefusalCode::NotFound,
             "no such listing",
         ))
     };
@@ -188,9 +188,9 @@ pub async fn place_order(
         return Err(listing_missing());
     }
     if provider.user_id == buyer_id {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "listingId",
-            UserErrorCode::NotAllowed,
+            RefusalCode::NotAllowed,
             "you cannot order from yourself",
         )));
     }
@@ -198,9 +198,9 @@ pub async fn place_order(
         PriceType::from_stored(&listing.price_type),
         listing.price_cents,
     ) else {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "listingId",
-            UserErrorCode::Invalid,
+            RefusalCode::Invalid,
             "only FIXED-price listings can be ordered directly",
         )));
     };
@@ -337,9 +337,9 @@ async fn replay(
         return Ok(None);
     }
     if stored.request_hash != request_hash {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "idempotencyKey",
-            UserErrorCode::Conflict,
+            RefusalCode::Conflict,
             "this idempotency key was used for a different order",
         )));
     }
@@ -796,7 +796,7 @@ pub async fn command(
     let (order, roles) = order_with_roles(state, viewer, order_id).await?;
     let text = |raw: &str, field: &str, what: &str, min: usize, max: usize| {
         bounded_text(raw, what, min, max)
-            .map_err(|e| ApiError::refused(UserError::invalid(field, e.0)))
+            .map_err(|e| ApiError::refused(Refusal::invalid(field, e.0)))
     };
     let (action, actor, extra, note) = match command {
         Command::MarkPaid { method, reference } => {
@@ -828,7 +828,7 @@ pub async fn command(
                     status(&order),
                     OrderStatus::Claimed | OrderStatus::InProgress
                 ) {
-                    return Err(refusal(Refusal::InvalidState {
+                    return Err(refusal(machine::Refusal::InvalidState {
                         from: status(&order),
                         action: Action::Deliver.name(),
                     }));
@@ -855,7 +855,7 @@ pub async fn command(
                 10_000,
             )?;
             if delivery.score.is_some_and(|s| !(1..=100).contains(&s)) {
-                return Err(ApiError::refused(UserError::invalid(
+                return Err(ApiError::refused(Refusal::invalid(
                     "score",
                     "score must be 1 to 100",
                 )));
@@ -899,8 +899,8 @@ pub async fn command(
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::NotAllowed,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::NotAllowed,
             format!(
                 "only the order's {} may do this",
                 if actor == Actor::Buyer {
@@ -924,16 +924,16 @@ pub async fn command(
     .await
 }
 
-fn refusal(refusal: Refusal) -> ApiError {
+fn refusal(refusal: machine::Refusal) -> ApiError {
     let code = match refusal {
-        Refusal::InvalidState { .. } | Refusal::WrongPaymentMode | Refusal::NotLate => {
-            UserErrorCode::InvalidState
-        }
-        Refusal::NotAllowed { .. } => UserErrorCode::NotAllowed,
-        Refusal::RevisionsExhausted => UserErrorCode::LimitExceeded,
-        Refusal::InvalidRefund => UserErrorCode::Invalid,
+        machine::Refusal::InvalidState { .. }
+        | machine::Refusal::WrongPaymentMode
+        | machine::Refusal::NotLate => RefusalCode::InvalidState,
+        machine::Refusal::NotAllowed { .. } => RefusalCode::NotAllowed,
+        machine::Refusal::RevisionsExhausted => RefusalCode::LimitExceeded,
+        machine::Refusal::InvalidRefund => RefusalCode::Invalid,
     };
-    ApiError::refused(UserError::new(code, refusal.message()))
+    ApiError::refused(Refusal::new(code, refusal.message()))
 }
 
 /// Applies one transition: the domain decides, one conditional update (`status` and `version`
@@ -1030,8 +1030,8 @@ pub async fn apply(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::Conflict,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::Conflict,
             "the order changed meanwhile; read it again",
         )));
     }

@@ -15,19 +15,19 @@ use crate::domain::seller::{
     self, MemberRole, PaymentSetup, ProviderStatus, ProviderType, TenantPaymentMode,
 };
 use crate::domain::Invalid;
-use crate::error::{ApiError, ApiResult, UserError, UserErrorCode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::payments::{ConnectedAccount, NewConnectedAccount};
 use crate::state::AppState;
 
 fn refused_on(field: &'static str) -> impl Fn(Invalid) -> ApiError {
-    move |e| ApiError::refused(UserError::invalid(field, e.0))
+    move |e| ApiError::refused(Refusal::invalid(field, e.0))
 }
 
 fn not_found(field: &str, what: &str) -> ApiError {
-    ApiError::refused(UserError::on_input(
+    ApiError::refused(Refusal::on_input(
         field,
-        UserErrorCode::NotFound,
+        RefusalCode::NotFound,
         format!("no such {what}"),
     ))
 }
@@ -259,7 +259,7 @@ pub struct ProviderCreated {
     pub provider: providers::Model,
     pub onboarding_url: Option<String>,
     /// Onboarding could not be started; the provider exists and may retry.
-    pub onboarding_error: Option<UserError>,
+    pub onboarding_error: Option<Refusal>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -272,7 +272,7 @@ pub async fn create_provider(
     let mut errors = Vec::new();
     let mut check = |field: &'static str, r: Result<(), Invalid>| {
         if let Err(e) = r {
-            errors.push(UserError::invalid(field, e.0));
+            errors.push(Refusal::invalid(field, e.0));
         }
     };
     let name = seller::provider_display_name(input.display_name);
@@ -298,8 +298,8 @@ pub async fn create_provider(
     };
 
     let already = || {
-        ApiError::refused(UserError::new(
-            UserErrorCode::AlreadyExists,
+        ApiError::refused(Refusal::new(
+            RefusalCode::AlreadyExists,
             "this account already has a provider profile",
         ))
     };
@@ -376,8 +376,8 @@ pub async fn create_provider(
             Ok(url) => created.onboarding_url = Some(url),
             Err(err) => {
                 tracing::error!(error = ?err, tenant = %tenant.id, "starting Stripe onboarding failed");
-                created.onboarding_error = Some(UserError::new(
-                    UserErrorCode::PaymentFailed,
+                created.onboarding_error = Some(Refusal::new(
+                    RefusalCode::PaymentFailed,
                     "the provider was created, but payment onboarding could not start; try startProviderOnboarding",
                 ));
             }
@@ -510,9 +510,9 @@ pub async fn set_provider_status(
         .ok_or_else(|| not_found("providerId", "provider"))?;
     let from = ProviderStatus::from_stored(&provider.status);
     if !from.can_become(to) {
-        return Err(ApiError::refused(UserError::on_input(
+        return Err(ApiError::refused(Refusal::on_input(
             "status",
-            UserErrorCode::InvalidState,
+            RefusalCode::InvalidState,
             format!("a {} provider cannot become {}", from.as_str(), to.as_str()),
         )));
     }
@@ -526,8 +526,8 @@ pub async fn set_provider_status(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::Conflict,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::Conflict,
             "the provider changed meanwhile; read it again",
         )));
     }
@@ -564,8 +564,8 @@ pub async fn start_provider_onboarding(
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provider without tenant")))?;
     if TenantPaymentMode::from_stored(&tenant.payment_mode) != TenantPaymentMode::Stripe {
-        return Err(ApiError::refused(UserError::new(
-            UserErrorCode::InvalidState,
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::InvalidState,
             "the provider's tenant is not in STRIPE payment mode",
         )));
     }
@@ -573,8 +573,8 @@ pub async fn start_provider_onboarding(
         .await
         .map_err(|err| {
             tracing::error!(error = ?err, "starting Stripe onboarding failed");
-            ApiError::refused(UserError::new(
-                UserErrorCode::PaymentFailed,
+            ApiError::refused(Refusal::new(
+                RefusalCode::PaymentFailed,
                 "payment onboarding could not start; try again",
             ))
         })?;
