@@ -181,7 +181,7 @@ pub async fn run_once(state: &AppState) -> ApiResult<Report> {
         .all(&state.db.reader)
         .await?;
     for order_id in pending {
-        service::process_ledger(state, &order_id).await?;
+        crate::services::ledger::process_ledger(state, &order_id).await?;
         report.ledger_retried += 1;
     }
     Ok(report)

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod browse;
 pub mod files;
 pub mod invoicing;
+pub mod ledger;
 pub mod listings;
 pub mod orders;
 pub mod sellers;

@@ -1,0 +1,227 @@
+//! The money ledger of orders: entries recorded PENDING in the transaction that causes them,
+//! run against the processor after the commit under per-attempt idempotency keys, retried with
+//! backoff while they fail, marked SUCCEEDED when the processor confirms them.
+use chrono::{DateTime, Duration, Utc};
+use entity::{ledger_entries, orders, tenants};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use super::orders::*;
+use crate::error::ApiResult;
+use crate::ids::{self, Kind};
+use crate::state::AppState;
+
+/// PENDING → SUCCEEDED for one entry, with the processor's id when known; the number of rows
+/// moved (0 when another path confirmed it first).
+pub(crate) async fn mark_succeeded(
+    txn: &DatabaseTransaction,
+    entry: &ledger_entries::Model,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let mut update = ledger_entries::Entity::update_many()
+        .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
+        .col_expr(
+            ledger_entries::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            ledger_entries::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(ledger_entries::Column::UpdatedAt, Expr::value(now));
+    if let Some(id) = processor_id {
+        update = update.col_expr(ledger_entries::Column::ProcessorId, Expr::value(id));
+    }
+    Ok(update
+        .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
+/// A ledger entry of `kind` for the order, PENDING until the processor confirms it (a FEE is
+/// kept by the platform and succeeds at once). Nothing is recorded for zero amounts.
+pub(crate) async fn add_ledger(
+    conn: &DatabaseTransaction,
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let status = if kind == "FEE" {
+        "SUCCEEDED"
+    } else {
+        "PENDING"
+    };
+    add_ledger_entry(conn, order, kind, amount, status, None, now).await
+}
+
+pub(crate) async fn add_ledger_entry(
+    conn: &DatabaseTransaction,
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    status: &str,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    new_ledger_entry(order, kind, amount, status, processor_id, now)
+        .insert(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn new_ledger_entry(
+    order: &orders::Model,
+    kind: &str,
+    amount: i64,
+    status: &str,
+    processor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ledger_entries::ActiveModel {
+    let pending = status == "PENDING";
+    ledger_entries::ActiveModel {
+        id: Set(ids::new_id(Kind::LedgerEntry)),
+        order_id: Set(order.id.clone()),
+        kind: Set(kind.to_owned()),
+        status: Set(status.to_owned()),
+        amount_cents: Set(amount),
+        currency: Set(order.currency.clone()),
+        processor_id: Set(processor_id.map(str::to_owned)),
+        // (order, action); each call adds its attempt number (DESIGN §4).
+        idempotency_key: Set(format!("{}:{}", order.id, kind.to_lowercase())),
+        attempts: Set(0),
+        last_error: Set(None),
+        next_attempt_at: Set(pending.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Runs the order's PENDING ledger entries against the processor, oldest first: the charge is
+/// captured before anything is refunded or transferred from it. A failure stays PENDING with
+/// its error, to be retried.
+pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
+    let pending = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order_id))
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .order_by_asc(ledger_entries::Column::Id)
+        .all(&state.db.reader)
+        .await?;
+    for entry in pending {
+        let order = load(&state.db.reader, order_id).await?;
+        let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
+        let result = match entry.kind.as_str() {
+            "CHARGE" => match &order.payment_intent_id {
+                Some(intent) => capture(state, intent, entry.attempts, &key).await,
+                None => Err(anyhow::anyhow!("no payment intent to capture")),
+            },
+            "REFUND" => match &order.charge_id {
+                Some(charge) => state.gateway.refund(charge, entry.amount_cents, &key).await,
+                None => Err(anyhow::anyhow!("no captured charge to refund yet")),
+            },
+            "TRANSFER" => {
+                let tenant = tenants::Entity::find_by_id(order.tenant_id.clone())
+                    .one(&state.db.reader)
+                    .await?;
+                match (tenant.and_then(|t| t.stripe_account_id), &order.charge_id) {
+                    (Some(account), Some(charge)) => {
+                        state
+                            .gateway
+                            .transfer(crate::payments::NewTransfer {
+                                order_id: &order.id,
+                                amount_cents: entry.amount_cents,
+                                currency: &order.currency,
+                                destination_account: &account,
+                                source_transaction: charge,
+                                idempotency_key: &key,
+                            })
+                            .await
+                    }
+                    _ => Err(anyhow::anyhow!(
+                        "no connected account or charge to transfer from"
+                    )),
+                }
+            }
+            other => Err(anyhow::anyhow!("unknown ledger entry kind {other}")),
+        };
+        let now = state.now();
+        let mut active: ledger_entries::ActiveModel = entry.clone().into();
+        active.attempts = Set(entry.attempts + 1);
+        active.updated_at = Set(now);
+        match result {
+            Ok(processor_id) => {
+                active.status = Set("SUCCEEDED".to_owned());
+                active.processor_id = Set(Some(processor_id.clone()));
+                active.last_error = Set(None);
+                active.next_attempt_at = Set(None);
+                let txn = state.db.writer.begin().await?;
+                active.update(&txn).await?;
+                if entry.kind == "CHARGE" {
+                    orders::Entity::update_many()
+                        .col_expr(orders::Column::ChargeId, Expr::value(processor_id))
+                        .filter(orders::Column::Id.eq(order.id.clone()))
+                        .exec(&txn)
+                        .await?;
+                }
+                txn.commit().await?;
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, entry = %entry.id, kind = %entry.kind, "ledger entry failed; will retry");
+                // Backoff doubles per attempt, from one minute up to a day.
+                let delay = Duration::minutes(1i64 << entry.attempts.clamp(0, 10));
+                active.last_error = Set(Some(format!("{err:#}").chars().take(1000).collect()));
+                active.next_attempt_at = Set(Some(now + delay));
+                active.update(&state.db.writer).await?;
+                if entry.kind == "CHARGE" {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Captures an intent. A retry first asks the processor: a capture whose answer was lost may
+/// have gone through, and capturing twice is an error, not a second charge.
+pub(crate) async fn capture(
+    state: &AppState,
+    intent_id: &str,
+    attempts: i32,
+    key: &str,
+) -> anyhow::Result<String> {
+    // A retry asks first: the lost answer of an earlier attempt may have been a capture.
+    if attempts > 0 {
+        if let Some(charge) = captured_charge(state, intent_id).await? {
+            return Ok(charge);
+        }
+    }
+    match state.gateway.capture_payment_intent(intent_id, key).await {
+        Ok(charge) => Ok(charge),
+        // Refused because it was captured already (in the Dashboard, before the claim): the
+        // capture the platform wanted has happened.
+        Err(err) => match captured_charge(state, intent_id).await {
+            Ok(Some(charge)) => Ok(charge),
+            _ => Err(err),
+        },
+    }
+}
+
+/// The charge of an intent Stripe holds as `succeeded`, if it is.
+pub(crate) async fn captured_charge(
+    state: &AppState,
+    intent_id: &str,
+) -> anyhow::Result<Option<String>> {
+    let intent = state.gateway.retrieve_payment_intent(intent_id).await?;
+    Ok(intent
+        .latest_charge
+        .filter(|_| intent.status == "succeeded"))
+}

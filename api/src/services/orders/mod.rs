@@ -1,0 +1,150 @@
+//! Orders: placement with a frozen price and policy, and every move of the state machine
+//! (`domain::order`) persisted as one conditional update plus its event in one transaction,
+//! then the money effects run against the payment gateway.
+mod commands;
+mod place;
+mod processor_events;
+mod queries;
+
+pub use commands::*;
+pub use place::*;
+pub use processor_events::*;
+pub use queries::*;
+
+use chrono::{DateTime, Utc};
+use entity::{order_events, orders, providers};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+
+use super::Viewer;
+use crate::domain::order::{self as machine, Actor, Facts, OrderStatus, PaymentMode};
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+use crate::ids::{self, Kind};
+use crate::state::AppState;
+
+const PLACE_ORDER: &str = "placeOrder";
+
+fn not_found() -> ApiError {
+    ApiError::refused(Refusal::on_input(
+        "orderId",
+        RefusalCode::NotFound,
+        "no such order",
+    ))
+}
+
+pub fn payment_mode(order: &orders::Model) -> PaymentMode {
+    if order.payment_mode == "MANUAL" {
+        PaymentMode::Manual
+    } else {
+        PaymentMode::Stripe
+    }
+}
+
+pub fn status(order: &orders::Model) -> OrderStatus {
+    OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Cancelled)
+}
+
+/// Past the SLA deadline while the provider still owes the work.
+pub fn is_late(order: &orders::Model, now: DateTime<Utc>) -> bool {
+    matches!(
+        status(order),
+        OrderStatus::Claimed | OrderStatus::InProgress
+    ) && order.sla_deadline.is_some_and(|d| d < now)
+}
+
+pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
+    Facts {
+        payment_mode: payment_mode(order),
+        price_cents: order.price_cents,
+        commission_bps: u32::try_from(order.commission_bps).unwrap_or(0),
+        revisions_used: order.revisions_used,
+        revisions_included: order.revisions_included,
+        is_late: order.sla_deadline.is_some_and(|d| d < now),
+    }
+}
+
+/// The order and the viewer's roles on it; NOT_FOUND when it does not exist or the viewer
+/// is none of its parties, so strangers learn nothing.
+pub async fn order_with_roles(
+    state: &AppState,
+    viewer: &Viewer,
+    order_id: &str,
+) -> ApiResult<(orders::Model, machine::ViewerRoles)> {
+    if !ids::is_kind(order_id, Kind::Order) {
+        return Err(not_found());
+    }
+    let order = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+        .ok_or_else(not_found)?;
+    let roles = relation(&state.db.reader, viewer, &order)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((order, roles))
+}
+
+/// How the viewer stands to an order: buyer, provider, admin; `None` when it may not read it.
+pub async fn relation(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    order: &orders::Model,
+) -> ApiResult<Option<machine::ViewerRoles>> {
+    let Some(user_id) = viewer.id() else {
+        return Ok(None);
+    };
+    let buyer = order.buyer_id == user_id;
+    let provider = providers::Entity::find_by_id(order.provider_id.clone())
+        .one(conn)
+        .await?
+        .is_some_and(|p| p.user_id == user_id);
+    let roles = machine::ViewerRoles {
+        buyer,
+        provider,
+        admin: viewer.is_admin(),
+    };
+    Ok((roles.buyer || roles.provider || roles.admin).then_some(roles))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    action: &str,
+    actor: Actor,
+    actor_user: Option<&str>,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    order_events::ActiveModel {
+        id: Set(ids::new_id(Kind::OrderEvent)),
+        order_id: Set(order_id.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        action: Set(action.to_owned()),
+        actor_kind: Set(actor_kind(actor).to_owned()),
+        actor_id: Set(actor_user.map(str::to_owned)),
+        note: Set(note.map(str::to_owned)),
+        occurred_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub fn actor_kind(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Buyer => "BUYER",
+        Actor::Provider => "PROVIDER",
+        Actor::Admin => "ADMIN",
+        Actor::System => "SYSTEM",
+        Actor::Processor => "PAYMENT_PROCESSOR",
+    }
+}
+
+pub async fn load(conn: &impl ConnectionTrait, order_id: &str) -> ApiResult<orders::Model> {
+    orders::Entity::find_by_id(order_id.to_owned())
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order {order_id} vanished")))
+}

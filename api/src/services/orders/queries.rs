@@ -1,0 +1,99 @@
+//! Reading orders: one order for a viewer who may read it, and the keyset-paged lists.
+use entity::{orders, providers};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::*;
+use crate::domain::order::OrderStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind};
+use crate::pagination::{Page, PageRequest};
+use crate::services::Viewer;
+use crate::state::AppState;
+
+/// One order, if the viewer is its buyer, its provider or an admin.
+pub async fn order_for_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+    order_id: &str,
+) -> ApiResult<Option<orders::Model>> {
+    if !ids::is_kind(order_id, Kind::Order) {
+        return Ok(None);
+    }
+    let Some(order) = orders::Entity::find_by_id(order_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(relation(&state.db.reader, viewer, &order)
+        .await?
+        .map(|_| order))
+}
+
+#[derive(Debug, Default)]
+pub struct OrderFilter {
+    /// Some(true): as buyer; Some(false): as provider; None: both (admins: every order)
+    pub as_buyer: Option<bool>,
+    pub statuses: Vec<OrderStatus>,
+    pub provider_id: Option<String>,
+    pub listing_id: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct OrderCursor {
+    pub id: String,
+}
+
+/// The viewer's orders, newest first.
+pub async fn list_orders(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: OrderFilter,
+    page: PageRequest<OrderCursor>,
+) -> ApiResult<Page<orders::Model>> {
+    let user = viewer.user()?;
+    let conn = &state.db.reader;
+    let own_provider = providers::Entity::find()
+        .filter(providers::Column::UserId.eq(user.id.clone()))
+        .one(conn)
+        .await?
+        .map(|p| p.id);
+    let as_buyer = orders::Column::BuyerId.eq(user.id.clone());
+    let as_provider = match &own_provider {
+        Some(id) => orders::Column::ProviderId.eq(id.clone()),
+        None => Expr::value(false),
+    };
+    let mut query = orders::Entity::find();
+    query = match (filter.as_buyer, viewer.is_admin()) {
+        (Some(true), _) => query.filter(as_buyer),
+        (Some(false), _) => query.filter(as_provider),
+        (None, true) => query,
+        (None, false) => query.filter(Condition::any().add(as_buyer).add(as_provider)),
+    };
+    if filter.statuses.len() > 10 {
+        return Err(ApiError::BadInput("at most 10 statuses".into()));
+    }
+    if !filter.statuses.is_empty() {
+        query =
+            query.filter(orders::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(id) = filter.provider_id {
+        query = query.filter(orders::Column::ProviderId.eq(id));
+    }
+    if let Some(id) = filter.listing_id {
+        query = query.filter(orders::Column::ListingId.eq(id));
+    }
+    let total = query.clone().count(conn).await?;
+    if let Some(after) = &page.after {
+        query = query.filter(orders::Column::Id.lt(after.id.clone()));
+    }
+    let rows = query
+        .order_by_desc(orders::Column::Id)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, &page, total))
+}
