@@ -1,0 +1,302 @@
+//! The `Order` type with its timeline, deliveries and available actions.
+use async_graphql::{Context, Object, ID};
+use entity::{deliveries, order_events, orders};
+
+use super::*;
+use crate::domain::order::{self as machine, OrderStatus};
+use crate::error::ApiError;
+use crate::graphql::accounts::User;
+use crate::graphql::connection::connection;
+use crate::graphql::listings::Listing;
+use crate::graphql::loaders::loader_error;
+use crate::graphql::money::Money;
+use crate::graphql::scalars::DateTime;
+use crate::graphql::sellers::Provider;
+use crate::graphql::ContextExt;
+use crate::services::orders::{self as service};
+
+/// One step of an order's timeline.
+#[derive(Clone)]
+pub struct OrderEvent(pub order_events::Model);
+
+#[Object]
+impl OrderEvent {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Order> {
+        Ok(Order(
+            service::load(&ctx.state()?.db.reader, &self.0.order_id).await?,
+        ))
+    }
+    async fn from_status(&self) -> Option<OrderStatusGql> {
+        self.0.from_status.as_deref().map(parse_status)
+    }
+    async fn to_status(&self) -> OrderStatusGql {
+        parse_status(&self.0.to_status)
+    }
+    /// the machine's name of the action, e.g. "claim"
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn actor_kind(&self) -> ActorKindGql {
+        match self.0.actor_kind.as_str() {
+            "BUYER" => ActorKindGql::Buyer,
+            "PROVIDER" => ActorKindGql::Provider,
+            "ADMIN" => ActorKindGql::Admin,
+            "PAYMENT_PROCESSOR" => ActorKindGql::PaymentProcessor,
+            _ => ActorKindGql::System,
+        }
+    }
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = &self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(User::new))
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn occurred_at(&self) -> DateTime {
+        self.0.occurred_at.into()
+    }
+}
+
+/// A delivery: the provider's structured report (one per revision).
+#[derive(Clone)]
+pub struct Delivery(pub deliveries::Model);
+
+#[Object]
+impl Delivery {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Order> {
+        Ok(Order(
+            service::load(&ctx.state()?.db.reader, &self.0.order_id).await?,
+        ))
+    }
+    async fn revision(&self) -> i32 {
+        self.0.revision
+    }
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    async fn strengths(&self) -> &str {
+        &self.0.strengths
+    }
+    async fn weaknesses(&self) -> &str {
+        &self.0.weaknesses
+    }
+    async fn recommendations(&self) -> &str {
+        &self.0.recommendations
+    }
+    async fn file(&self) -> Option<crate::graphql::files::FileAttachment> {
+        crate::graphql::files::FileAttachment::from_columns(
+            self.0.file_key.as_ref(),
+            self.0.file_name.as_ref(),
+            self.0.file_content_type.as_ref(),
+            self.0.file_byte_size,
+        )
+    }
+    async fn score(&self) -> Option<i32> {
+        self.0.score
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+}
+
+/// An order of a listing by a buyer, with its price, fee and payout frozen at placement.
+#[derive(Clone)]
+pub struct Order(pub orders::Model);
+
+impl Order {
+    fn money(&self, cents: i64) -> Money {
+        Money::new(cents, &self.0.currency)
+    }
+
+    async fn deliveries_of(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<deliveries::Model>> {
+        Ok(ctx
+            .loaders()?
+            .deliveries
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Order {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// human-readable, e.g. ORD-000123
+    async fn number(&self) -> String {
+        format!("ORD-{:06}", self.0.number)
+    }
+    async fn status(&self) -> OrderStatusGql {
+        parse_status(&self.0.status)
+    }
+    async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        ctx.loaders()?
+            .users
+            .load_one(self.0.buyer_id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(User::new)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order without buyer")).into())
+    }
+    async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
+        ctx.loaders()?
+            .providers
+            .load_one(self.0.provider_id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(Provider)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order without provider")).into())
+    }
+    async fn listing(&self, ctx: &Context<'_>) -> async_graphql::Result<Listing> {
+        ctx.loaders()?
+            .listings
+            .load_one(self.0.listing_id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(Listing)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order without listing")).into())
+    }
+    async fn script_id(&self) -> Option<&str> {
+        self.0.script_id.as_deref()
+    }
+    async fn project_id(&self) -> Option<&str> {
+        self.0.project_id.as_deref()
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    async fn script_file(&self) -> Option<crate::graphql::files::FileAttachment> {
+        crate::graphql::files::FileAttachment::from_columns(
+            self.0.script_file_key.as_ref(),
+            self.0.script_file_name.as_ref(),
+            self.0.script_content_type.as_ref(),
+            self.0.script_byte_size,
+        )
+    }
+    async fn payment_mode(&self) -> PaymentModeGql {
+        match service::payment_mode(&self.0) {
+            machine::PaymentMode::Manual => PaymentModeGql::Manual,
+            machine::PaymentMode::Stripe => PaymentModeGql::Stripe,
+        }
+    }
+    async fn price(&self) -> Money {
+        self.money(self.0.price_cents)
+    }
+    async fn platform_fee(&self) -> Money {
+        self.money(self.0.platform_fee_cents)
+    }
+    async fn provider_payout(&self) -> Money {
+        self.money(self.0.provider_payout_cents)
+    }
+    async fn refunded(&self) -> Money {
+        self.money(self.0.refunded_cents)
+    }
+    /// client secret for confirming payment in the browser; buyer only, while PLACED with STRIPE
+    async fn payment_client_secret(&self, ctx: &Context<'_>) -> Option<&str> {
+        let buyer = ctx.viewer().id() == Some(self.0.buyer_id.as_str());
+        (buyer && service::status(&self.0) == OrderStatus::Placed)
+            .then_some(self.0.payment_client_secret.as_deref())
+            .flatten()
+    }
+    async fn sla_deadline(&self) -> Option<DateTime> {
+        self.0.sla_deadline.map(Into::into)
+    }
+    async fn is_late(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(service::is_late(&self.0, ctx.state()?.now()))
+    }
+    async fn revisions_used(&self) -> i32 {
+        self.0.revisions_used
+    }
+    async fn delivered_at(&self) -> Option<DateTime> {
+        self.0.delivered_at.map(Into::into)
+    }
+    /// when a DELIVERED order completes by itself unless the buyer acts
+    async fn auto_complete_at(&self) -> Option<DateTime> {
+        self.0.auto_complete_at.map(Into::into)
+    }
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.completed_at.map(Into::into)
+    }
+    /// the latest delivery
+    async fn delivery(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Delivery>> {
+        Ok(self.deliveries_of(ctx).await?.pop().map(Delivery))
+    }
+    async fn deliveries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Delivery>> {
+        Ok(self
+            .deliveries_of(ctx)
+            .await?
+            .into_iter()
+            .map(Delivery)
+            .collect())
+    }
+    /// status history, oldest first
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
+        Ok(ctx
+            .loaders()?
+            .order_events
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(OrderEvent)
+            .collect())
+    }
+    async fn available_actions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<OrderActionGql>> {
+        let state = ctx.state()?;
+        let viewer = ctx.viewer();
+        let Some(user_id) = viewer.id() else {
+            return Ok(Vec::new());
+        };
+        // The provider comes through the loader, so a page of orders costs one query for all.
+        let provider = ctx
+            .loaders()?
+            .providers
+            .load_one(self.0.provider_id.clone())
+            .await
+            .map_err(loader_error)?;
+        let roles = machine::ViewerRoles {
+            buyer: self.0.buyer_id == user_id,
+            provider: provider.is_some_and(|p| p.user_id == user_id),
+            admin: viewer.is_admin(),
+        };
+        let facts = service::facts(&self.0, state.now());
+        // Reviews arrive with their own issue; until then no order has one.
+        Ok(
+            machine::available_actions(service::status(&self.0), roles, &facts, false)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+}
+
+connection!(OrderConnection, OrderEdge, Order);

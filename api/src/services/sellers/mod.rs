@@ -1,0 +1,76 @@
+//! Sellers: tenants and their members, providers, verification by admins, and Stripe Connect
+//! onboarding through the payment gateway.
+mod moderation;
+mod onboarding;
+mod profiles;
+mod tenancy;
+
+pub use moderation::*;
+pub use onboarding::*;
+pub use profiles::*;
+pub use tenancy::*;
+
+use entity::{providers, tenants};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use super::Viewer;
+use crate::domain::seller::{self, PaymentSetup, ProviderStatus, TenantPaymentMode};
+use crate::domain::Invalid;
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+
+fn refused_on(field: &'static str) -> impl Fn(Invalid) -> ApiError {
+    move |e| ApiError::refused(Refusal::invalid(field, e.0))
+}
+
+fn not_found(field: &str, what: &str) -> ApiError {
+    ApiError::refused(Refusal::on_input(
+        field,
+        RefusalCode::NotFound,
+        format!("no such {what}"),
+    ))
+}
+
+pub fn payment_setup(tenant: &tenants::Model) -> PaymentSetup {
+    PaymentSetup {
+        mode: TenantPaymentMode::from_stored(&tenant.payment_mode),
+        stripe_onboarding_complete: tenant.stripe_onboarding_complete,
+        requirements_past_due: tenant.requirements_past_due,
+    }
+}
+
+/// A slug of `text` not yet taken: the plain slug, or the slug with a short random suffix.
+pub async fn unique_slug<E, F>(
+    conn: &impl ConnectionTrait,
+    text: &str,
+    find: F,
+) -> ApiResult<String>
+where
+    E: EntityTrait,
+    F: Fn(&str) -> sea_orm::Select<E>,
+{
+    let base = seller::slugify(text, 200);
+    let mut candidate = base.clone();
+    for _ in 0..5 {
+        if find(&candidate).one(conn).await?.is_none() {
+            return Ok(candidate);
+        }
+        let suffix = crate::auth::random_token(6)
+            .to_lowercase()
+            .replace(['-', '_'], "x");
+        candidate = format!("{base}-{}", &suffix[..6.min(suffix.len())]);
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "could not find a free slug for {base}"
+    )))
+}
+
+/// A provider the viewer may see: ACTIVE ones for everyone, any for its owner and admins.
+pub fn provider_visible(viewer: &Viewer, provider: &providers::Model) -> bool {
+    ProviderStatus::from_stored(&provider.status) == ProviderStatus::Active
+        || viewer.is_self_or_admin(&provider.user_id)
+}
+
+/// Specialties as stored (a JSON array of strings).
+pub fn specialties_of(provider: &providers::Model) -> Vec<String> {
+    serde_json::from_str(&provider.specialties).unwrap_or_default()
+}

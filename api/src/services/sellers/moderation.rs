@@ -1,0 +1,98 @@
+//! Provider moderation by admins: each status change a conditional update, kept with its actor
+//! and reason.
+use chrono::{DateTime, Utc};
+use entity::{provider_status_changes, providers};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::*;
+use crate::domain::seller::ProviderStatus;
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+use crate::ids::{self, Kind};
+use crate::services::Viewer;
+use crate::state::AppState;
+
+pub(crate) async fn record_status_change(
+    conn: &impl ConnectionTrait,
+    provider_id: &str,
+    from: Option<ProviderStatus>,
+    to: ProviderStatus,
+    reason: &str,
+    actor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    provider_status_changes::ActiveModel {
+        id: Set(ids::new_id(Kind::ProviderStatusChange)),
+        provider_id: Set(provider_id.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        reason: Set(reason.to_owned()),
+        actor_id: Set(actor_id.map(str::to_owned)),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Verification and moderation by admins; every change is kept with its reason.
+#[tracing::instrument(skip(state, viewer, reason))]
+pub async fn set_provider_status(
+    state: &AppState,
+    viewer: &Viewer,
+    provider_id: &str,
+    to: ProviderStatus,
+    reason: &str,
+) -> ApiResult<providers::Model> {
+    let admin = viewer.admin()?;
+    let reason = crate::domain::account::status_reason(reason).map_err(refused_on("reason"))?;
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
+    let provider = providers::Entity::find_by_id(provider_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("providerId", "provider"))?;
+    let from = ProviderStatus::from_stored(&provider.status);
+    if !from.can_become(to) {
+        return Err(ApiError::refused(Refusal::on_input(
+            "status",
+            RefusalCode::InvalidState,
+            format!("a {} provider cannot become {}", from.as_str(), to.as_str()),
+        )));
+    }
+    // Conditional on the status read: a concurrent change makes this one a CONFLICT.
+    let updated = providers::Entity::update_many()
+        .col_expr(providers::Column::Status, Expr::value(to.as_str()))
+        .col_expr(providers::Column::StatusReason, Expr::value(reason.clone()))
+        .col_expr(providers::Column::UpdatedAt, Expr::value(now))
+        .filter(providers::Column::Id.eq(provider.id.clone()))
+        .filter(providers::Column::Status.eq(from.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(ApiError::refused(Refusal::new(
+            RefusalCode::Conflict,
+            "the provider changed meanwhile; read it again",
+        )));
+    }
+    record_status_change(
+        &txn,
+        &provider.id,
+        Some(from),
+        to,
+        &reason,
+        Some(&admin.id),
+        now,
+    )
+    .await?;
+    let provider = providers::Entity::find_by_id(provider.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!("provider vanished in its transaction"))
+        })?;
+    txn.commit().await?;
+    Ok(provider)
+}
