@@ -47,6 +47,9 @@ pub struct PaymentIntent {
     /// an authorization must be captured before this (the card charge's `capture_before`);
     /// known when the intent was retrieved with its charge
     pub capture_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// The gateway reports with this very answer that the card is authorized and held (the
+    /// simulated gateway does); Stripe reports it later by webhook, and says false.
+    pub authorization_reported: bool,
 }
 
 /// What the platform needs to authorize a buyer's card for one order.

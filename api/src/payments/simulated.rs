@@ -53,6 +53,7 @@ impl PaymentGateway for SimulatedGateway {
             amount_received: 0,
             latest_charge: None,
             capture_before: None,
+            authorization_reported: true,
         })
     }
 
@@ -66,6 +67,7 @@ impl PaymentGateway for SimulatedGateway {
             amount_received: 0,
             latest_charge: None,
             capture_before: None,
+            authorization_reported: false,
         })
     }
 

@@ -305,6 +305,7 @@ fn payment_intent(intent: stripe_core::PaymentIntent) -> PaymentIntent {
         status: intent.status.as_str().to_owned(),
         amount_received: intent.amount_received,
         latest_charge: intent.latest_charge.map(|c| c.id().as_str().to_owned()),
+        authorization_reported: false,
     }
 }
 

@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{ledger_entries, orders, tenants};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::orders::*;
@@ -224,4 +224,28 @@ pub(crate) async fn captured_charge(
     Ok(intent
         .latest_charge
         .filter(|_| intent.status == "succeeded"))
+}
+
+/// True when the order has a CHARGE entry (the money was, or is being, captured).
+pub async fn has_charge(state: &AppState, order_id: &str) -> ApiResult<bool> {
+    let charges = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order_id))
+        .filter(ledger_entries::Column::Kind.eq("CHARGE"))
+        .count(&state.db.reader)
+        .await?;
+    Ok(charges > 0)
+}
+
+/// Orders with a PENDING entry whose next attempt is due, at most `limit`.
+pub async fn orders_with_due_entries(state: &AppState, limit: u64) -> ApiResult<Vec<String>> {
+    Ok(ledger_entries::Entity::find()
+        .select_only()
+        .column(ledger_entries::Column::OrderId)
+        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .filter(ledger_entries::Column::NextAttemptAt.lte(state.now()))
+        .distinct()
+        .limit(limit)
+        .into_tuple()
+        .all(&state.db.reader)
+        .await?)
 }

@@ -1218,6 +1218,8 @@ mod tests {
                 amount_received: 0,
                 latest_charge: Some("ch_double0001".to_owned()),
                 capture_before: None,
+                // Stripe reports the authorization by webhook, never with this answer.
+                authorization_reported: false,
             }
         );
         // retrieve_payment_intent: the intent as the double holds it

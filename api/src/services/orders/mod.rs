@@ -5,6 +5,7 @@ mod commands;
 mod place;
 mod processor_events;
 mod queries;
+pub mod timers;
 
 pub use commands::*;
 pub use place::*;

@@ -257,8 +257,8 @@ pub(crate) async fn replay(
     }
 }
 
-/// Opens the card authorization of a STRIPE order. The simulated gateway reports success at
-/// once through the same handler a webhook would reach.
+/// Opens the card authorization of a STRIPE order. An authorization the gateway reports at once
+/// goes through the same handler a webhook would reach.
 pub(crate) async fn authorize(state: &AppState, order: &orders::Model) -> ApiResult<()> {
     let intent = state
         .gateway
@@ -298,8 +298,13 @@ pub(crate) async fn authorize(state: &AppState, order: &orders::Model) -> ApiRes
         .filter(orders::Column::Id.eq(order.id.clone()))
         .exec(&state.db.writer)
         .await?;
-    if state.gateway.name() == "simulated" {
-        authorization_succeeded(state, &intent.id, state.now() + Duration::days(7)).await?;
+    // The gateway says what happened: an authorization it reports with its answer (the
+    // simulated gateway's) is applied now; otherwise the processor's event reports it later.
+    if intent.authorization_reported {
+        let hold_until = intent
+            .capture_before
+            .unwrap_or_else(|| state.now() + Duration::days(7));
+        authorization_succeeded(state, &intent.id, hold_until).await?;
     }
     Ok(())
 }
