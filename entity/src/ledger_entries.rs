@@ -8,8 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub order_id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: LedgerKind,
+    pub status: LedgerStatus,
     pub amount_cents: i64,
     pub currency: String,
     pub processor_id: Option<String>,
@@ -20,6 +20,34 @@ pub struct Model {
     pub next_attempt_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// What an entry moves: the captured charge, a payout, a refund, or the platform's commission.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum LedgerKind {
+    #[sea_orm(string_value = "CHARGE")]
+    Charge,
+    #[sea_orm(string_value = "TRANSFER")]
+    Transfer,
+    #[sea_orm(string_value = "REFUND")]
+    Refund,
+    #[sea_orm(string_value = "FEE")]
+    Fee,
+}
+
+/// Where an entry stands with the processor; OWED is commission a MANUAL tenant owes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum LedgerStatus {
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "SUCCEEDED")]
+    Succeeded,
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+    #[sea_orm(string_value = "OWED")]
+    Owed,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

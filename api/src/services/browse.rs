@@ -4,6 +4,7 @@
 //! Every sort is a keyset over (sort key, id): the key is an integer (or, for NAME, text) that
 //! the query selects as `sort_key`, so the cursor of each row is exact and pages never skip or
 //! repeat rows when others are inserted meanwhile.
+use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{ledger_entries, listings, orders, providers, tenants};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::{
@@ -515,7 +516,7 @@ const CAPTURED_OPEN: [&str; 4] = ["CLAIMED", "IN_PROGRESS", "DELIVERED", "DISPUT
 
 pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResult<Earnings> {
     let conn = &state.db.reader;
-    let sums: Vec<(String, String, i64)> = ledger_entries::Entity::find()
+    let sums: Vec<(LedgerKind, LedgerStatus, i64)> = ledger_entries::Entity::find()
         .select_only()
         .column(ledger_entries::Column::Kind)
         .column(ledger_entries::Column::Status)
@@ -525,15 +526,15 @@ pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResul
         )
         .join(JoinType::InnerJoin, ledger_entries::Relation::Order.def())
         .filter(Expr::col((orders::Entity, orders::Column::ProviderId)).eq(provider.id.as_str()))
-        .filter(ledger_entries::Column::Status.is_in(["SUCCEEDED", "OWED"]))
+        .filter(ledger_entries::Column::Status.is_in([LedgerStatus::Succeeded, LedgerStatus::Owed]))
         .group_by(ledger_entries::Column::Kind)
         .group_by(ledger_entries::Column::Status)
         .into_tuple()
         .all(conn)
         .await?;
-    let sum_of = |kind: &str, status: &str| {
+    let sum_of = |kind: LedgerKind, status: LedgerStatus| {
         sums.iter()
-            .find(|(k, s, _)| k == kind && s == status)
+            .find(|(k, s, _)| *k == kind && *s == status)
             .map_or(0, |(_, _, v)| *v)
     };
     let pending: Option<i64> = orders::Entity::find()
@@ -552,11 +553,11 @@ pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResul
             .starting_price_currency
             .clone()
             .unwrap_or_else(|| "USD".to_owned()),
-        paid_out: sum_of("TRANSFER", "SUCCEEDED"),
+        paid_out: sum_of(LedgerKind::Transfer, LedgerStatus::Succeeded),
         pending: pending.unwrap_or(0),
-        platform_fees: sum_of("FEE", "SUCCEEDED"),
-        platform_fees_owed: sum_of("FEE", "OWED"),
-        refunded: sum_of("REFUND", "SUCCEEDED"),
+        platform_fees: sum_of(LedgerKind::Fee, LedgerStatus::Succeeded),
+        platform_fees_owed: sum_of(LedgerKind::Fee, LedgerStatus::Owed),
+        refunded: sum_of(LedgerKind::Refund, LedgerStatus::Succeeded),
         completed_orders: provider.total_orders_completed,
     })
 }

@@ -2,11 +2,12 @@
 //! run against the processor after the commit under per-attempt idempotency keys, retried with
 //! backoff while they fail, marked SUCCEEDED when the processor confirms them.
 use chrono::{DateTime, Duration, Utc};
+use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{ledger_entries, orders, tenants};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::orders::*;
@@ -23,7 +24,10 @@ pub(crate) async fn mark_succeeded(
     now: DateTime<Utc>,
 ) -> ApiResult<u64> {
     let mut update = ledger_entries::Entity::update_many()
-        .col_expr(ledger_entries::Column::Status, Expr::value("SUCCEEDED"))
+        .col_expr(
+            ledger_entries::Column::Status,
+            Expr::value(LedgerStatus::Succeeded),
+        )
         .col_expr(
             ledger_entries::Column::LastError,
             Expr::value(Option::<String>::None),
@@ -38,7 +42,7 @@ pub(crate) async fn mark_succeeded(
     }
     Ok(update
         .filter(ledger_entries::Column::Id.eq(entry.id.clone()))
-        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Pending))
         .exec(txn)
         .await?
         .rows_affected)
@@ -49,14 +53,14 @@ pub(crate) async fn mark_succeeded(
 pub(crate) async fn add_ledger(
     conn: &DatabaseTransaction,
     order: &orders::Model,
-    kind: &str,
+    kind: LedgerKind,
     amount: i64,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let status = if kind == "FEE" {
-        "SUCCEEDED"
+    let status = if kind == LedgerKind::Fee {
+        LedgerStatus::Succeeded
     } else {
-        "PENDING"
+        LedgerStatus::Pending
     };
     add_ledger_entry(conn, order, kind, amount, status, None, now).await
 }
@@ -64,9 +68,9 @@ pub(crate) async fn add_ledger(
 pub(crate) async fn add_ledger_entry(
     conn: &DatabaseTransaction,
     order: &orders::Model,
-    kind: &str,
+    kind: LedgerKind,
     amount: i64,
-    status: &str,
+    status: LedgerStatus,
     processor_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -81,23 +85,23 @@ pub(crate) async fn add_ledger_entry(
 
 pub(crate) fn new_ledger_entry(
     order: &orders::Model,
-    kind: &str,
+    kind: LedgerKind,
     amount: i64,
-    status: &str,
+    status: LedgerStatus,
     processor_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> ledger_entries::ActiveModel {
-    let pending = status == "PENDING";
+    let pending = status == LedgerStatus::Pending;
     ledger_entries::ActiveModel {
         id: Set(ids::new_id(Kind::LedgerEntry)),
         order_id: Set(order.id.clone()),
-        kind: Set(kind.to_owned()),
-        status: Set(status.to_owned()),
+        kind: Set(kind),
+        status: Set(status),
         amount_cents: Set(amount),
         currency: Set(order.currency.clone()),
         processor_id: Set(processor_id.map(str::to_owned)),
         // (order, action); each call adds its attempt number (DESIGN §4).
-        idempotency_key: Set(format!("{}:{}", order.id, kind.to_lowercase())),
+        idempotency_key: Set(format!("{}:{}", order.id, kind.to_value().to_lowercase())),
         attempts: Set(0),
         last_error: Set(None),
         next_attempt_at: Set(pending.then_some(now)),
@@ -112,23 +116,23 @@ pub(crate) fn new_ledger_entry(
 pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
     let pending = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order_id))
-        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Pending))
         .order_by_asc(ledger_entries::Column::Id)
         .all(&state.db.reader)
         .await?;
     for entry in pending {
         let order = load(&state.db.reader, order_id).await?;
         let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
-        let result = match entry.kind.as_str() {
-            "CHARGE" => match &order.payment_intent_id {
+        let result = match entry.kind {
+            LedgerKind::Charge => match &order.payment_intent_id {
                 Some(intent) => capture(state, intent, entry.attempts, &key).await,
                 None => Err(anyhow::anyhow!("no payment intent to capture")),
             },
-            "REFUND" => match &order.charge_id {
+            LedgerKind::Refund => match &order.charge_id {
                 Some(charge) => state.gateway.refund(charge, entry.amount_cents, &key).await,
                 None => Err(anyhow::anyhow!("no captured charge to refund yet")),
             },
-            "TRANSFER" => {
+            LedgerKind::Transfer => {
                 let tenant = tenants::Entity::find_by_id(order.tenant_id.clone())
                     .one(&state.db.reader)
                     .await?;
@@ -151,7 +155,8 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
                     )),
                 }
             }
-            other => Err(anyhow::anyhow!("unknown ledger entry kind {other}")),
+            // Commission stays with the platform: nothing to run.
+            LedgerKind::Fee => Err(anyhow::anyhow!("a fee is not run against the processor")),
         };
         let now = state.now();
         let mut active: ledger_entries::ActiveModel = entry.clone().into();
@@ -159,13 +164,13 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         active.updated_at = Set(now);
         match result {
             Ok(processor_id) => {
-                active.status = Set("SUCCEEDED".to_owned());
+                active.status = Set(LedgerStatus::Succeeded);
                 active.processor_id = Set(Some(processor_id.clone()));
                 active.last_error = Set(None);
                 active.next_attempt_at = Set(None);
                 let txn = state.db.writer.begin().await?;
                 active.update(&txn).await?;
-                if entry.kind == "CHARGE" {
+                if entry.kind == LedgerKind::Charge {
                     orders::Entity::update_many()
                         .col_expr(orders::Column::ChargeId, Expr::value(processor_id))
                         .filter(orders::Column::Id.eq(order.id.clone()))
@@ -175,13 +180,13 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
                 txn.commit().await?;
             }
             Err(err) => {
-                tracing::error!(error = ?err, entry = %entry.id, kind = %entry.kind, "ledger entry failed; will retry");
+                tracing::error!(error = ?err, entry = %entry.id, kind = ?entry.kind, "ledger entry failed; will retry");
                 // Backoff doubles per attempt, from one minute up to a day.
                 let delay = Duration::minutes(1i64 << entry.attempts.clamp(0, 10));
                 active.last_error = Set(Some(format!("{err:#}").chars().take(1000).collect()));
                 active.next_attempt_at = Set(Some(now + delay));
                 active.update(&state.db.writer).await?;
-                if entry.kind == "CHARGE" {
+                if entry.kind == LedgerKind::Charge {
                     break;
                 }
             }
@@ -230,7 +235,7 @@ pub(crate) async fn captured_charge(
 pub async fn has_charge(state: &AppState, order_id: &str) -> ApiResult<bool> {
     let charges = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order_id))
-        .filter(ledger_entries::Column::Kind.eq("CHARGE"))
+        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Charge))
         .count(&state.db.reader)
         .await?;
     Ok(charges > 0)
@@ -241,7 +246,7 @@ pub async fn orders_with_due_entries(state: &AppState, limit: u64) -> ApiResult<
     Ok(ledger_entries::Entity::find()
         .select_only()
         .column(ledger_entries::Column::OrderId)
-        .filter(ledger_entries::Column::Status.eq("PENDING"))
+        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Pending))
         .filter(ledger_entries::Column::NextAttemptAt.lte(state.now()))
         .distinct()
         .limit(limit)

@@ -39,6 +39,7 @@ async fn place(app: &TestApp, buyer: &Session, listing_id: &str) -> Value {
 
 /// Sums of the order's ledger entries by kind and status.
 pub(crate) async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String, i64)> {
+    use sea_orm::ActiveEnum;
     let db = api::db::Db::connect(&app.settings.database_url)
         .await
         .expect("db");
@@ -48,7 +49,7 @@ pub(crate) async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String
         .await
         .expect("ledger")
         .into_iter()
-        .map(|e| (e.kind, e.status, e.amount_cents))
+        .map(|e| (e.kind.to_value(), e.status.to_value(), e.amount_cents))
         .collect();
     rows.sort();
     rows

@@ -1,6 +1,7 @@
 //! The commands of the state machine: who may do what (`domain::order`), one conditional update
 //! with its event and database effects in one transaction, then the money effects.
 use chrono::{DateTime, Duration, Utc};
+use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{deliveries, orders, providers};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
@@ -333,19 +334,30 @@ pub async fn apply(
                 invoicing::mark_paid(&txn, &order, method, None, confirmed_by, now).await?;
             }
             Effect::InvoiceVoid => invoicing::mark_void(&txn, &order.id, now).await?,
-            Effect::Capture => add_ledger(&txn, &order, "CHARGE", order.price_cents, now).await?,
+            Effect::Capture => {
+                add_ledger(&txn, &order, LedgerKind::Charge, order.price_cents, now).await?
+            }
             Effect::Settle(s) => {
                 if s.refund > 0 {
                     invoicing::mark_refunded(&txn, &order.id, s.refund, now).await?;
                 }
                 if stripe {
-                    add_ledger(&txn, &order, "REFUND", s.refund, now).await?;
-                    add_ledger(&txn, &order, "FEE", s.fee, now).await?;
-                    add_ledger(&txn, &order, "TRANSFER", s.transfer, now).await?;
+                    add_ledger(&txn, &order, LedgerKind::Refund, s.refund, now).await?;
+                    add_ledger(&txn, &order, LedgerKind::Fee, s.fee, now).await?;
+                    add_ledger(&txn, &order, LedgerKind::Transfer, s.transfer, now).await?;
                 } else {
                     // MANUAL orders move no money through the platform: the commission is
                     // owed by the seller's tenant (DESIGN §4), never sent to a processor.
-                    add_ledger_entry(&txn, &order, "FEE", s.fee, "OWED", None, now).await?;
+                    add_ledger_entry(
+                        &txn,
+                        &order,
+                        LedgerKind::Fee,
+                        s.fee,
+                        LedgerStatus::Owed,
+                        None,
+                        now,
+                    )
+                    .await?;
                 }
             }
             _ => {}

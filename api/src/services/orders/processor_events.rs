@@ -2,6 +2,7 @@
 //! authorized, payments canceled, captured, refunded or failed; each decided from the payment as
 //! the processor holds it, never from arrival order.
 use chrono::{DateTime, Utc};
+use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{ledger_entries, orders};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -113,12 +114,12 @@ pub async fn payment_succeeded(
     };
     let charge = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
-        .filter(ledger_entries::Column::Kind.eq("CHARGE"))
+        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Charge))
         .one(&state.db.reader)
         .await?;
     let now = state.now();
     match charge {
-        Some(entry) if entry.status == "PENDING" => {
+        Some(entry) if entry.status == LedgerStatus::Pending => {
             let txn = state.db.writer.begin().await?;
             confirm_charge(&txn, &entry, charge_id, now).await?;
             txn.commit().await?;
@@ -203,14 +204,14 @@ pub(crate) async fn refund_stray_payment(
     add_ledger_entry(
         &txn,
         &stray,
-        "CHARGE",
+        LedgerKind::Charge,
         amount_cents,
-        "SUCCEEDED",
+        LedgerStatus::Succeeded,
         Some(charge_id),
         now,
     )
     .await?;
-    add_ledger(&txn, &stray, "REFUND", amount_cents, now).await?;
+    add_ledger(&txn, &stray, LedgerKind::Refund, amount_cents, now).await?;
     let from = status(order);
     record_event(
         &txn,
@@ -249,17 +250,17 @@ pub async fn charge_refunded(
     let txn = state.db.writer.begin().await?;
     let refunds = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
-        .filter(ledger_entries::Column::Kind.eq("REFUND"))
+        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Refund))
         .order_by_asc(ledger_entries::Column::Id)
         .all(&txn)
         .await?;
     let mut known: i64 = refunds
         .iter()
-        .filter(|r| r.status == "SUCCEEDED")
+        .filter(|r| r.status == LedgerStatus::Succeeded)
         .map(|r| r.amount_cents)
         .sum();
     let mut still_pending = 0;
-    for pending in refunds.iter().filter(|r| r.status == "PENDING") {
+    for pending in refunds.iter().filter(|r| r.status == LedgerStatus::Pending) {
         if still_pending == 0 && known + pending.amount_cents <= amount_refunded {
             confirm_refund(&txn, pending, now).await?;
             known += pending.amount_cents;
@@ -269,7 +270,14 @@ pub async fn charge_refunded(
     }
     let outside = amount_refunded - known - still_pending;
     if outside > 0 {
-        let mut entry = new_ledger_entry(&order, "REFUND", outside, "SUCCEEDED", None, now);
+        let mut entry = new_ledger_entry(
+            &order,
+            LedgerKind::Refund,
+            outside,
+            LedgerStatus::Succeeded,
+            None,
+            now,
+        );
         entry.idempotency_key = Set(format!("{}:refund_outside:{amount_refunded}", order.id));
         match entry.insert(&txn).await {
             Ok(_) => {}
