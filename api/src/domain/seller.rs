@@ -173,6 +173,16 @@ pub fn place(raw: Option<&str>, what: &str) -> Result<Option<String>, Invalid> {
 
 /// A URL-safe slug of `text`: lower-case ASCII letters and digits joined by single hyphens,
 /// at most `max` characters; "item" when nothing usable is left.
+/// The average of `count` ratings summing to `sum`, rounded half up to two decimals; `None`
+/// before the first rating. Integer arithmetic until the one conversion the API's Float needs.
+pub fn average_rating(sum: i64, count: i32) -> Option<f64> {
+    let count = i64::from(count);
+    (count > 0).then(|| {
+        let hundredths = (sum * 100 + count / 2) / count;
+        hundredths as f64 / 100.0
+    })
+}
+
 pub fn slugify(text: &str, max: usize) -> String {
     let mut slug = String::with_capacity(text.len());
     let mut pending_dash = false;
@@ -215,6 +225,15 @@ fn fold_accent(c: char) -> char {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_average_rating_is_rounded_half_up_to_two_decimals_and_absent_without_ratings() {
+        assert_eq!(super::average_rating(0, 0), None);
+        assert_eq!(super::average_rating(5, 1), Some(5.0));
+        // 14 / 3 = 4.666… → 4.67; 9 / 8 = 1.125 → 1.13 (half up)
+        assert_eq!(super::average_rating(14, 3), Some(4.67));
+        assert_eq!(super::average_rating(9, 8), Some(1.13));
+    }
+
     use super::*;
     use ProviderStatus::*;
 

@@ -1,6 +1,5 @@
 //! The `Node` interface: any object by its type-prefixed id.
 use async_graphql::{Context, Interface, Object, ID};
-use sea_orm::EntityTrait;
 
 use super::accounts::User;
 use super::listings::Listing;
@@ -96,30 +95,13 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
                 .map(|o| Node::Order(Order(o))),
         ),
         Some(Kind::OrderEvent) => {
-            let state = ctx.state()?;
-            let Some(event) = entity::order_events::Entity::find_by_id(id.to_owned())
-                .one(&state.db.reader)
-                .await
-                .map_err(ApiError::from)?
-            else {
-                return Ok(None);
-            };
-            let visible =
-                order_service::order_for_viewer(state, ctx.viewer(), &event.order_id).await?;
-            Ok(visible.map(|_| Node::OrderEvent(OrderEvent(event))))
+            let event = order_service::event_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(event.map(|e| Node::OrderEvent(OrderEvent(e))))
         }
         Some(Kind::Delivery) => {
-            let state = ctx.state()?;
-            let Some(delivery) = entity::deliveries::Entity::find_by_id(id.to_owned())
-                .one(&state.db.reader)
-                .await
-                .map_err(ApiError::from)?
-            else {
-                return Ok(None);
-            };
-            let visible =
-                order_service::order_for_viewer(state, ctx.viewer(), &delivery.order_id).await?;
-            Ok(visible.map(|_| Node::Delivery(Delivery(delivery))))
+            let delivery =
+                order_service::delivery_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(delivery.map(|d| Node::Delivery(Delivery(d))))
         }
         _ => Ok(None),
     }

@@ -170,11 +170,7 @@ impl Provider {
     }
     /// average review rating, two decimals; null before the first review
     async fn avg_rating(&self) -> Option<f64> {
-        (self.0.review_count > 0).then(|| {
-            let hundredths = (self.0.rating_sum * 100 + i64::from(self.0.review_count) / 2)
-                / i64::from(self.0.review_count);
-            hundredths as f64 / 100.0
-        })
+        crate::domain::seller::average_rating(self.0.rating_sum, self.0.review_count)
     }
     async fn review_count(&self) -> i32 {
         self.0.review_count
@@ -231,10 +227,9 @@ impl Provider {
     }
     /// the provider's own user and admins only; null for others
     async fn earnings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProviderEarnings>> {
-        if !ctx.viewer().is_self_or_admin(&self.0.user_id) {
+        let Some(e) = browse::earnings(ctx.state()?, ctx.viewer(), &self.0).await? else {
             return Ok(None);
-        }
-        let e = browse::earnings(ctx.state()?, &self.0).await?;
+        };
         Ok(Some(ProviderEarnings {
             paid_out: Money::new(e.paid_out, &e.currency),
             pending: Money::new(e.pending, &e.currency),

@@ -514,7 +514,15 @@ pub struct Earnings {
 /// Orders paid for (captured) but not yet completed.
 const CAPTURED_OPEN: [&str; 4] = ["CLAIMED", "IN_PROGRESS", "DELIVERED", "DISPUTED"];
 
-pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResult<Earnings> {
+/// A provider's money, for its own user and admins; `None` for anyone else.
+pub async fn earnings(
+    state: &AppState,
+    viewer: &Viewer,
+    provider: &providers::Model,
+) -> ApiResult<Option<Earnings>> {
+    if !viewer.is_self_or_admin(&provider.user_id) {
+        return Ok(None);
+    }
     let conn = &state.db.reader;
     let sums: Vec<(LedgerKind, LedgerStatus, i64)> = ledger_entries::Entity::find()
         .select_only()
@@ -548,7 +556,7 @@ pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResul
         .into_tuple()
         .one(conn)
         .await?;
-    Ok(Earnings {
+    Ok(Some(Earnings {
         currency: provider
             .starting_price_currency
             .clone()
@@ -559,5 +567,5 @@ pub async fn earnings(state: &AppState, provider: &providers::Model) -> ApiResul
         platform_fees_owed: sum_of(LedgerKind::Fee, LedgerStatus::Owed),
         refunded: sum_of(LedgerKind::Refund, LedgerStatus::Succeeded),
         completed_orders: provider.total_orders_completed,
-    })
+    }))
 }

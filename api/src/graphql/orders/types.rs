@@ -3,7 +3,7 @@ use async_graphql::{Context, Object, ID};
 use entity::{deliveries, order_events, orders};
 
 use super::*;
-use crate::domain::order::{self as machine, OrderStatus};
+use crate::domain::order as machine;
 use crate::error::ApiError;
 use crate::graphql::accounts::User;
 use crate::graphql::connection::connection;
@@ -212,10 +212,7 @@ impl Order {
     }
     /// client secret for confirming payment in the browser; buyer only, while PLACED with STRIPE
     async fn payment_client_secret(&self, ctx: &Context<'_>) -> Option<&str> {
-        let buyer = ctx.viewer().id() == Some(self.0.buyer_id.as_str());
-        (buyer && service::status(&self.0) == OrderStatus::Placed)
-            .then_some(self.0.payment_client_secret.as_deref())
-            .flatten()
+        service::payment_client_secret(&self.0, ctx.viewer())
     }
     async fn sla_deadline(&self) -> Option<DateTime> {
         self.0.sla_deadline.map(Into::into)
@@ -267,9 +264,9 @@ impl Order {
     ) -> async_graphql::Result<Vec<OrderActionGql>> {
         let state = ctx.state()?;
         let viewer = ctx.viewer();
-        let Some(user_id) = viewer.id() else {
+        if viewer.id().is_none() {
             return Ok(Vec::new());
-        };
+        }
         // The provider comes through the loader, so a page of orders costs one query for all.
         let provider = ctx
             .loaders()?
@@ -277,15 +274,8 @@ impl Order {
             .load_one(self.0.provider_id.clone())
             .await
             .map_err(loader_error)?;
-        let roles = machine::ViewerRoles {
-            buyer: self.0.buyer_id == user_id,
-            provider: provider.is_some_and(|p| p.user_id == user_id),
-            admin: viewer.is_admin(),
-        };
-        let facts = service::facts(&self.0, state.now());
-        // Reviews arrive with their own issue; until then no order has one.
         Ok(
-            machine::available_actions(service::status(&self.0), roles, &facts, false)
+            service::available_actions(&self.0, viewer, provider.as_ref(), state.now())
                 .into_iter()
                 .map(Into::into)
                 .collect(),

@@ -1,5 +1,5 @@
 //! Reading orders: one order for a viewer who may read it, and the keyset-paged lists.
-use entity::{orders, providers};
+use entity::{deliveries, order_events, orders, providers};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -31,6 +31,47 @@ pub async fn order_for_viewer(
     Ok(relation(&state.db.reader, viewer, &order)
         .await?
         .map(|_| order))
+}
+
+/// The secret that confirms the card payment in the browser: the buyer's alone, and only while
+/// the order waits for that payment.
+pub fn payment_client_secret<'a>(order: &'a orders::Model, viewer: &Viewer) -> Option<&'a str> {
+    let buyer = viewer.id() == Some(order.buyer_id.as_str());
+    (buyer && status(order) == OrderStatus::Placed)
+        .then_some(order.payment_client_secret.as_deref())
+        .flatten()
+}
+
+/// An order event, for a viewer who may read its order.
+pub async fn event_for_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+    event_id: &str,
+) -> ApiResult<Option<order_events::Model>> {
+    let Some(event) = order_events::Entity::find_by_id(event_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let visible = order_for_viewer(state, viewer, &event.order_id).await?;
+    Ok(visible.map(|_| event))
+}
+
+/// A delivery, for a viewer who may read its order.
+pub async fn delivery_for_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+    delivery_id: &str,
+) -> ApiResult<Option<deliveries::Model>> {
+    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id.to_owned())
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let visible = order_for_viewer(state, viewer, &delivery.order_id).await?;
+    Ok(visible.map(|_| delivery))
 }
 
 #[derive(Debug, Default)]
