@@ -75,5 +75,8 @@ mod tests {
     fn every_stored_enum_round_trips_and_refuses_unknown_text() {
         round_trips::<crate::ledger_entries::LedgerKind>();
         round_trips::<crate::ledger_entries::LedgerStatus>();
+        round_trips::<crate::orders::OrderStatus>();
+        round_trips::<crate::orders::PaymentMode>();
+        round_trips::<crate::order_events::ActorKind>();
     }
 }

@@ -8,14 +8,30 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub order_id: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<super::orders::OrderStatus>,
+    pub to_status: super::orders::OrderStatus,
     pub action: String,
-    pub actor_kind: String,
+    pub actor_kind: ActorKind,
     pub actor_id: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub note: Option<String>,
     pub occurred_at: DateTimeUtc,
+}
+
+/// Who moved the order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ActorKind {
+    #[sea_orm(string_value = "BUYER")]
+    Buyer,
+    #[sea_orm(string_value = "PROVIDER")]
+    Provider,
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+    #[sea_orm(string_value = "SYSTEM")]
+    System,
+    #[sea_orm(string_value = "PAYMENT_PROCESSOR")]
+    PaymentProcessor,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

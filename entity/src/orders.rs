@@ -12,9 +12,9 @@ pub struct Model {
     pub provider_id: String,
     pub listing_id: String,
     pub tenant_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub version: i32,
-    pub payment_mode: String,
+    pub payment_mode: PaymentMode,
     pub currency: String,
     pub price_cents: i64,
     pub platform_fee_cents: i64,
@@ -46,6 +46,42 @@ pub struct Model {
     pub cancel_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Where an order stands in the state machine (`api::domain::order`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum OrderStatus {
+    #[sea_orm(string_value = "PLACED")]
+    Placed,
+    #[sea_orm(string_value = "PAYMENT_HELD")]
+    PaymentHeld,
+    #[sea_orm(string_value = "CLAIMED")]
+    Claimed,
+    #[sea_orm(string_value = "IN_PROGRESS")]
+    InProgress,
+    #[sea_orm(string_value = "DELIVERED")]
+    Delivered,
+    #[sea_orm(string_value = "COMPLETED")]
+    Completed,
+    #[sea_orm(string_value = "DISPUTED")]
+    Disputed,
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+    #[sea_orm(string_value = "PAYMENT_FAILED")]
+    PaymentFailed,
+    #[sea_orm(string_value = "REFUNDED")]
+    Refunded,
+}
+
+/// How an order is paid: by card through the platform (escrow), or outside it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum PaymentMode {
+    #[sea_orm(string_value = "STRIPE")]
+    Stripe,
+    #[sea_orm(string_value = "MANUAL")]
+    Manual,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

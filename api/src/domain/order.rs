@@ -4,74 +4,36 @@
 //! function, so clients never copy the rules.
 use super::money::Settlement;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrderStatus {
-    Placed,
-    PaymentHeld,
-    Claimed,
-    InProgress,
-    Delivered,
-    Completed,
-    Disputed,
-    Cancelled,
-    PaymentFailed,
-    Refunded,
+/// The statuses and payment modes are the stored vocabulary (SeaORM active enums in the
+/// entity crate); the rules about them live here.
+pub use entity::orders::{OrderStatus, PaymentMode};
+use sea_orm::{ActiveEnum, Iterable};
+
+/// Every status, for tables and property tests.
+pub fn all_statuses() -> Vec<OrderStatus> {
+    OrderStatus::iter().collect()
 }
 
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 10] = [
-        OrderStatus::Placed,
-        OrderStatus::PaymentHeld,
-        OrderStatus::Claimed,
-        OrderStatus::InProgress,
-        OrderStatus::Delivered,
-        OrderStatus::Completed,
-        OrderStatus::Disputed,
-        OrderStatus::Cancelled,
-        OrderStatus::PaymentFailed,
-        OrderStatus::Refunded,
-    ];
+/// The money has been captured and not yet settled.
+pub fn is_captured_open(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Claimed
+            | OrderStatus::InProgress
+            | OrderStatus::Delivered
+            | OrderStatus::Disputed
+    )
+}
 
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Placed => "PLACED",
-            OrderStatus::PaymentHeld => "PAYMENT_HELD",
-            OrderStatus::Claimed => "CLAIMED",
-            OrderStatus::InProgress => "IN_PROGRESS",
-            OrderStatus::Delivered => "DELIVERED",
-            OrderStatus::Completed => "COMPLETED",
-            OrderStatus::Disputed => "DISPUTED",
-            OrderStatus::Cancelled => "CANCELLED",
-            OrderStatus::PaymentFailed => "PAYMENT_FAILED",
-            OrderStatus::Refunded => "REFUNDED",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|s| s.as_str() == stored)
-    }
-
-    /// The money has been captured and not yet settled.
-    pub fn is_captured_open(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Claimed
-                | OrderStatus::InProgress
-                | OrderStatus::Delivered
-                | OrderStatus::Disputed
-        )
-    }
-
-    /// No further transition except a chargeback on a completed order.
-    pub fn is_closed(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Completed
-                | OrderStatus::Cancelled
-                | OrderStatus::PaymentFailed
-                | OrderStatus::Refunded
-        )
-    }
+/// No further transition except a chargeback on a completed order.
+pub fn is_closed(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Completed
+            | OrderStatus::Cancelled
+            | OrderStatus::PaymentFailed
+            | OrderStatus::Refunded
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,12 +43,6 @@ pub enum Actor {
     Admin,
     System,
     Processor,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentMode {
-    Stripe,
-    Manual,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +189,7 @@ impl Refusal {
                 format!(
                     "cannot {} an order that is {}",
                     action.replace('_', " "),
-                    from.as_str()
+                    from.to_value()
                 )
             }
             Refusal::NotAllowed { action, .. } => {
@@ -582,7 +538,7 @@ mod tests {
                     is_late: late,
                     ..facts(mode)
                 };
-                for from in OrderStatus::ALL {
+                for from in all_statuses() {
                     for action in actions() {
                         for actor in ACTORS {
                             let got = transition(from, action, actor, &f).map(|o| o.to).ok();
@@ -759,7 +715,7 @@ mod tests {
             for (action, actor, late) in steps {
                 let f = Facts { revisions_used, is_late: late, ..facts(mode) };
                 let Ok(outcome) = transition(status, action, actor, &f) else { continue };
-                prop_assert!(OrderStatus::ALL.contains(&outcome.to));
+                prop_assert!(all_statuses().contains(&outcome.to));
                 for effect in &outcome.effects {
                     match effect {
                         Effect::Capture => { prop_assert_eq!(charged, 0); charged = price; }
@@ -772,7 +728,7 @@ mod tests {
                 }
                 prop_assert!(revisions_used <= f.revisions_included);
                 status = outcome.to;
-                if stripe && status.is_closed() && status != Cancelled && status != PaymentFailed {
+                if stripe && is_closed(status) && status != Cancelled && status != PaymentFailed {
                     prop_assert_eq!(charged, settled, "closed {:?} with charge {} settled {}", status, charged, settled);
                 }
                 if status == Cancelled || status == PaymentFailed {

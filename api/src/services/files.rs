@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::orders;
 use http::Method;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum as _, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::orders::{load, order_with_roles, status};
 use super::Viewer;
@@ -92,7 +92,7 @@ async fn order_for_upload(
             RefusalCode::InvalidState,
             format!(
                 "cannot attach this file to an order that is {}",
-                current.as_str()
+                current.to_value()
             ),
         )));
     }
@@ -203,7 +203,7 @@ pub async fn attach_order_script(
         )
         .col_expr(orders::Column::UpdatedAt, Expr::value(now))
         .filter(orders::Column::Id.eq(order.id.clone()))
-        .filter(orders::Column::Status.eq(order.status.clone()))
+        .filter(orders::Column::Status.eq(order.status))
         .exec(&state.db.writer)
         .await?;
     if updated.rows_affected != 1 {

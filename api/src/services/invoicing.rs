@@ -140,7 +140,7 @@ pub async fn create_order_invoice(
         client_id: Set(Some(order.buyer_id.clone())),
         order_id: Set(Some(order.id.clone())),
         status: Set("SENT".to_owned()),
-        payment_mode: Set(order.payment_mode.clone()),
+        payment_mode: Set(sea_orm::ActiveEnum::to_value(&order.payment_mode)),
         currency: Set(order.currency.clone()),
         total_cents: Set(order.price_cents),
         deposit_cents: Set(None),

@@ -13,32 +13,15 @@ mirror_enum!(OrderActionGql, "OrderAction", machine::OrderAction, {
     Cancel, OpenDispute, Review, ResolveDispute,
 });
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "ActorKind")]
-pub enum ActorKindGql {
-    Buyer,
-    Provider,
-    Admin,
-    System,
-    PaymentProcessor,
-}
+mirror_enum!(ActorKindGql, "ActorKind", entity::order_events::ActorKind, {
+    Buyer, Provider, Admin, System, PaymentProcessor,
+});
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "PaymentMode")]
-pub enum PaymentModeGql {
-    Stripe,
-    Manual,
-}
+mirror_enum!(PaymentModeGql, "PaymentMode", machine::PaymentMode, { Stripe, Manual });
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "OrderRole")]
 pub enum OrderRoleGql {
     Buyer,
     Provider,
-}
-
-pub(crate) fn parse_status(stored: &str) -> OrderStatusGql {
-    OrderStatus::parse(stored)
-        .unwrap_or(OrderStatus::Cancelled)
-        .into()
 }

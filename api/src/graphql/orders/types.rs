@@ -3,7 +3,6 @@ use async_graphql::{Context, Object, ID};
 use entity::{deliveries, order_events, orders};
 
 use super::*;
-use crate::domain::order as machine;
 use crate::error::ApiError;
 use crate::graphql::accounts::User;
 use crate::graphql::connection::connection;
@@ -30,23 +29,17 @@ impl OrderEvent {
         ))
     }
     async fn from_status(&self) -> Option<OrderStatusGql> {
-        self.0.from_status.as_deref().map(parse_status)
+        self.0.from_status.map(Into::into)
     }
     async fn to_status(&self) -> OrderStatusGql {
-        parse_status(&self.0.to_status)
+        self.0.to_status.into()
     }
     /// the machine's name of the action, e.g. "claim"
     async fn action(&self) -> &str {
         &self.0.action
     }
     async fn actor_kind(&self) -> ActorKindGql {
-        match self.0.actor_kind.as_str() {
-            "BUYER" => ActorKindGql::Buyer,
-            "PROVIDER" => ActorKindGql::Provider,
-            "ADMIN" => ActorKindGql::Admin,
-            "PAYMENT_PROCESSOR" => ActorKindGql::PaymentProcessor,
-            _ => ActorKindGql::System,
-        }
+        self.0.actor_kind.into()
     }
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = &self.0.actor_id else {
@@ -146,7 +139,7 @@ impl Order {
         format!("ORD-{:06}", self.0.number)
     }
     async fn status(&self) -> OrderStatusGql {
-        parse_status(&self.0.status)
+        self.0.status.into()
     }
     async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         ctx.loaders()?
@@ -193,10 +186,7 @@ impl Order {
         )
     }
     async fn payment_mode(&self) -> PaymentModeGql {
-        match service::payment_mode(&self.0) {
-            machine::PaymentMode::Manual => PaymentModeGql::Manual,
-            machine::PaymentMode::Stripe => PaymentModeGql::Stripe,
-        }
+        service::payment_mode(&self.0).into()
     }
     async fn price(&self) -> Money {
         self.money(self.0.price_cents)

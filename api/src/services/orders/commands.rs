@@ -228,7 +228,7 @@ pub async fn apply(
     let outcome = machine::transition(from, action, actor, &facts(&order, now)).map_err(refusal)?;
 
     let mut sets: Vec<(orders::Column, SimpleExpr)> = vec![
-        (orders::Column::Status, Expr::value(outcome.to.as_str())),
+        (orders::Column::Status, Expr::value(outcome.to)),
         (
             orders::Column::Version,
             Expr::col(orders::Column::Version).add(1),
@@ -294,7 +294,7 @@ pub async fn apply(
     }
     let updated = update
         .filter(orders::Column::Id.eq(order.id.clone()))
-        .filter(orders::Column::Status.eq(from.as_str()))
+        .filter(orders::Column::Status.eq(from))
         .filter(orders::Column::Version.eq(order.version))
         .exec(&txn)
         .await?;
@@ -398,7 +398,7 @@ pub async fn apply(
             .await?;
     }
     txn.commit().await?;
-    tracing::info!(order = %order.id, from = from.as_str(), to = outcome.to.as_str(), action = action.name(), "order moved");
+    tracing::info!(order = %order.id, from = ?from, to = ?outcome.to, action = action.name(), "order moved");
 
     if stripe {
         if outcome.effects.contains(&Effect::ReleaseAuthorization) {

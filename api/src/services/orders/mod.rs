@@ -13,6 +13,7 @@ pub use processor_events::*;
 pub use queries::*;
 
 use chrono::{DateTime, Utc};
+use entity::order_events::ActorKind;
 use entity::{order_events, orders, providers};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
@@ -33,15 +34,11 @@ fn not_found() -> ApiError {
 }
 
 pub fn payment_mode(order: &orders::Model) -> PaymentMode {
-    if order.payment_mode == "MANUAL" {
-        PaymentMode::Manual
-    } else {
-        PaymentMode::Stripe
-    }
+    order.payment_mode
 }
 
 pub fn status(order: &orders::Model) -> OrderStatus {
-    OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Cancelled)
+    order.status
 }
 
 /// Past the SLA deadline while the provider still owes the work.
@@ -145,10 +142,10 @@ async fn record_event(
     order_events::ActiveModel {
         id: Set(ids::new_id(Kind::OrderEvent)),
         order_id: Set(order_id.to_owned()),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
+        from_status: Set(from),
+        to_status: Set(to),
         action: Set(action.to_owned()),
-        actor_kind: Set(actor_kind(actor).to_owned()),
+        actor_kind: Set(actor_kind(actor)),
         actor_id: Set(actor_user.map(str::to_owned)),
         note: Set(note.map(str::to_owned)),
         occurred_at: Set(now),
@@ -158,13 +155,13 @@ async fn record_event(
     Ok(())
 }
 
-pub fn actor_kind(actor: Actor) -> &'static str {
+pub fn actor_kind(actor: Actor) -> ActorKind {
     match actor {
-        Actor::Buyer => "BUYER",
-        Actor::Provider => "PROVIDER",
-        Actor::Admin => "ADMIN",
-        Actor::System => "SYSTEM",
-        Actor::Processor => "PAYMENT_PROCESSOR",
+        Actor::Buyer => ActorKind::Buyer,
+        Actor::Provider => ActorKind::Provider,
+        Actor::Admin => ActorKind::Admin,
+        Actor::System => ActorKind::System,
+        Actor::Processor => ActorKind::PaymentProcessor,
     }
 }
 

@@ -126,14 +126,9 @@ pub async fn place_order(
         provider_id: Set(provider.id.clone()),
         listing_id: Set(listing.id.clone()),
         tenant_id: Set(tenant.id.clone()),
-        status: Set(OrderStatus::Placed.as_str().to_owned()),
+        status: Set(OrderStatus::Placed),
         version: Set(0),
-        payment_mode: Set(if mode == PaymentMode::Manual {
-            "MANUAL"
-        } else {
-            "STRIPE"
-        }
-        .to_owned()),
+        payment_mode: Set(mode),
         currency: Set(listing.currency.clone()),
         price_cents: Set(price),
         platform_fee_cents: Set(fee),

@@ -135,7 +135,7 @@ pub async fn payment_succeeded(
             refund_stray_payment(state, &order, charge_id, amount_cents).await
         }
         None => {
-            tracing::warn!(order = %order.id, status = %order.status, charge = charge_id,
+            tracing::warn!(order = %order.id, status = ?order.status, charge = charge_id,
                 "a payment was captured outside the platform for an open order; left for an admin");
             Ok(())
         }

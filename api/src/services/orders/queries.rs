@@ -118,8 +118,7 @@ pub async fn list_orders(
         return Err(ApiError::BadInput("at most 10 statuses".into()));
     }
     if !filter.statuses.is_empty() {
-        query =
-            query.filter(orders::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        query = query.filter(orders::Column::Status.is_in(filter.statuses.iter().copied()));
     }
     if let Some(id) = filter.provider_id {
         query = query.filter(orders::Column::ProviderId.eq(id));

@@ -34,7 +34,7 @@ async fn due(
     condition: sea_orm::Condition,
 ) -> ApiResult<Vec<orders::Model>> {
     Ok(orders::Entity::find()
-        .filter(orders::Column::Status.eq(status.as_str()))
+        .filter(orders::Column::Status.eq(status))
         .filter(condition)
         .order_by_asc(orders::Column::Id)
         .limit(BATCH)
@@ -146,10 +146,7 @@ pub async fn run_once(state: &AppState) -> ApiResult<Report> {
     // Closed before the claim, the hold still on the buyer's card because releasing it failed:
     // try again while it lasts. Orders with a charge are the ledger's business, not this.
     let held = orders::Entity::find()
-        .filter(orders::Column::Status.is_in([
-            OrderStatus::Cancelled.as_str(),
-            OrderStatus::PaymentFailed.as_str(),
-        ]))
+        .filter(orders::Column::Status.is_in([OrderStatus::Cancelled, OrderStatus::PaymentFailed]))
         .filter(orders::Column::HoldExpiresAt.gt(now))
         .filter(orders::Column::PaymentIntentId.is_not_null())
         .filter(orders::Column::ChargeId.is_null())
