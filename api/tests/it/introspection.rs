@@ -3,7 +3,11 @@
 //! exported SDL), while abusive introspection and over-deep operations are refused with a code.
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_graphql_parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
+use async_graphql::Name;
+use async_graphql_parser::types::{
+    BaseType, FieldDefinition, Type, TypeKind, TypeSystemDefinition,
+};
+use async_graphql_parser::Positioned;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, top_level_code, TestApp};
@@ -41,6 +45,31 @@ fn sdl_type(ty: &Type) -> String {
     }
 }
 
+/// The field lines (with argument types) and `implements` lines of an object or interface.
+fn add_fields(
+    members: &mut BTreeSet<String>,
+    fields: &[Positioned<FieldDefinition>],
+    implements: &[Positioned<Name>],
+) {
+    for field in fields {
+        let f = &field.node;
+        let args: Vec<String> = f
+            .arguments
+            .iter()
+            .map(|a| format!("{}: {}", a.node.name.node, sdl_type(&a.node.ty.node)))
+            .collect();
+        members.insert(format!(
+            "field {}({}): {}",
+            f.name.node,
+            args.join(", "),
+            sdl_type(&f.ty.node)
+        ));
+    }
+    for i in implements {
+        members.insert(format!("implements {}", i.node));
+    }
+}
+
 /// Every named type of an SDL document as `kind` → sorted member lines.
 fn from_sdl(sdl: &str) -> BTreeMap<String, BTreeSet<String>> {
     let doc = async_graphql_parser::parse_schema(sdl).expect("SDL parses");
@@ -55,43 +84,11 @@ fn from_sdl(sdl: &str) -> BTreeMap<String, BTreeSet<String>> {
         let kind = match &ty.kind {
             TypeKind::Scalar => "SCALAR",
             TypeKind::Object(o) => {
-                for field in &o.fields {
-                    let f = &field.node;
-                    let args: Vec<String> = f
-                        .arguments
-                        .iter()
-                        .map(|a| format!("{}: {}", a.node.name.node, sdl_type(&a.node.ty.node)))
-                        .collect();
-                    members.insert(format!(
-                        "field {}({}): {}",
-                        f.name.node,
-                        args.join(", "),
-                        sdl_type(&f.ty.node)
-                    ));
-                }
-                for i in &o.implements {
-                    members.insert(format!("implements {}", i.node));
-                }
+                add_fields(&mut members, &o.fields, &o.implements);
                 "OBJECT"
             }
             TypeKind::Interface(o) => {
-                for field in &o.fields {
-                    let f = &field.node;
-                    let args: Vec<String> = f
-                        .arguments
-                        .iter()
-                        .map(|a| format!("{}: {}", a.node.name.node, sdl_type(&a.node.ty.node)))
-                        .collect();
-                    members.insert(format!(
-                        "field {}({}): {}",
-                        f.name.node,
-                        args.join(", "),
-                        sdl_type(&f.ty.node)
-                    ));
-                }
-                for i in &o.implements {
-                    members.insert(format!("implements {}", i.node));
-                }
+                add_fields(&mut members, &o.fields, &o.implements);
                 "INTERFACE"
             }
             TypeKind::Union(u) => {
