@@ -78,5 +78,9 @@ mod tests {
         round_trips::<crate::orders::OrderStatus>();
         round_trips::<crate::orders::PaymentMode>();
         round_trips::<crate::order_events::ActorKind>();
+        round_trips::<crate::tenants::TenantPaymentMode>();
+        round_trips::<crate::providers::ProviderStatus>();
+        round_trips::<crate::providers::ProviderType>();
+        round_trips::<crate::tenant_members::MemberRole>();
     }
 }

@@ -9,7 +9,7 @@ pub struct Model {
     pub id: String,
     pub user_id: String,
     pub tenant_id: String,
-    pub provider_type: String,
+    pub provider_type: ProviderType,
     pub display_name: String,
     #[sea_orm(column_type = "Text")]
     pub bio: String,
@@ -17,7 +17,7 @@ pub struct Model {
     pub specialties: String,
     pub city: Option<String>,
     pub state: Option<String>,
-    pub status: String,
+    pub status: ProviderStatus,
     pub status_reason: Option<String>,
     pub rating_sum: i64,
     pub review_count: i32,
@@ -26,6 +26,30 @@ pub struct Model {
     pub starting_price_currency: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Verification state of a provider.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ProviderStatus {
+    #[sea_orm(string_value = "PENDING_VERIFICATION")]
+    PendingVerification,
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "SUSPENDED")]
+    Suspended,
+    #[sea_orm(string_value = "DEACTIVATED")]
+    Deactivated,
+}
+
+/// What kind of provider.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ProviderType {
+    #[sea_orm(string_value = "SERVICE_PROVIDER")]
+    ServiceProvider,
+    #[sea_orm(string_value = "BREEDER")]
+    Breeder,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

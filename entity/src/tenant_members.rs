@@ -9,8 +9,18 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub user_id: String,
-    pub role: String,
+    pub role: MemberRole,
     pub created_at: DateTimeUtc,
+}
+
+/// A member's role in a tenant.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum MemberRole {
+    #[sea_orm(string_value = "OWNER")]
+    Owner,
+    #[sea_orm(string_value = "STAFF")]
+    Staff,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,32 +1,22 @@
 //! Sellers: tenants, providers and their statuses, parsed and decided without I/O.
 use super::{bounded_text, Invalid};
+/// The stored vocabulary (SeaORM active enums in the entity crate); the rules live here.
+pub use entity::providers::{ProviderStatus, ProviderType};
+pub use entity::tenant_members::MemberRole;
+pub use entity::tenants::TenantPaymentMode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TenantPaymentMode {
-    Stripe,
-    Manual,
-    Disabled,
+/// The moves moderation allows: verify, suspend and reinstate, deactivate for good.
+pub fn provider_can_become(from: ProviderStatus, to: ProviderStatus) -> bool {
+    use ProviderStatus::*;
+    matches!(
+        (from, to),
+        (PendingVerification, Active)
+            | (Active, Suspended)
+            | (Suspended, Active)
+            | (PendingVerification | Active | Suspended, Deactivated)
+    )
 }
 
-impl TenantPaymentMode {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TenantPaymentMode::Stripe => "STRIPE",
-            TenantPaymentMode::Manual => "MANUAL",
-            TenantPaymentMode::Disabled => "DISABLED",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> TenantPaymentMode {
-        match stored {
-            "STRIPE" => TenantPaymentMode::Stripe,
-            "MANUAL" => TenantPaymentMode::Manual,
-            _ => TenantPaymentMode::Disabled,
-        }
-    }
-}
-
-/// What decides whether buyers can order from a tenant.
 #[derive(Debug, Clone, Copy)]
 pub struct PaymentSetup {
     pub mode: TenantPaymentMode,
@@ -48,21 +38,6 @@ impl PaymentSetup {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberRole {
-    Owner,
-    Staff,
-}
-
-impl MemberRole {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MemberRole::Owner => "OWNER",
-            MemberRole::Staff => "STAFF",
-        }
-    }
-}
-
 pub fn tenant_name(raw: &str) -> Result<String, Invalid> {
     bounded_text(raw, "name", 1, 200)
 }
@@ -70,69 +45,6 @@ pub fn tenant_name(raw: &str) -> Result<String, Invalid> {
 pub fn payment_instructions(raw: &str) -> Result<Option<String>, Invalid> {
     let text = bounded_text(raw, "payment instructions", 0, 2000)?;
     Ok((!text.is_empty()).then_some(text))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderStatus {
-    PendingVerification,
-    Active,
-    Suspended,
-    Deactivated,
-}
-
-impl ProviderStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProviderStatus::PendingVerification => "PENDING_VERIFICATION",
-            ProviderStatus::Active => "ACTIVE",
-            ProviderStatus::Suspended => "SUSPENDED",
-            ProviderStatus::Deactivated => "DEACTIVATED",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> ProviderStatus {
-        match stored {
-            "PENDING_VERIFICATION" => ProviderStatus::PendingVerification,
-            "ACTIVE" => ProviderStatus::Active,
-            "SUSPENDED" => ProviderStatus::Suspended,
-            _ => ProviderStatus::Deactivated,
-        }
-    }
-
-    /// The moves admins may make: verify (PENDING → ACTIVE), suspend and reinstate
-    /// (ACTIVE ↔ SUSPENDED), and deactivate from anywhere but DEACTIVATED. Deactivation is final.
-    pub fn can_become(self, to: ProviderStatus) -> bool {
-        use ProviderStatus::*;
-        matches!(
-            (self, to),
-            (PendingVerification, Active)
-                | (Active, Suspended)
-                | (Suspended, Active)
-                | (PendingVerification | Active | Suspended, Deactivated)
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderType {
-    ServiceProvider,
-    Breeder,
-}
-
-impl ProviderType {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProviderType::ServiceProvider => "SERVICE_PROVIDER",
-            ProviderType::Breeder => "BREEDER",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> ProviderType {
-        match stored {
-            "BREEDER" => ProviderType::Breeder,
-            _ => ProviderType::ServiceProvider,
-        }
-    }
 }
 
 pub const MAX_SPECIALTIES: usize = 20;
@@ -251,7 +163,7 @@ mod tests {
         for from in all {
             for to in all {
                 assert_eq!(
-                    from.can_become(to),
+                    super::provider_can_become(from, to),
                     allowed.contains(&(from, to)),
                     "{from:?} -> {to:?}"
                 );

@@ -74,7 +74,7 @@ impl Tenant {
         &self.0.slug
     }
     async fn payment_mode(&self) -> TenantPaymentModeGql {
-        TenantPaymentMode::from_stored(&self.0.payment_mode).into()
+        self.0.payment_mode.into()
     }
     /// shown to buyers who pay manually
     async fn payment_instructions(&self) -> Option<&str> {
@@ -142,7 +142,7 @@ impl Provider {
     }
     #[graphql(name = "type")]
     async fn provider_type(&self) -> ProviderTypeGql {
-        ProviderType::from_stored(&self.0.provider_type).into()
+        self.0.provider_type.into()
     }
     async fn display_name(&self) -> &str {
         &self.0.display_name
@@ -160,7 +160,7 @@ impl Provider {
         self.0.state.as_deref()
     }
     async fn status(&self) -> ProviderStatusGql {
-        ProviderStatus::from_stored(&self.0.status).into()
+        self.0.status.into()
     }
     async fn stripe_onboarding_complete(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(self.tenant_model(ctx).await?.stripe_onboarding_complete)
@@ -401,7 +401,7 @@ impl SellersQuery {
             status: filter.status.map(Into::into),
             provider_type: filter
                 .provider_type
-                .map(|t| ProviderType::from(t).as_str().to_owned()),
+                .map(|t| sea_orm::ActiveEnum::to_value(&ProviderType::from(t))),
             specialty: filter.specialty,
             city: filter.city,
             state: filter.state,

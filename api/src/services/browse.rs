@@ -7,6 +7,7 @@
 use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{ledger_entries, listings, orders, providers, tenants};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use sea_orm::ActiveEnum as _;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
@@ -367,19 +368,19 @@ fn public_listing_condition() -> Condition {
         )
         .add(
             Expr::col((providers::Entity, providers::Column::Status))
-                .eq(ProviderStatus::Active.as_str()),
+                .eq(ProviderStatus::Active.to_value()),
         )
         .add(
             Condition::any()
                 .add(
                     Expr::col((tenants::Entity, tenants::Column::PaymentMode))
-                        .eq(TenantPaymentMode::Manual.as_str()),
+                        .eq(TenantPaymentMode::Manual.to_value()),
                 )
                 .add(
                     Condition::all()
                         .add(
                             Expr::col((tenants::Entity, tenants::Column::PaymentMode))
-                                .eq(TenantPaymentMode::Stripe.as_str()),
+                                .eq(TenantPaymentMode::Stripe.to_value()),
                         )
                         .add(
                             Expr::col((tenants::Entity, tenants::Column::StripeOnboardingComplete))
@@ -407,15 +408,15 @@ pub async fn providers_page(
     let mut query = providers::Entity::find();
     match (viewer.is_admin(), filter.status) {
         (true, Some(status)) => {
-            query = query.filter(col(providers::Column::Status).eq(status.as_str()))
+            query = query.filter(col(providers::Column::Status).eq(status.to_value()))
         }
         (true, None) => {}
         (false, status) => {
             // The public sees ACTIVE providers only; asking for another status finds none.
             query =
-                query.filter(col(providers::Column::Status).eq(ProviderStatus::Active.as_str()));
+                query.filter(col(providers::Column::Status).eq(ProviderStatus::Active.to_value()));
             if let Some(status) = status.filter(|s| *s != ProviderStatus::Active) {
-                query = query.filter(col(providers::Column::Status).eq(status.as_str()));
+                query = query.filter(col(providers::Column::Status).eq(status.to_value()));
             }
         }
     }

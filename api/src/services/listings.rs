@@ -76,7 +76,7 @@ pub async fn create_listing(
         Some(p) if p.user_id == user.id => p,
         _ => return Err(not_found("providerId")),
     };
-    if ProviderStatus::from_stored(&provider.status) == ProviderStatus::Deactivated {
+    if provider.status == ProviderStatus::Deactivated {
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::InvalidState,
             "a deactivated provider cannot create listings",
@@ -297,7 +297,7 @@ pub fn publicly_visible(
     tenant: &tenants::Model,
 ) -> bool {
     ListingStatus::from_stored(&listing.status) == ListingStatus::Active
-        && ProviderStatus::from_stored(&provider.status) == ProviderStatus::Active
+        && provider.status == ProviderStatus::Active
         && payment_setup(tenant).accepts_orders()
 }
 

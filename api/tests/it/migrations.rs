@@ -103,7 +103,7 @@ async fn live_contacts_are_unique_per_tenant_and_user_but_deleted_ones_are_not()
         id: Set(api::ids::new_id(api::ids::Kind::Tenant)),
         name: Set("T".into()),
         slug: Set("t".into()),
-        payment_mode: Set("MANUAL".into()),
+        payment_mode: Set(entity::tenants::TenantPaymentMode::Manual),
         payment_instructions: Set(None),
         stripe_account_id: Set(None),
         stripe_onboarding_complete: Set(false),

@@ -112,7 +112,7 @@ pub async fn place_order(
             "only FIXED-price listings can be ordered directly",
         )));
     };
-    let mode = match TenantPaymentMode::from_stored(&tenant.payment_mode) {
+    let mode = match tenant.payment_mode {
         TenantPaymentMode::Manual => PaymentMode::Manual,
         _ => PaymentMode::Stripe,
     };

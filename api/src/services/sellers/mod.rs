@@ -14,7 +14,7 @@ use entity::{providers, tenants};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::Viewer;
-use crate::domain::seller::{self, PaymentSetup, ProviderStatus, TenantPaymentMode};
+use crate::domain::seller::{self, PaymentSetup, ProviderStatus};
 use crate::domain::Invalid;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 
@@ -32,7 +32,7 @@ fn not_found(field: &str, what: &str) -> ApiError {
 
 pub fn payment_setup(tenant: &tenants::Model) -> PaymentSetup {
     PaymentSetup {
-        mode: TenantPaymentMode::from_stored(&tenant.payment_mode),
+        mode: tenant.payment_mode,
         stripe_onboarding_complete: tenant.stripe_onboarding_complete,
         requirements_past_due: tenant.requirements_past_due,
     }
@@ -66,8 +66,7 @@ where
 
 /// A provider the viewer may see: ACTIVE ones for everyone, any for its owner and admins.
 pub fn provider_visible(viewer: &Viewer, provider: &providers::Model) -> bool {
-    ProviderStatus::from_stored(&provider.status) == ProviderStatus::Active
-        || viewer.is_self_or_admin(&provider.user_id)
+    provider.status == ProviderStatus::Active || viewer.is_self_or_admin(&provider.user_id)
 }
 
 /// Specialties as stored (a JSON array of strings).

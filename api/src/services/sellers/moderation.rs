@@ -8,11 +8,12 @@ use sea_orm::{
 };
 
 use super::*;
-use crate::domain::seller::ProviderStatus;
+use crate::domain::seller::{self, ProviderStatus};
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::services::Viewer;
 use crate::state::AppState;
+use sea_orm::ActiveEnum as _;
 
 pub(crate) async fn record_status_change(
     conn: &impl ConnectionTrait,
@@ -26,8 +27,8 @@ pub(crate) async fn record_status_change(
     provider_status_changes::ActiveModel {
         id: Set(ids::new_id(Kind::ProviderStatusChange)),
         provider_id: Set(provider_id.to_owned()),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
+        from_status: Set(from.map(|s| s.to_value())),
+        to_status: Set(to.to_value()),
         reason: Set(reason.to_owned()),
         actor_id: Set(actor_id.map(str::to_owned)),
         created_at: Set(now),
@@ -54,21 +55,25 @@ pub async fn set_provider_status(
         .one(&txn)
         .await?
         .ok_or_else(|| not_found("providerId", "provider"))?;
-    let from = ProviderStatus::from_stored(&provider.status);
-    if !from.can_become(to) {
+    let from = provider.status;
+    if !seller::provider_can_become(from, to) {
         return Err(ApiError::refused(Refusal::on_input(
             "status",
             RefusalCode::InvalidState,
-            format!("a {} provider cannot become {}", from.as_str(), to.as_str()),
+            format!(
+                "a {} provider cannot become {}",
+                from.to_value(),
+                to.to_value()
+            ),
         )));
     }
     // Conditional on the status read: a concurrent change makes this one a CONFLICT.
     let updated = providers::Entity::update_many()
-        .col_expr(providers::Column::Status, Expr::value(to.as_str()))
+        .col_expr(providers::Column::Status, Expr::value(to))
         .col_expr(providers::Column::StatusReason, Expr::value(reason.clone()))
         .col_expr(providers::Column::UpdatedAt, Expr::value(now))
         .filter(providers::Column::Id.eq(provider.id.clone()))
-        .filter(providers::Column::Status.eq(from.as_str()))
+        .filter(providers::Column::Status.eq(from))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {

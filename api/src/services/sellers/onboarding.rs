@@ -24,7 +24,7 @@ pub async fn start_provider_onboarding(
         .one(&state.db.reader)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provider without tenant")))?;
-    if TenantPaymentMode::from_stored(&tenant.payment_mode) != TenantPaymentMode::Stripe {
+    if tenant.payment_mode != TenantPaymentMode::Stripe {
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::InvalidState,
             "the provider's tenant is not in STRIPE payment mode",

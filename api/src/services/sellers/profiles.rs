@@ -104,13 +104,13 @@ pub async fn create_provider(
         id: Set(ids::new_id(Kind::Provider)),
         user_id: Set(user.id.clone()),
         tenant_id: Set(tenant.id.clone()),
-        provider_type: Set(input.provider_type.as_str().to_owned()),
+        provider_type: Set(input.provider_type),
         display_name: Set(name),
         bio: Set(bio),
         specialties: Set(serde_json::to_string(&specialties).map_err(anyhow::Error::from)?),
         city: Set(city),
         state: Set(region),
-        status: Set(ProviderStatus::PendingVerification.as_str().to_owned()),
+        status: Set(ProviderStatus::PendingVerification),
         status_reason: Set(None),
         rating_sum: Set(0),
         review_count: Set(0),
@@ -143,7 +143,7 @@ pub async fn create_provider(
         onboarding_url: None,
         onboarding_error: None,
     };
-    if TenantPaymentMode::from_stored(&tenant.payment_mode) == TenantPaymentMode::Stripe {
+    if tenant.payment_mode == TenantPaymentMode::Stripe {
         match start_onboarding_for(state, &tenant, &user.id).await {
             Ok(url) => created.onboarding_url = Some(url),
             Err(err) => {

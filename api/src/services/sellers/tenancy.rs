@@ -83,7 +83,7 @@ pub(crate) async fn insert_tenant(
         id: Set(ids::new_id(Kind::Tenant)),
         name: Set(name.to_owned()),
         slug: Set(slug),
-        payment_mode: Set(mode.as_str().to_owned()),
+        payment_mode: Set(mode),
         payment_instructions: Set(instructions),
         stripe_account_id: Set(None),
         stripe_onboarding_complete: Set(false),
@@ -108,7 +108,7 @@ pub(crate) async fn add_member(
         id: Set(ids::new_id(Kind::TenantMember)),
         tenant_id: Set(tenant_id.to_owned()),
         user_id: Set(user_id.to_owned()),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role),
         created_at: Set(now),
     }
     .insert(conn)
@@ -143,7 +143,7 @@ pub async fn update_tenant(
         active.name = Set(seller::tenant_name(name).map_err(refused_on("name"))?);
     }
     if let Some(mode) = patch.payment_mode {
-        active.payment_mode = Set(mode.as_str().to_owned());
+        active.payment_mode = Set(mode);
     }
     if let Some(text) = patch.payment_instructions {
         active.payment_instructions =
