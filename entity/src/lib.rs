@@ -82,5 +82,8 @@ mod tests {
         round_trips::<crate::providers::ProviderStatus>();
         round_trips::<crate::providers::ProviderType>();
         round_trips::<crate::tenant_members::MemberRole>();
+        round_trips::<crate::listings::PriceType>();
+        round_trips::<crate::listings::ListingStatus>();
+        round_trips::<crate::listings::CoverageTier>();
     }
 }

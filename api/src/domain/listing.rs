@@ -18,112 +18,22 @@ pub const SCRIPT_COVERAGE: &str = "script_coverage";
 
 pub const MAX_PRICE_CENTS: i64 = 1_000_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PriceType {
-    Fixed,
-    StartingAt,
-    Hourly,
-    Daily,
-    Contact,
-}
+/// The stored vocabulary (SeaORM active enums in the entity crate); the rules live here.
+pub use entity::listings::{CoverageTier, ListingStatus, PriceType};
 
-impl PriceType {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            PriceType::Fixed => "FIXED",
-            PriceType::StartingAt => "STARTING_AT",
-            PriceType::Hourly => "HOURLY",
-            PriceType::Daily => "DAILY",
-            PriceType::Contact => "CONTACT",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> PriceType {
-        match stored {
-            "FIXED" => PriceType::Fixed,
-            "STARTING_AT" => PriceType::StartingAt,
-            "HOURLY" => PriceType::Hourly,
-            "DAILY" => PriceType::Daily,
-            _ => PriceType::Contact,
-        }
-    }
-
-    /// Prices that count toward a provider's "starting at" price.
-    pub fn counts_for_starting_price(self) -> bool {
-        matches!(self, PriceType::Fixed | PriceType::StartingAt)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListingStatus {
-    Draft,
-    Active,
-    Paused,
-    Archived,
-}
-
-impl ListingStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ListingStatus::Draft => "DRAFT",
-            ListingStatus::Active => "ACTIVE",
-            ListingStatus::Paused => "PAUSED",
-            ListingStatus::Archived => "ARCHIVED",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> ListingStatus {
-        match stored {
-            "DRAFT" => ListingStatus::Draft,
-            "ACTIVE" => ListingStatus::Active,
-            "PAUSED" => ListingStatus::Paused,
-            _ => ListingStatus::Archived,
-        }
-    }
-
-    /// Publish (DRAFT → ACTIVE), pause and resume (ACTIVE ↔ PAUSED), archive from anywhere, and
-    /// bring an archived listing back as a draft. Staying put is allowed (a no-op).
-    pub fn can_become(self, to: ListingStatus) -> bool {
-        use ListingStatus::*;
-        self == to
-            || matches!(
-                (self, to),
-                (Draft, Active)
-                    | (Active, Paused)
-                    | (Paused, Active)
-                    | (Draft | Active | Paused, Archived)
-                    | (Archived, Draft)
-            )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CoverageTier {
-    ConceptNotes,
-    EarlyDraft,
-    PolishProofread,
-    CompetitionReady,
-}
-
-impl CoverageTier {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CoverageTier::ConceptNotes => "CONCEPT_NOTES",
-            CoverageTier::EarlyDraft => "EARLY_DRAFT",
-            CoverageTier::PolishProofread => "POLISH_PROOFREAD",
-            CoverageTier::CompetitionReady => "COMPETITION_READY",
-        }
-    }
-
-    pub fn from_stored(stored: &str) -> Option<CoverageTier> {
-        match stored {
-            "CONCEPT_NOTES" => Some(CoverageTier::ConceptNotes),
-            "EARLY_DRAFT" => Some(CoverageTier::EarlyDraft),
-            "POLISH_PROOFREAD" => Some(CoverageTier::PolishProofread),
-            "COMPETITION_READY" => Some(CoverageTier::CompetitionReady),
-            _ => None,
-        }
-    }
+/// Publish (DRAFT → ACTIVE), pause and resume (ACTIVE ↔ PAUSED), archive from anywhere, and
+/// bring an archived listing back as a draft. Staying put is allowed (a no-op).
+pub fn listing_can_become(from: ListingStatus, to: ListingStatus) -> bool {
+    use ListingStatus::*;
+    from == to
+        || matches!(
+            (from, to),
+            (Draft, Active)
+                | (Active, Paused)
+                | (Paused, Active)
+                | (Draft | Active | Paused, Archived)
+                | (Archived, Draft)
+        )
 }
 
 /// The terms of a listing after validation, as they will be stored.
@@ -391,13 +301,13 @@ mod tests {
     #[test]
     fn listing_status_moves() {
         use ListingStatus::*;
-        assert!(Draft.can_become(Active));
-        assert!(Active.can_become(Paused));
-        assert!(Paused.can_become(Active));
-        assert!(Archived.can_become(Draft));
-        assert!(Active.can_become(Active));
-        assert!(!Archived.can_become(Active));
-        assert!(!Draft.can_become(Paused));
-        assert!(!Paused.can_become(Draft));
+        assert!(listing_can_become(Draft, Active));
+        assert!(listing_can_become(Active, Paused));
+        assert!(listing_can_become(Paused, Active));
+        assert!(listing_can_become(Archived, Draft));
+        assert!(listing_can_become(Active, Active));
+        assert!(!listing_can_become(Archived, Active));
+        assert!(!listing_can_become(Draft, Paused));
+        assert!(!listing_can_become(Paused, Draft));
     }
 }

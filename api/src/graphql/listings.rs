@@ -1,6 +1,7 @@
 //! Listings in GraphQL: the `Listing` type, browsing and the owner's mutations.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::listings;
+use sea_orm::ActiveEnum as _;
 
 use super::connection::connection;
 use super::errors::{into_payload, Payload, UserError};
@@ -60,14 +61,10 @@ impl Listing {
         &self.0.category
     }
     async fn tier(&self) -> Option<CoverageTierGql> {
-        self.0
-            .tier
-            .as_deref()
-            .and_then(CoverageTier::from_stored)
-            .map(Into::into)
+        self.0.tier.map(Into::into)
     }
     async fn price_type(&self) -> PriceTypeGql {
-        PriceType::from_stored(&self.0.price_type).into()
+        self.0.price_type.into()
     }
     /// null when priceType is CONTACT
     async fn price(&self) -> Option<Money> {
@@ -92,7 +89,7 @@ impl Listing {
         self.0.state.as_deref()
     }
     async fn status(&self) -> ListingStatusGql {
-        ListingStatus::from_stored(&self.0.status).into()
+        self.0.status.into()
     }
     async fn published_at(&self) -> Option<DateTime> {
         self.0.published_at.map(Into::into)
@@ -272,8 +269,8 @@ impl ListingsQuery {
         let filter = browse::ListingFilter {
             query: f.query,
             category: f.category,
-            tier: f.tier.map(|t| CoverageTier::from(t).as_str().to_owned()),
-            price_type: f.price_type.map(|t| PriceType::from(t).as_str().to_owned()),
+            tier: f.tier.map(|t| CoverageTier::from(t).to_value()),
+            price_type: f.price_type.map(|t| PriceType::from(t).to_value()),
             min_price_cents: f.min_price_cents.map(|c| c.0),
             max_price_cents: f.max_price_cents.map(|c| c.0),
             max_turnaround_days: f.max_turnaround_days,

@@ -364,7 +364,7 @@ fn public_listing_condition() -> Condition {
     Condition::all()
         .add(
             Expr::col((listings::Entity, listings::Column::Status))
-                .eq(ListingStatus::Active.as_str()),
+                .eq(ListingStatus::Active.to_value()),
         )
         .add(
             Expr::col((providers::Entity, providers::Column::Status))

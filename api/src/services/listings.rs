@@ -2,6 +2,7 @@
 //! starting price is kept in step in the same transaction.
 use entity::{listings, providers, tenants};
 use sea_orm::sea_query::Expr;
+use sea_orm::ActiveEnum as _;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
@@ -45,8 +46,8 @@ pub fn terms_of(listing: &listings::Model) -> ListingTerms {
         title: listing.title.clone(),
         description: listing.description.clone(),
         category: listing.category.clone(),
-        tier: listing.tier.as_deref().and_then(CoverageTier::from_stored),
-        price_type: PriceType::from_stored(&listing.price_type),
+        tier: listing.tier,
+        price_type: listing.price_type,
         price_cents: listing.price_cents,
         currency: listing.currency.clone(),
         turnaround_days: listing.turnaround_days,
@@ -98,16 +99,16 @@ pub async fn create_listing(
         title: Set(terms.title),
         description: Set(terms.description),
         category: Set(terms.category),
-        tier: Set(terms.tier.map(|t| t.as_str().to_owned())),
+        tier: Set(terms.tier),
         max_pages: Set(terms.max_pages),
-        price_type: Set(terms.price_type.as_str().to_owned()),
+        price_type: Set(terms.price_type),
         price_cents: Set(terms.price_cents),
         currency: Set(terms.currency),
         turnaround_days: Set(terms.turnaround_days),
         revisions_included: Set(terms.revisions_included),
         city: Set(terms.city),
         state: Set(terms.state),
-        status: Set(status.as_str().to_owned()),
+        status: Set(status),
         published_at: Set(publish.then_some(now)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -210,8 +211,8 @@ pub async fn update_listing(
     active.title = Set(terms.title);
     active.description = Set(terms.description);
     active.category = Set(terms.category);
-    active.tier = Set(terms.tier.map(|t| t.as_str().to_owned()));
-    active.price_type = Set(terms.price_type.as_str().to_owned());
+    active.tier = Set(terms.tier);
+    active.price_type = Set(terms.price_type);
     active.price_cents = Set(terms.price_cents);
     active.turnaround_days = Set(terms.turnaround_days);
     active.max_pages = Set(terms.max_pages);
@@ -235,18 +236,22 @@ pub async fn set_listing_status(
     let now = state.now();
     let txn = state.db.writer.begin().await?;
     let listing = owned_listing(&txn, viewer, listing_id, true).await?;
-    let from = ListingStatus::from_stored(&listing.status);
-    if !from.can_become(to) {
+    let from = listing.status;
+    if !crate::domain::listing::listing_can_become(from, to) {
         return Err(ApiError::refused(Refusal::on_input(
             "status",
             RefusalCode::InvalidState,
-            format!("a {} listing cannot become {}", from.as_str(), to.as_str()),
+            format!(
+                "a {} listing cannot become {}",
+                from.to_value(),
+                to.to_value()
+            ),
         )));
     }
     let provider_id = listing.provider_id.clone();
     let first_publish = to == ListingStatus::Active && listing.published_at.is_none();
     let mut active: listings::ActiveModel = listing.into();
-    active.status = Set(to.as_str().to_owned());
+    active.status = Set(to);
     if first_publish {
         active.published_at = Set(Some(now));
     }
@@ -265,11 +270,8 @@ pub async fn refresh_starting_price(
 ) -> ApiResult<()> {
     let cheapest = listings::Entity::find()
         .filter(listings::Column::ProviderId.eq(provider_id))
-        .filter(listings::Column::Status.eq(ListingStatus::Active.as_str()))
-        .filter(
-            listings::Column::PriceType
-                .is_in([PriceType::Fixed.as_str(), PriceType::StartingAt.as_str()]),
-        )
+        .filter(listings::Column::Status.eq(ListingStatus::Active))
+        .filter(listings::Column::PriceType.is_in([PriceType::Fixed, PriceType::StartingAt]))
         .filter(listings::Column::PriceCents.is_not_null())
         .order_by_asc(listings::Column::PriceCents)
         .one(conn)
@@ -296,7 +298,7 @@ pub fn publicly_visible(
     provider: &providers::Model,
     tenant: &tenants::Model,
 ) -> bool {
-    ListingStatus::from_stored(&listing.status) == ListingStatus::Active
+    listing.status == ListingStatus::Active
         && provider.status == ProviderStatus::Active
         && payment_setup(tenant).accepts_orders()
 }

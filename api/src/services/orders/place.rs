@@ -102,10 +102,7 @@ pub async fn place_order(
             "you cannot order from yourself",
         )));
     }
-    let (PriceType::Fixed, Some(price)) = (
-        PriceType::from_stored(&listing.price_type),
-        listing.price_cents,
-    ) else {
+    let (PriceType::Fixed, Some(price)) = (listing.price_type, listing.price_cents) else {
         return Err(ApiError::refused(Refusal::on_input(
             "listingId",
             RefusalCode::Invalid,
