@@ -85,5 +85,6 @@ mod tests {
         round_trips::<crate::listings::PriceType>();
         round_trips::<crate::listings::ListingStatus>();
         round_trips::<crate::listings::CoverageTier>();
+        round_trips::<crate::users::UserStatus>();
     }
 }

@@ -11,11 +11,23 @@ pub struct Model {
     pub password_hash: String,
     pub display_name: String,
     pub roles: String,
-    pub status: String,
+    pub status: UserStatus,
     pub status_reason: Option<String>,
     pub status_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Whether an account may be used.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum UserStatus {
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "SUSPENDED")]
+    Suspended,
+    #[sea_orm(string_value = "BANNED")]
+    Banned,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -114,7 +114,7 @@ impl User {
     }
 
     async fn status(&self) -> UserStatusGql {
-        account::UserStatus::from_stored(&self.model.status).into()
+        self.model.status.into()
     }
 
     /// why the status was last changed; the user and admins only

@@ -2,6 +2,7 @@
 use chrono::{DateTime, Utc};
 use entity::{refresh_tokens, users};
 use sea_orm::sea_query::Expr;
+use sea_orm::ActiveEnum as _;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -12,7 +13,7 @@ use super::{AuthUser, Viewer};
 use crate::auth::{self, token_digest};
 use crate::db::is_unique_violation;
 use crate::domain::account::{
-    status_reason, DisplayName, Email, Password, Role, Roles, UserStatus,
+    self, status_reason, DisplayName, Email, Password, Role, Roles, UserStatus,
 };
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
@@ -82,7 +83,7 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
         password_hash: Set(hash),
         display_name: Set(name.as_str().to_owned()),
         roles: Set(Roles::for_new_user(admin).to_stored()),
-        status: Set(UserStatus::Active.as_str().to_owned()),
+        status: Set(UserStatus::Active),
         status_reason: Set(None),
         status_changed_at: Set(None),
         created_at: Set(now),
@@ -122,11 +123,11 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<S
         Some(user) if matches => user,
         _ => return Err(failed()),
     };
-    let status = UserStatus::from_stored(&user.status);
-    if !status.may_sign_in() {
+    let status = user.status;
+    if !account::may_sign_in(status) {
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::NotAllowed,
-            format!("this account is {}", status.as_str().to_lowercase()),
+            format!("this account is {}", status.to_value().to_lowercase()),
         )));
     }
     let now = state.now();
@@ -158,7 +159,7 @@ pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session
         .one(&state.db.reader)
         .await?
         .ok_or_else(invalid)?;
-    if !UserStatus::from_stored(&user.status).may_sign_in() {
+    if !account::may_sign_in(user.status) {
         revoke_family(&state.db.writer, &stored.family_id, now).await?;
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::NotAllowed,
@@ -250,12 +251,12 @@ pub async fn set_user_status(
         .await?
         .ok_or_else(not_found)?;
     let mut active: users::ActiveModel = user.into();
-    active.status = Set(status.as_str().to_owned());
+    active.status = Set(status);
     active.status_reason = Set(Some(reason));
     active.status_changed_at = Set(Some(now));
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
-    if !status.may_sign_in() {
+    if !account::may_sign_in(status) {
         refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
             .filter(refresh_tokens::Column::UserId.eq(user.id.clone()))
@@ -264,7 +265,7 @@ pub async fn set_user_status(
             .await?;
     }
     txn.commit().await?;
-    tracing::info!(admin = %admin.id, user_id = %user.id, status = status.as_str(), "user status changed");
+    tracing::info!(admin = %admin.id, user_id = %user.id, status = ?status, "user status changed");
     Ok(user)
 }
 
@@ -276,7 +277,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Viewer> {
         .one(&state.db.reader)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if !UserStatus::from_stored(&user.status).may_sign_in() {
+    if !account::may_sign_in(user.status) {
         return Err(ApiError::Unauthenticated);
     }
     Ok(Viewer::User(AuthUser {
@@ -357,7 +358,7 @@ pub async fn list_users(
         );
     }
     if let Some(status) = filter.status {
-        query = query.filter(users::Column::Status.eq(status.as_str()));
+        query = query.filter(users::Column::Status.eq(status));
     }
     if let Some(role) = filter.role {
         // Roles are stored sorted and comma-separated, so a role name appears whole.

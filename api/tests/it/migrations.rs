@@ -90,7 +90,7 @@ async fn live_contacts_are_unique_per_tenant_and_user_but_deleted_ones_are_not()
         password_hash: Set("x".into()),
         display_name: Set("C".into()),
         roles: Set("BUYER".into()),
-        status: Set("ACTIVE".into()),
+        status: Set(entity::users::UserStatus::Active),
         status_reason: Set(None),
         status_changed_at: Set(None),
         created_at: Set(now),
