@@ -1,7 +1,6 @@
 //! Listings in GraphQL: the `Listing` type, browsing and the owner's mutations.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::listings;
-use sea_orm::ActiveEnum as _;
 
 use super::connection::connection;
 use super::errors::{into_payload, Payload, UserError};
@@ -269,8 +268,8 @@ impl ListingsQuery {
         let filter = browse::ListingFilter {
             query: f.query,
             category: f.category,
-            tier: f.tier.map(|t| CoverageTier::from(t).to_value()),
-            price_type: f.price_type.map(|t| PriceType::from(t).to_value()),
+            tier: f.tier.map(Into::into),
+            price_type: f.price_type.map(Into::into),
             min_price_cents: f.min_price_cents.map(|c| c.0),
             max_price_cents: f.max_price_cents.map(|c| c.0),
             max_turnaround_days: f.max_turnaround_days,

@@ -399,9 +399,7 @@ impl SellersQuery {
         let filter = browse::ProviderFilter {
             query: filter.query,
             status: filter.status.map(Into::into),
-            provider_type: filter
-                .provider_type
-                .map(|t| sea_orm::ActiveEnum::to_value(&ProviderType::from(t))),
+            provider_type: filter.provider_type.map(Into::into),
             specialty: filter.specialty,
             city: filter.city,
             state: filter.state,

@@ -16,8 +16,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::Viewer;
-use crate::domain::listing::{ListingStatus, CATEGORIES};
-use crate::domain::seller::{ProviderStatus, TenantPaymentMode};
+use crate::domain::listing::{CoverageTier, ListingStatus, PriceType, CATEGORIES};
+use crate::domain::order;
+use crate::domain::seller::{ProviderStatus, ProviderType, TenantPaymentMode};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -57,8 +58,8 @@ pub enum ProviderSort {
 pub struct ListingFilter {
     pub query: Option<String>,
     pub category: Option<String>,
-    pub tier: Option<String>,
-    pub price_type: Option<String>,
+    pub tier: Option<CoverageTier>,
+    pub price_type: Option<PriceType>,
     pub min_price_cents: Option<i64>,
     pub max_price_cents: Option<i64>,
     pub max_turnaround_days: Option<i32>,
@@ -72,7 +73,7 @@ pub struct ListingFilter {
 pub struct ProviderFilter {
     pub query: Option<String>,
     pub status: Option<ProviderStatus>,
-    pub provider_type: Option<String>,
+    pub provider_type: Option<ProviderType>,
     pub specialty: Option<String>,
     pub city: Option<String>,
     pub state: Option<String>,
@@ -293,10 +294,10 @@ pub async fn listings_page(
         query = query.filter(col(listings::Column::Category).eq(category.trim().to_lowercase()));
     }
     if let Some(tier) = &filter.tier {
-        query = query.filter(col(listings::Column::Tier).eq(tier.as_str()));
+        query = query.filter(col(listings::Column::Tier).eq(tier.to_value()));
     }
     if let Some(price_type) = &filter.price_type {
-        query = query.filter(col(listings::Column::PriceType).eq(price_type.as_str()));
+        query = query.filter(col(listings::Column::PriceType).eq(price_type.to_value()));
     }
     if let Some(min) = filter.min_price_cents {
         query = query.filter(col(listings::Column::PriceCents).gte(min));
@@ -421,7 +422,7 @@ pub async fn providers_page(
         }
     }
     if let Some(kind) = &filter.provider_type {
-        query = query.filter(col(providers::Column::ProviderType).eq(kind.as_str()));
+        query = query.filter(col(providers::Column::ProviderType).eq(kind.to_value()));
     }
     if let Some(specialty) = &filter.specialty {
         // Specialties are a JSON array of strings: match one whole element, ignoring case.
@@ -512,9 +513,6 @@ pub struct Earnings {
     pub completed_orders: i32,
 }
 
-/// Orders paid for (captured) but not yet completed.
-const CAPTURED_OPEN: [&str; 4] = ["CLAIMED", "IN_PROGRESS", "DELIVERED", "DISPUTED"];
-
 /// A provider's money, for its own user and admins; `None` for anyone else.
 pub async fn earnings(
     state: &AppState,
@@ -553,7 +551,13 @@ pub async fn earnings(
             "pending",
         )
         .filter(orders::Column::ProviderId.eq(provider.id.as_str()))
-        .filter(orders::Column::Status.is_in(CAPTURED_OPEN))
+        .filter(
+            orders::Column::Status.is_in(
+                order::all_statuses()
+                    .into_iter()
+                    .filter(|s| order::is_captured_open(*s)),
+            ),
+        )
         .into_tuple()
         .one(conn)
         .await?;

@@ -6,7 +6,7 @@ use http::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveEnum as _, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::orders::{load, order_with_roles, status};
+use super::orders::{load, order_with_roles};
 use super::Viewer;
 use crate::domain::file::{self, FileRefusal, Purpose};
 use crate::domain::order::OrderStatus;
@@ -86,7 +86,7 @@ async fn order_for_upload(
             format!("only {who} uploads this file"),
         )));
     }
-    let current = status(&order);
+    let current = order.status;
     if !open_for(purpose, current) {
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::InvalidState,

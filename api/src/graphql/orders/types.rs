@@ -186,7 +186,7 @@ impl Order {
         )
     }
     async fn payment_mode(&self) -> PaymentModeGql {
-        service::payment_mode(&self.0).into()
+        self.0.payment_mode.into()
     }
     async fn price(&self) -> Money {
         self.money(self.0.price_cents)

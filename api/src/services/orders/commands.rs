@@ -93,12 +93,9 @@ pub async fn command(
         Command::Deliver(mut delivery) => {
             // Only the provider's own key is looked at; anyone else is refused below.
             if let (Some(key), true) = (delivery.file_key.as_deref(), roles.provider) {
-                if !matches!(
-                    status(&order),
-                    OrderStatus::Claimed | OrderStatus::InProgress
-                ) {
+                if !matches!(order.status, OrderStatus::Claimed | OrderStatus::InProgress) {
                     return Err(refusal(machine::Refusal::InvalidState {
-                        from: status(&order),
+                        from: order.status,
                         action: Action::Deliver.name(),
                     }));
                 }
@@ -224,7 +221,7 @@ pub async fn apply(
         .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-    let from = status(&order);
+    let from = order.status;
     let outcome = machine::transition(from, action, actor, &facts(&order, now)).map_err(refusal)?;
 
     let mut sets: Vec<(orders::Column, SimpleExpr)> = vec![
@@ -317,7 +314,7 @@ pub async fn apply(
     )
     .await?;
 
-    let stripe = payment_mode(&order) == PaymentMode::Stripe;
+    let stripe = order.payment_mode == PaymentMode::Stripe;
     for effect in &outcome.effects {
         match effect {
             Effect::InvoicePendingConfirmation => {

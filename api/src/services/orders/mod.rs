@@ -18,7 +18,7 @@ use entity::{order_events, orders, providers};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use super::Viewer;
-use crate::domain::order::{self as machine, Actor, Facts, OrderStatus, PaymentMode};
+use crate::domain::order::{self as machine, Actor, Facts, OrderStatus};
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::state::AppState;
@@ -33,25 +33,15 @@ fn not_found() -> ApiError {
     ))
 }
 
-pub fn payment_mode(order: &orders::Model) -> PaymentMode {
-    order.payment_mode
-}
-
-pub fn status(order: &orders::Model) -> OrderStatus {
-    order.status
-}
-
 /// Past the SLA deadline while the provider still owes the work.
 pub fn is_late(order: &orders::Model, now: DateTime<Utc>) -> bool {
-    matches!(
-        status(order),
-        OrderStatus::Claimed | OrderStatus::InProgress
-    ) && order.sla_deadline.is_some_and(|d| d < now)
+    matches!(order.status, OrderStatus::Claimed | OrderStatus::InProgress)
+        && order.sla_deadline.is_some_and(|d| d < now)
 }
 
 pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
     Facts {
-        payment_mode: payment_mode(order),
+        payment_mode: order.payment_mode,
         price_cents: order.price_cents,
         commission_bps: u32::try_from(order.commission_bps).unwrap_or(0),
         revisions_used: order.revisions_used,
@@ -124,7 +114,7 @@ pub fn available_actions(
     // No review can exist before createReview lands (the reviews issue); it will pass the
     // real fact here.
     let has_review = false;
-    machine::available_actions(status(order), roles, &facts(order, now), has_review)
+    machine::available_actions(order.status, roles, &facts(order, now), has_review)
 }
 
 #[allow(clippy::too_many_arguments)]

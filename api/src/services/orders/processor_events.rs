@@ -47,7 +47,7 @@ pub async fn authorization_succeeded(
             // money for nothing: release it.
             let order = load(&state.db.reader, &order.id).await?;
             if matches!(
-                status(&order),
+                order.status,
                 OrderStatus::Cancelled | OrderStatus::PaymentFailed
             ) {
                 // Remembered first, so that the timers retry a release that fails now.
@@ -128,7 +128,7 @@ pub async fn payment_succeeded(
         }
         Some(_) => Ok(()),
         None if matches!(
-            status(&order),
+            order.status,
             OrderStatus::Cancelled | OrderStatus::PaymentFailed
         ) =>
         {
@@ -212,7 +212,7 @@ pub(crate) async fn refund_stray_payment(
     )
     .await?;
     add_ledger(&txn, &stray, LedgerKind::Refund, amount_cents, now).await?;
-    let from = status(order);
+    let from = order.status;
     record_event(
         &txn,
         &order.id,
@@ -296,7 +296,7 @@ pub async fn charge_refunded(
             .filter(orders::Column::Id.eq(order.id.clone()))
             .exec(&txn)
             .await?;
-        let at = status(&order);
+        let at = order.status;
         let note =
             format!("{outside} cents were refunded at the payment processor, outside the platform");
         record_event(

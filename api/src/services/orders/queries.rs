@@ -37,7 +37,7 @@ pub async fn order_for_viewer(
 /// the order waits for that payment.
 pub fn payment_client_secret<'a>(order: &'a orders::Model, viewer: &Viewer) -> Option<&'a str> {
     let buyer = viewer.id() == Some(order.buyer_id.as_str());
-    (buyer && status(order) == OrderStatus::Placed)
+    (buyer && order.status == OrderStatus::Placed)
         .then_some(order.payment_client_secret.as_deref())
         .flatten()
 }
@@ -48,14 +48,10 @@ pub async fn event_for_viewer(
     viewer: &Viewer,
     event_id: &str,
 ) -> ApiResult<Option<order_events::Model>> {
-    let Some(event) = order_events::Entity::find_by_id(event_id.to_owned())
+    let event = order_events::Entity::find_by_id(event_id.to_owned())
         .one(&state.db.reader)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let visible = order_for_viewer(state, viewer, &event.order_id).await?;
-    Ok(visible.map(|_| event))
+        .await?;
+    visible_through_order(state, viewer, event, |e| &e.order_id).await
 }
 
 /// A delivery, for a viewer who may read its order.
@@ -64,14 +60,24 @@ pub async fn delivery_for_viewer(
     viewer: &Viewer,
     delivery_id: &str,
 ) -> ApiResult<Option<deliveries::Model>> {
-    let Some(delivery) = deliveries::Entity::find_by_id(delivery_id.to_owned())
+    let delivery = deliveries::Entity::find_by_id(delivery_id.to_owned())
         .one(&state.db.reader)
-        .await?
-    else {
+        .await?;
+    visible_through_order(state, viewer, delivery, |d| &d.order_id).await
+}
+
+/// A row that belongs to an order, kept only when the viewer may read that order.
+async fn visible_through_order<T>(
+    state: &AppState,
+    viewer: &Viewer,
+    row: Option<T>,
+    order_id: impl Fn(&T) -> &str,
+) -> ApiResult<Option<T>> {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let visible = order_for_viewer(state, viewer, &delivery.order_id).await?;
-    Ok(visible.map(|_| delivery))
+    let visible = order_for_viewer(state, viewer, order_id(&row)).await?;
+    Ok(visible.map(|_| row))
 }
 
 #[derive(Debug, Default)]
