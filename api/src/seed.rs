@@ -440,7 +440,7 @@ async fn viewer_for(state: &AppState, email: &str) -> anyhow::Result<Viewer> {
         .map_err(err)?;
     Ok(Viewer::User(AuthUser {
         id: session.user.id.clone(),
-        roles: crate::domain::account::Roles::from_stored(&session.user.roles),
+        roles: accounts::stored_roles(&session.user).map_err(err)?,
     }))
 }
 

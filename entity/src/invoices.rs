@@ -12,8 +12,8 @@ pub struct Model {
     pub contact_id: Option<String>,
     pub client_id: Option<String>,
     pub order_id: Option<String>,
-    pub status: String,
-    pub payment_mode: String,
+    pub status: InvoiceStatus,
+    pub payment_mode: super::orders::PaymentMode,
     pub currency: String,
     pub total_cents: i64,
     pub deposit_cents: Option<i64>,
@@ -31,6 +31,26 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Where an invoice stands; stored as the contract's names.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum InvoiceStatus {
+    #[sea_orm(string_value = "DRAFT")]
+    Draft,
+    #[sea_orm(string_value = "SENT")]
+    Sent,
+    #[sea_orm(string_value = "PENDING_CONFIRMATION")]
+    PendingConfirmation,
+    #[sea_orm(string_value = "PAID")]
+    Paid,
+    #[sea_orm(string_value = "PARTIALLY_REFUNDED")]
+    PartiallyRefunded,
+    #[sea_orm(string_value = "REFUNDED")]
+    Refunded,
+    #[sea_orm(string_value = "VOID")]
+    Void,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

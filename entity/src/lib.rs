@@ -86,5 +86,7 @@ mod tests {
         round_trips::<crate::listings::ListingStatus>();
         round_trips::<crate::listings::CoverageTier>();
         round_trips::<crate::users::UserStatus>();
+        round_trips::<crate::invoices::InvoiceStatus>();
+        round_trips::<crate::message_threads::ThreadStatus>();
     }
 }

@@ -12,10 +12,22 @@ pub struct Model {
     pub listing_id: Option<String>,
     pub order_id: Option<String>,
     pub subject: Option<String>,
-    pub status: String,
+    pub status: ThreadStatus,
     pub last_message_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// A thread is ACTIVE, ARCHIVED by one of its parties, or CLOSED.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ThreadStatus {
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "ARCHIVED")]
+    Archived,
+    #[sea_orm(string_value = "CLOSED")]
+    Closed,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,8 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub provider_id: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<super::providers::ProviderStatus>,
+    pub to_status: super::providers::ProviderStatus,
     pub reason: String,
     pub actor_id: Option<String>,
     pub created_at: DateTimeUtc,

@@ -139,13 +139,16 @@ impl Roles {
         roles
     }
 
-    /// Reads the stored form; unknown names are dropped rather than trusted.
-    pub fn from_stored(stored: &str) -> Roles {
+    /// Reads the stored form. An unknown name is an error, never dropped nor guessed: the
+    /// account then fails to load, so authentication fails closed.
+    pub fn from_stored(stored: &str) -> Result<Roles, Invalid> {
         let mut roles = Roles::default();
-        for role in stored.split(',').filter_map(|r| Role::parse(r.trim())) {
+        for name in stored.split(',').filter(|r| !r.trim().is_empty()) {
+            let role = Role::parse(name.trim())
+                .ok_or_else(|| Invalid(format!("unknown stored role {name:?}")))?;
             roles.insert(role);
         }
-        roles
+        Ok(roles)
     }
 
     pub fn to_stored(&self) -> String {
@@ -275,10 +278,19 @@ mod tests {
 
     #[test]
     fn roles_round_trip_sorted_without_duplicates() {
-        let mut roles = Roles::from_stored("ADMIN,BUYER,ADMIN,bogus");
+        let mut roles = Roles::from_stored("ADMIN,BUYER,ADMIN").expect("known roles");
         roles.insert(Role::Provider);
         assert_eq!(roles.to_stored(), "BUYER,PROVIDER,ADMIN");
         assert!(roles.contains(Role::Admin));
+    }
+
+    #[test]
+    fn an_unknown_stored_role_is_an_error_not_dropped() {
+        assert!(Roles::from_stored("BUYER,bogus").is_err());
+        assert!(Roles::from_stored("")
+            .expect("empty is no roles")
+            .names()
+            .is_empty());
     }
 
     #[test]

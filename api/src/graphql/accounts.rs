@@ -8,7 +8,7 @@ use super::errors::{into_payload, Payload, UserError};
 use super::scalars::DateTime;
 use super::sellers::{Provider, Tenant};
 use super::ContextExt;
-use crate::domain::account::{self, Roles};
+use crate::domain::account;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::accounts::{self as service, Session, UserCursor};
 
@@ -106,11 +106,11 @@ impl User {
         &self.model.display_name
     }
 
-    async fn roles(&self) -> Vec<RoleGql> {
-        Roles::from_stored(&self.model.roles)
+    async fn roles(&self) -> async_graphql::Result<Vec<RoleGql>> {
+        Ok(crate::services::accounts::stored_roles(&self.model)?
             .iter()
             .map(RoleGql::from)
-            .collect()
+            .collect())
     }
 
     async fn status(&self) -> UserStatusGql {

@@ -280,10 +280,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Viewer> {
     if !account::may_sign_in(user.status) {
         return Err(ApiError::Unauthenticated);
     }
-    Ok(Viewer::User(AuthUser {
-        id: user.id,
-        roles: Roles::from_stored(&user.roles),
-    }))
+    let roles = stored_roles(&user)?;
+    Ok(Viewer::User(AuthUser { id: user.id, roles }))
+}
+
+/// The user's stored roles; a name this build does not know is an internal error, so the
+/// account cannot act until an operator looks (it never silently loses or gains a role).
+pub fn stored_roles(user: &users::Model) -> ApiResult<Roles> {
+    Roles::from_stored(&user.roles)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("user {}: {err}", user.id)))
 }
 
 /// Gives ADMIN to existing accounts listed in ADMIN_EMAILS (new ones get it at registration).
@@ -296,7 +301,7 @@ pub async fn bootstrap_admins(state: &AppState) -> ApiResult<()> {
         .all(&state.db.writer)
         .await?;
     for user in listed {
-        let mut roles = Roles::from_stored(&user.roles);
+        let mut roles = stored_roles(&user)?;
         if roles.contains(Role::Admin) {
             continue;
         }
@@ -464,7 +469,7 @@ fn issue_session(
     refresh_token: String,
     now: DateTime<Utc>,
 ) -> ApiResult<Session> {
-    let roles = Roles::from_stored(&user.roles).names();
+    let roles = stored_roles(&user)?.names();
     let (access_token, expires_at) = state.jwt.issue(&user.id, roles, now)?;
     Ok(Session {
         user,

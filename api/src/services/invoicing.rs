@@ -1,11 +1,14 @@
 //! Tenant invoicing as far as orders need it: per-tenant invoice numbers, the buyer's contact,
 //! the order's invoice and its status as the order moves.
 use chrono::{DateTime, Datelike, Utc};
+use entity::invoices::InvoiceStatus;
 use entity::{
     contacts, counters, invoice_counters, invoice_line_items, invoices, orders, payments, users,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveEnum as _, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
 
 use crate::db::is_unique_violation;
 use crate::error::{ApiError, ApiResult};
@@ -139,8 +142,8 @@ pub async fn create_order_invoice(
         contact_id: Set(Some(contact.id.clone())),
         client_id: Set(Some(order.buyer_id.clone())),
         order_id: Set(Some(order.id.clone())),
-        status: Set("SENT".to_owned()),
-        payment_mode: Set(sea_orm::ActiveEnum::to_value(&order.payment_mode)),
+        status: Set(InvoiceStatus::Sent),
+        payment_mode: Set(order.payment_mode),
         currency: Set(order.currency.clone()),
         total_cents: Set(order.price_cents),
         deposit_cents: Set(None),
@@ -196,7 +199,7 @@ pub async fn mark_pending_confirmation(
     invoices::Entity::update_many()
         .col_expr(
             invoices::Column::Status,
-            Expr::value("PENDING_CONFIRMATION"),
+            Expr::value(InvoiceStatus::PendingConfirmation.to_value()),
         )
         .col_expr(invoices::Column::BuyerMarkedPaidAt, Expr::value(now))
         .col_expr(invoices::Column::BuyerPaymentMethod, Expr::value(method))
@@ -223,7 +226,7 @@ pub async fn mark_paid(
     let Some(invoice) = order_invoice(conn, &order.id).await? else {
         return Ok(());
     };
-    if invoice.status == "PAID" {
+    if invoice.status == InvoiceStatus::Paid {
         return Ok(());
     }
     payments::ActiveModel {
@@ -240,7 +243,7 @@ pub async fn mark_paid(
     .insert(conn)
     .await?;
     let mut active: invoices::ActiveModel = invoice.clone().into();
-    active.status = Set("PAID".to_owned());
+    active.status = Set(InvoiceStatus::Paid);
     active.paid_cents = Set(invoice.total_cents);
     active.paid_at = Set(Some(now));
     if let Some(user) = confirmed_by {
@@ -272,11 +275,18 @@ pub async fn mark_void(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     invoices::Entity::update_many()
-        .col_expr(invoices::Column::Status, Expr::value("VOID"))
+        .col_expr(
+            invoices::Column::Status,
+            Expr::value(InvoiceStatus::Void.to_value()),
+        )
         .col_expr(invoices::Column::VoidedAt, Expr::value(now))
         .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
         .filter(invoices::Column::OrderId.eq(order_id))
-        .filter(invoices::Column::Status.is_in(["DRAFT", "SENT", "PENDING_CONFIRMATION"]))
+        .filter(invoices::Column::Status.is_in([
+            InvoiceStatus::Draft,
+            InvoiceStatus::Sent,
+            InvoiceStatus::PendingConfirmation,
+        ]))
         .exec(conn)
         .await?;
     Ok(())
@@ -296,9 +306,9 @@ pub async fn mark_refunded(
     let mut active: invoices::ActiveModel = invoice.clone().into();
     active.refunded_cents = Set(refunded);
     active.status = Set(if refunded >= invoice.total_cents {
-        "REFUNDED".to_owned()
+        InvoiceStatus::Refunded
     } else {
-        "PARTIALLY_REFUNDED".to_owned()
+        InvoiceStatus::PartiallyRefunded
     });
     active.updated_at = Set(now);
     active.update(conn).await?;

@@ -120,7 +120,7 @@ async fn a_manual_order_goes_from_placement_to_completion() {
         "{}",
         invoice.number
     );
-    assert_eq!(invoice.status, "SENT");
+    assert_eq!(invoice.status, entity::invoices::InvoiceStatus::Sent);
     assert_eq!(invoice.tenant_id, seller.tenant_id);
 
     let paid = act(
@@ -146,7 +146,7 @@ async fn a_manual_order_goes_from_placement_to_completion() {
         .await
         .expect("q")
         .expect("invoice");
-    assert_eq!(invoice.status, "PAID");
+    assert_eq!(invoice.status, entity::invoices::InvoiceStatus::Paid);
     assert_eq!(invoice.buyer_payment_reference.as_deref(), Some("TX-1"));
 
     let claimed = act(

@@ -358,7 +358,10 @@ async fn admins_verify_suspend_and_deactivate_providers_and_each_change_is_kept(
         .all(&db.reader)
         .await
         .expect("history");
-    let moves: Vec<_> = history.iter().map(|h| h.to_status.as_str()).collect();
+    let moves: Vec<_> = history
+        .iter()
+        .map(|h| sea_orm::ActiveEnum::to_value(&h.to_status))
+        .collect();
     assert_eq!(
         moves,
         vec![

@@ -27,8 +27,8 @@ pub(crate) async fn record_status_change(
     provider_status_changes::ActiveModel {
         id: Set(ids::new_id(Kind::ProviderStatusChange)),
         provider_id: Set(provider_id.to_owned()),
-        from_status: Set(from.map(|s| s.to_value())),
-        to_status: Set(to.to_value()),
+        from_status: Set(from),
+        to_status: Set(to),
         reason: Set(reason.to_owned()),
         actor_id: Set(actor_id.map(str::to_owned)),
         created_at: Set(now),

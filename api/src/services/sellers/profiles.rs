@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::*;
 use crate::db::is_unique_violation;
-use crate::domain::account::{Role, Roles};
+use crate::domain::account::Role;
 use crate::domain::seller::{self, MemberRole, ProviderStatus, ProviderType, TenantPaymentMode};
 use crate::domain::Invalid;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
@@ -170,7 +170,7 @@ pub(crate) async fn grant_role(
     else {
         return Ok(());
     };
-    let mut roles = Roles::from_stored(&user.roles);
+    let mut roles = crate::services::accounts::stored_roles(&user)?;
     if roles.contains(role) {
         return Ok(());
     }
