@@ -285,11 +285,7 @@ impl ListingsQuery {
             ListingSortKeyGql::Turnaround => ListingSort::Turnaround,
             ListingSortKeyGql::Rating => ListingSort::Rating,
         };
-        let visibility = if ctx.viewer().is_admin() {
-            Visibility::All
-        } else {
-            Visibility::Public
-        };
+        let visibility = Visibility::for_browsing(ctx.viewer());
         let page = browse::listings_page(
             ctx.state()?,
             visibility,

@@ -197,13 +197,8 @@ impl Provider {
         #[graphql(default_with = "Some(false)")] include_inactive: Option<bool>,
     ) -> async_graphql::Result<ListingConnection> {
         let page = PageRequest::<BrowseCursor>::parse(first, after.as_deref())?;
-        let viewer = ctx.viewer();
         let visibility =
-            if include_inactive.unwrap_or(false) && viewer.is_self_or_admin(&self.0.user_id) {
-                Visibility::All
-            } else {
-                Visibility::Public
-            };
+            Visibility::for_provider(ctx.viewer(), &self.0, include_inactive.unwrap_or(false));
         let filter = ListingFilter {
             provider_id: Some(self.0.id.clone()),
             ..Default::default()

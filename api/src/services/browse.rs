@@ -89,6 +89,31 @@ pub enum Visibility {
     All,
 }
 
+impl Visibility {
+    /// Browsing: admins see every listing, everyone else the public ones.
+    pub fn for_browsing(viewer: &Viewer) -> Visibility {
+        if viewer.is_admin() {
+            Visibility::All
+        } else {
+            Visibility::Public
+        }
+    }
+
+    /// One provider's listings: the inactive ones only when asked for and only to the
+    /// provider's own user and admins; anyone else asking still gets the public ones.
+    pub fn for_provider(
+        viewer: &Viewer,
+        provider: &providers::Model,
+        include_inactive: bool,
+    ) -> Visibility {
+        if include_inactive && viewer.is_self_or_admin(&provider.user_id) {
+            Visibility::All
+        } else {
+            Visibility::Public
+        }
+    }
+}
+
 /// Search terms of free text: letters and digits only, at most 10 terms of 50 characters.
 fn search_terms(query: Option<&str>) -> ApiResult<Vec<String>> {
     let Some(query) = query else {
