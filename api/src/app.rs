@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Data};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -61,6 +60,7 @@ impl Application {
         let mut settings = settings;
         settings.bind_addr = listener.local_addr()?.to_string();
         let state = AppState::new(settings, db, gateway)?;
+        crate::events::spawn_pg_listener(&state.db.writer, state.events.clone());
         accounts::bootstrap_admins(&state)
             .await
             .map_err(|e| anyhow::anyhow!("granting ADMIN_EMAILS: {e:?}"))?;
@@ -307,7 +307,7 @@ async fn viewer_from_headers(app: &AppState, headers: &HeaderMap) -> Result<View
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Viewer::Anonymous);
     };
-    let token = value.to_str().ok().and_then(bearer_token);
+    let token = value.to_str().ok().and_then(crate::ws::bearer_token);
     authenticate(app, token).await.map_err(|err| match err {
         ApiError::Internal(inner) => {
             tracing::error!(error = ?inner, "authenticating a request failed");
@@ -322,11 +322,6 @@ async fn viewer_from_headers(app: &AppState, headers: &HeaderMap) -> Result<View
     })
 }
 
-fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
-}
-
 async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Viewer, ApiError> {
     match token {
         Some(token) => accounts::authenticate(app, token).await,
@@ -336,7 +331,10 @@ async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Viewer, Api
 
 /// Adds the request id to internal errors so that a client can quote it and an operator can
 /// find the log line.
-fn tag_internal_errors(response: &mut async_graphql::Response, request_id: Option<&str>) {
+pub(crate) fn tag_internal_errors(
+    response: &mut async_graphql::Response,
+    request_id: Option<&str>,
+) {
     for error in &mut response.errors {
         let internal = error
             .extensions
@@ -404,11 +402,10 @@ async fn graphql_get(
     State(state): State<HttpState>,
     headers: HeaderMap,
     uri: Uri,
-    protocol: Result<GraphQLProtocol, StatusCode>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    if let (Ok(upgrade), Ok(protocol)) = (upgrade, protocol) {
-        return websocket(state, protocol, upgrade);
+    if let Ok(upgrade) = upgrade {
+        return websocket(state, upgrade);
     }
     if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
         let request = match async_graphql::http::parse_query_string(query) {
@@ -463,45 +460,19 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
-fn websocket(state: HttpState, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
     let schema = state.schema.clone();
     let app = state.app.clone();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(
-                    move |payload| async move { connection_init(app, payload).await },
-                )
-                .serve()
-                .await
-        })
-}
-
-/// `connection_init` carries `{ "authorization": "Bearer …" }`; without it the connection is
-/// anonymous, with a bad token it is refused.
-async fn connection_init(app: AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
-    let header = payload
-        .get("authorization")
-        .or_else(|| payload.get("Authorization"))
-        .and_then(|v| v.as_str());
-    let viewer = match header {
-        None => Viewer::Anonymous,
-        Some(header) => match authenticate(&app, bearer_token(header)).await {
-            Ok(viewer) => viewer,
-            Err(ApiError::Internal(inner)) => {
-                tracing::error!(error = ?inner, "authenticating a websocket failed");
-                return Err(async_graphql::Error::new("internal error"));
-            }
-            Err(_) => {
-                return Err(async_graphql::Error::new(
-                    "UNAUTHENTICATED: invalid or expired token",
-                ))
-            }
-        },
-    };
-    let mut data = Data::default();
-    data.insert(viewer);
-    data.insert(Arc::new(Loaders::uncached(&app.db.reader)));
-    Ok(data)
+    let limit = app.settings.max_body_bytes;
+    let upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .protocols(crate::ws::Protocol::NAMES);
+    // Without a subprotocol both sides speak the legacy one, as async-graphql did.
+    let protocol = upgrade
+        .selected_protocol()
+        .and_then(|p| p.to_str().ok())
+        .and_then(crate::ws::Protocol::from_name)
+        .unwrap_or(crate::ws::Protocol::Legacy);
+    upgrade.on_upgrade(move |socket| crate::ws::serve(socket, protocol, schema, app))
 }

@@ -130,6 +130,13 @@ pub struct RawSettings {
         global = true
     )]
     pub sql_statement_count: bool,
+    /// Events that may wait for one subscriber before it counts as lagging and its stream is
+    /// closed (the client resumes with `after`).
+    #[arg(long, env = "SUBSCRIBER_BUFFER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536), global = true)]
+    pub subscriber_buffer: u32,
+    /// Seconds between server pings on a websocket.
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub ws_ping_secs: u64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +175,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub sql_statement_count: bool,
     pub jobs_interval: Option<Duration>,
+    pub subscriber_buffer: usize,
+    pub ws_ping_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -249,6 +258,8 @@ impl Settings {
             sql_statement_count: raw.sql_statement_count,
             jobs_interval: (raw.jobs_interval_secs > 0)
                 .then(|| Duration::from_secs(raw.jobs_interval_secs)),
+            subscriber_buffer: raw.subscriber_buffer as usize,
+            ws_ping_interval: Duration::from_secs(raw.ws_ping_secs),
         })
     }
 

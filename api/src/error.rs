@@ -60,6 +60,8 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     BadInput(String),
+    /// A subscriber fell behind its buffer and its stream ends; it resumes with `after`.
+    Lagged,
     Internal(anyhow::Error),
 }
 
@@ -84,6 +86,11 @@ impl ApiError {
                 .join("; "),
             ApiError::Unauthenticated => "authentication required".to_owned(),
             ApiError::Forbidden(m) | ApiError::NotFound(m) | ApiError::BadInput(m) => m.clone(),
+            ApiError::Lagged => {
+                "this subscription fell behind and was closed; subscribe again with after: \
+                 <the last event id received>"
+                    .to_owned()
+            }
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -94,6 +101,7 @@ impl ApiError {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Lagged => "SUBSCRIBER_LAGGED",
             ApiError::Internal(_) => INTERNAL_CODE,
         }
     }

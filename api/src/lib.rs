@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod files_http;
 pub mod graphiql;
 pub mod graphql;
@@ -21,6 +22,7 @@ pub mod services;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod ws;
 
 pub use app::Application;
 pub use config::Settings;

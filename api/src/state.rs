@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::JwtKeys;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::events::EventBus;
 use crate::payments::PaymentGateway;
 use crate::storage::Storage;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub system_clock: Arc<SystemClock>,
     pub gateway: Arc<dyn PaymentGateway>,
     pub storage: Arc<Storage>,
+    /// Notices of committed changes, for subscriptions.
+    pub events: EventBus,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
         let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl);
         let system_clock = Arc::new(SystemClock::default());
         let storage = Arc::new(Storage::from_settings(&settings)?);
+        let events = EventBus::new(db.backend, settings.subscriber_buffer);
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -64,6 +68,7 @@ impl AppState {
             system_clock,
             gateway,
             storage,
+            events,
         })
     }
 

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod file;
 pub mod listing;
+pub mod message;
 pub mod money;
 pub mod order;
 pub mod seller;
@@ -15,6 +16,18 @@ impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Refuses control characters (NUL above all: PostgreSQL cannot store it); long texts may
+/// keep newlines and tabs.
+pub fn refuse_control(text: &str, what: &str, multiline: bool) -> Result<(), Invalid> {
+    let allowed = |c: char| multiline && (c == '\n' || c == '\t' || c == '\r');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(Invalid(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Trims `raw` and checks its length in characters against `min..=max`.

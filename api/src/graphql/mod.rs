@@ -7,15 +7,17 @@ pub mod files;
 pub mod limits;
 pub mod listings;
 pub mod loaders;
+pub mod messaging;
 pub mod money;
 pub mod node;
 pub mod orders;
 pub mod scalars;
 pub mod sellers;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
 use crate::config::Settings;
 use crate::services::Viewer;
@@ -30,6 +32,7 @@ pub struct QueryRoot(
     sellers::SellersQuery,
     listings::ListingsQuery,
     orders::OrdersQuery,
+    messaging::MessagingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,19 +43,20 @@ pub struct MutationRoot(
     listings::ListingsMutation,
     orders::OrdersMutation,
     files::FilesMutation,
+    messaging::MessagingMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
 /// Directives on one field. Depth, field and alias limits live in [`limits`], which measures
 /// introspection apart from the operation's own fields.
 pub const MAX_DIRECTIVES: usize = 5;
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        subscriptions::SubscriptionRoot,
     )
     .limit_directives(MAX_DIRECTIVES)
 }

@@ -4,13 +4,15 @@ use async_graphql::{Context, Interface, Object, ID};
 use super::accounts::User;
 use super::listings::Listing;
 use super::loaders::loader_error;
+use super::messaging::{Message, MessageThread};
 use super::orders::{Delivery, Order, OrderEvent};
 use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
 use crate::services::{
-    listings as listing_service, orders as order_service, sellers as seller_service,
+    listings as listing_service, messaging as messaging_service, orders as order_service,
+    sellers as seller_service,
 };
 
 /// Every addressable object.
@@ -26,6 +28,8 @@ pub enum Node {
     Order(Order),
     OrderEvent(OrderEvent),
     Delivery(Delivery),
+    MessageThread(MessageThread),
+    Message(Message),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -102,6 +106,16 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
             let delivery =
                 order_service::delivery_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
             Ok(delivery.map(|d| Node::Delivery(Delivery(d))))
+        }
+        Some(Kind::Thread) => {
+            let thread =
+                messaging_service::thread_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(thread.map(|t| Node::MessageThread(MessageThread::new(t))))
+        }
+        Some(Kind::Message) => {
+            let message =
+                messaging_service::message_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(message.map(|m| Node::Message(Message(m))))
         }
         _ => Ok(None),
     }

@@ -16,6 +16,7 @@ use crate::domain::account::{
     self, status_reason, DisplayName, Email, Password, Role, Roles, UserStatus,
 };
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+use crate::events::{self, Notice};
 use crate::ids::{self, Kind};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -264,7 +265,13 @@ pub async fn set_user_status(
             .exec(&txn)
             .await?;
     }
+    let notice = Notice::User {
+        user_id: user.id.clone(),
+    };
+    events::notify_in(&txn, &notice).await?;
     txn.commit().await?;
+    // Open subscriptions of this user re-check at once (and end when it may not sign in).
+    state.events.committed([notice]);
     tracing::info!(admin = %admin.id, user_id = %user.id, status = ?status, "user status changed");
     Ok(user)
 }

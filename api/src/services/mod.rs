@@ -6,7 +6,9 @@ pub mod files;
 pub mod invoicing;
 pub mod ledger;
 pub mod listings;
+pub mod messaging;
 pub mod orders;
+pub mod realtime;
 pub mod sellers;
 pub mod webhooks;
 

@@ -10,6 +10,7 @@ pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "correct horse battery";
 
+#[derive(Clone)]
 pub struct TestApp {
     pub state: api::state::AppState,
     pub clock: std::sync::Arc<api::state::SystemClock>,
@@ -18,7 +19,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     // Keeps the SQLite directory alive for the test's duration.
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 #[derive(Parser)]
@@ -98,7 +99,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
             .build()
             .expect("client"),
         settings,
-        _dir: dir,
+        _dir: std::sync::Arc::new(dir),
     }
 }
 
@@ -111,6 +112,10 @@ pub struct Session {
 }
 
 impl TestApp {
+    pub fn uses_postgres(&self) -> bool {
+        self.settings.database_url.starts_with("postgres")
+    }
+
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.addr)
     }

@@ -1,96 +1,37 @@
-//! Websockets at /graphql: the graphql-transport-ws handshake with and without a token.
-use futures_util::{SinkExt, StreamExt};
+//! Websockets at /graphql: the handshake with and without a token, both subprotocols, every
+//! close code of DESIGN §8 from a raw client, the operation limit and the server's pings.
+use std::time::Duration;
+
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
+use crate::ws_client::WsClient;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp, protocol: &str) -> Socket {
-    let mut request = app.ws_url().into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol.parse().expect("header"));
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket connects");
-    assert_eq!(
-        response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok()),
-        Some(protocol)
-    );
-    socket
-}
-
-/// The next message: a JSON text frame, or the close frame as {"close": code, "reason": …}.
-async fn next(socket: &mut Socket) -> Value {
-    let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-        .await
-        .expect("a message within 10 s");
-    match message {
-        Some(Ok(Message::Text(text))) => serde_json::from_str(&text).expect("json"),
-        Some(Ok(Message::Close(frame))) => {
-            let (code, reason) = frame
-                .map(|f| (u16::from(f.code), f.reason.to_string()))
-                .unwrap_or((0, String::new()));
-            json!({ "close": code, "reason": reason })
-        }
-        Some(Err(_)) | None => json!({ "close": null }),
-        Some(Ok(other)) => json!({ "other": other.to_string() }),
-    }
-}
-
-async fn send(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .expect("send");
-}
+const MY_EVENTS: &str = "subscription { myOrderEvents { id toStatus } }";
 
 #[tokio::test]
 async fn a_good_token_in_connection_init_is_acknowledged_and_names_the_viewer() {
     let app = spawn_app().await;
     let user = app.register("ws@example.com", "Wes").await;
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access_token) } }),
-    )
-    .await;
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ viewer { id email } }" } }),
-    )
-    .await;
-    let result = next(&mut socket).await;
-    assert_eq!(result["type"], "next", "{result}");
-    assert_eq!(result["id"], "1");
-    assert_eq!(result["payload"]["data"]["viewer"]["id"], user.id.as_str());
-    assert_eq!(
-        result["payload"]["data"]["viewer"]["email"],
-        "ws@example.com"
-    );
-    assert_eq!(next(&mut socket).await["type"], "complete");
+    let mut ws = WsClient::authenticated(&app, &user.access_token).await;
+    ws.subscribe("1", "{ viewer { id email } }", json!({}))
+        .await;
+    let result = ws.next_data("1").await;
+    assert_eq!(result["data"]["viewer"]["id"], user.id.as_str());
+    assert_eq!(result["data"]["viewer"]["email"], "ws@example.com");
+    assert_eq!(ws.next().await, json!({ "id": "1", "type": "complete" }));
 }
 
 #[tokio::test]
-async fn a_bad_token_in_connection_init_closes_the_socket_unauthenticated() {
+async fn a_bad_token_in_connection_init_closes_4403() {
     let app = spawn_app().await;
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.send(
         json!({ "type": "connection_init", "payload": { "authorization": "Bearer not-a-token" } }),
     )
     .await;
-    let closed = next(&mut socket).await;
-    assert!(closed["close"].is_number(), "{closed}");
+    let closed = ws.next().await;
+    assert_eq!(closed["close"], 4403, "{closed}");
     assert!(
         closed["reason"]
             .as_str()
@@ -101,37 +42,137 @@ async fn a_bad_token_in_connection_init_closes_the_socket_unauthenticated() {
 }
 
 #[tokio::test]
-async fn no_token_is_an_anonymous_connection() {
+async fn an_expired_token_closes_4403_too() {
+    let app = spawn_app_with(&["--access-token-ttl-secs", "1"]).await;
+    let user = app.register("exp@example.com", "Exp").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access_token) } }))
+        .await;
+    assert_eq!(ws.next().await["close"], 4403);
+}
+
+#[tokio::test]
+async fn no_connection_init_within_3_seconds_closes_4408() {
     let app = spawn_app().await;
-    let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(&mut socket, json!({ "type": "connection_init" })).await;
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "a", "type": "subscribe", "payload": { "query": "{ viewer { id } }" } }),
-    )
-    .await;
-    let result = next(&mut socket).await;
-    assert_eq!(result["payload"]["data"]["viewer"], Value::Null, "{result}");
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    let closed = ws.next_within(Duration::from_secs(6)).await;
+    assert_eq!(closed["close"], 4408, "{closed}");
+}
+
+#[tokio::test]
+async fn a_second_connection_init_closes_4429() {
+    let app = spawn_app().await;
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(ws.next().await["close"], 4429);
+}
+
+#[tokio::test]
+async fn subscribe_before_the_ack_closes_4401() {
+    let app = spawn_app().await;
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.subscribe("1", "{ viewer { id } }", json!({})).await;
+    assert_eq!(ws.next().await["close"], 4401);
+}
+
+#[tokio::test]
+async fn a_duplicate_subscription_id_closes_4409() {
+    let app = spawn_app().await;
+    let user = app.register("dup@example.com", "Dup").await;
+    let mut ws = WsClient::authenticated(&app, &user.access_token).await;
+    ws.subscribe("same", MY_EVENTS, json!({})).await;
+    ws.subscribe("same", MY_EVENTS, json!({})).await;
+    let closed = ws.next().await;
+    assert_eq!(closed["close"], 4409, "{closed}");
+}
+
+#[tokio::test]
+async fn unreadable_messages_close_4400() {
+    let app = spawn_app().await;
+    for bad in [
+        "not json",
+        r#"{"no":"type"}"#,
+        r#"{"type":"no_such_type"}"#,
+        r#"{"type":"subscribe","payload":{"query":"{ viewer { id } }"}}"#,
+    ] {
+        let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+        ws.send(json!({ "type": "connection_init" })).await;
+        assert_eq!(ws.next().await["type"], "connection_ack");
+        ws.send_text(bad).await;
+        let closed = ws.next().await;
+        assert_eq!(closed["close"], 4400, "{bad}: {closed}");
+    }
+}
+
+#[tokio::test]
+async fn the_21st_operation_is_refused_on_its_id_and_the_connection_stays() {
+    let app = spawn_app().await;
+    let user = app.register("many@example.com", "Many").await;
+    let mut ws = WsClient::authenticated(&app, &user.access_token).await;
+    for n in 1..=20 {
+        ws.subscribe(&n.to_string(), MY_EVENTS, json!({})).await;
+    }
+    ws.subscribe("21", MY_EVENTS, json!({})).await;
+    let refused = ws.next().await;
+    assert_eq!(refused["id"], "21", "{refused}");
+    assert_eq!(refused["type"], "error");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    // Still open: a ping is answered, and freeing one slot lets a new operation run.
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.next().await["type"], "pong");
+    ws.send(json!({ "id": "1", "type": "complete" })).await;
+    ws.subscribe("q", "{ viewer { id } }", json!({})).await;
+    assert_eq!(
+        ws.next_data("q").await["data"]["viewer"]["id"],
+        user.id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn the_server_pings_on_its_interval() {
+    let app = spawn_app_with(&["--ws-ping-secs", "1"]).await;
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    let ping = ws.next_within(Duration::from_secs(5)).await;
+    assert_eq!(ping, json!({ "type": "ping" }));
+}
+
+#[tokio::test]
+async fn no_token_is_an_anonymous_connection_and_subscriptions_refuse_it() {
+    let app = spawn_app().await;
+    let mut ws = WsClient::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    ws.subscribe("a", "{ viewer { id } }", json!({})).await;
+    assert_eq!(ws.next_data("a").await["data"]["viewer"], Value::Null);
+    assert_eq!(ws.next().await["type"], "complete");
+    ws.subscribe("b", MY_EVENTS, json!({})).await;
+    let refused = ws.next_data("b").await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
 }
 
 #[tokio::test]
 async fn the_legacy_graphql_ws_protocol_is_spoken_too() {
     let app = spawn_app().await;
     let user = app.register("legacy@example.com", "Leg").await;
-    let mut socket = connect(&app, "graphql-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access_token) } }),
-    )
-    .await;
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "start", "payload": { "query": "{ viewer { id } }" } }),
-    )
-    .await;
-    let result = next(&mut socket).await;
+    let mut ws = WsClient::connect(&app, "graphql-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access_token) } }))
+        .await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    ws.send(json!({ "id": "1", "type": "start", "payload": { "query": "{ viewer { id } }" } }))
+        .await;
+    let result = ws.next().await;
     assert_eq!(result["type"], "data", "{result}");
     assert_eq!(result["payload"]["data"]["viewer"]["id"], user.id.as_str());
+    assert_eq!(ws.next().await["type"], "complete");
 }

@@ -235,6 +235,17 @@ impl Order {
             .map(Delivery)
             .collect())
     }
+    /// the order's message thread, once one of its parties wrote about it
+    async fn thread(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::messaging::MessageThread>> {
+        Ok(
+            crate::services::messaging::thread_of_order(ctx.state()?, ctx.viewer(), &self.0.id)
+                .await?
+                .map(crate::graphql::messaging::MessageThread::new),
+        )
+    }
     /// status history, oldest first
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
         Ok(ctx

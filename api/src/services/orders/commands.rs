@@ -301,9 +301,9 @@ pub async fn apply(
             "the order changed meanwhile; read it again",
         )));
     }
-    record_event(
+    let notice = record_event(
         &txn,
-        &order.id,
+        &order,
         Some(from),
         outcome.to,
         action.name(),
@@ -395,6 +395,7 @@ pub async fn apply(
             .await?;
     }
     txn.commit().await?;
+    state.events.committed([notice]);
     tracing::info!(order = %order.id, from = ?from, to = ?outcome.to, action = action.name(), "order moved");
 
     if stripe {

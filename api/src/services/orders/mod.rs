@@ -20,6 +20,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use super::Viewer;
 use crate::domain::order::{self as machine, Actor, Facts, OrderStatus};
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+use crate::events::{self, Notice};
 use crate::ids::{self, Kind};
 use crate::state::AppState;
 
@@ -117,10 +118,13 @@ pub fn available_actions(
     machine::available_actions(order.status, roles, &facts(order, now), has_review)
 }
 
+/// Stores one event of the order's timeline and announces it inside the same transaction
+/// (PostgreSQL); the caller hands the returned notice to `state.events.committed` after the
+/// commit (one node).
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
     conn: &impl ConnectionTrait,
-    order_id: &str,
+    order: &orders::Model,
     from: Option<OrderStatus>,
     to: OrderStatus,
     action: &str,
@@ -128,10 +132,11 @@ async fn record_event(
     actor_user: Option<&str>,
     note: Option<&str>,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<Notice> {
+    let id = ids::new_id(Kind::OrderEvent);
     order_events::ActiveModel {
-        id: Set(ids::new_id(Kind::OrderEvent)),
-        order_id: Set(order_id.to_owned()),
+        id: Set(id.clone()),
+        order_id: Set(order.id.clone()),
         from_status: Set(from),
         to_status: Set(to),
         action: Set(action.to_owned()),
@@ -142,7 +147,14 @@ async fn record_event(
     }
     .insert(conn)
     .await?;
-    Ok(())
+    let notice = Notice::OrderEvent {
+        id,
+        order_id: order.id.clone(),
+        buyer_id: order.buyer_id.clone(),
+        provider_id: order.provider_id.clone(),
+    };
+    events::notify_in(conn, &notice).await?;
+    Ok(notice)
 }
 
 pub fn actor_kind(actor: Actor) -> ActorKind {

@@ -159,9 +159,9 @@ pub async fn place_order(
     }
     .insert(&txn)
     .await?;
-    record_event(
+    let notice = record_event(
         &txn,
-        &order.id,
+        &order,
         None,
         OrderStatus::Placed,
         "place",
@@ -204,6 +204,7 @@ pub async fn place_order(
         }
     }
     txn.commit().await?;
+    state.events.committed([notice]);
     tracing::info!(order = %order.id, number, mode = ?mode, price, "order placed");
 
     if mode == PaymentMode::Stripe {

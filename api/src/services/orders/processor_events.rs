@@ -213,9 +213,9 @@ pub(crate) async fn refund_stray_payment(
     .await?;
     add_ledger(&txn, &stray, LedgerKind::Refund, amount_cents, now).await?;
     let from = order.status;
-    record_event(
+    let notice = record_event(
         &txn,
-        &order.id,
+        order,
         Some(from),
         from,
         "refund_stray_payment",
@@ -226,6 +226,7 @@ pub(crate) async fn refund_stray_payment(
     )
     .await?;
     txn.commit().await?;
+    state.events.committed([notice]);
     tracing::warn!(order = %order.id, charge = charge_id, amount = amount_cents, "refunding a payment captured for a closed order");
     process_ledger(state, &order.id).await
 }
@@ -247,6 +248,7 @@ pub async fn charge_refunded(
         return Ok(());
     };
     let now = state.now();
+    let mut notices = Vec::new();
     let txn = state.db.writer.begin().await?;
     let refunds = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
@@ -299,21 +301,24 @@ pub async fn charge_refunded(
         let at = order.status;
         let note =
             format!("{outside} cents were refunded at the payment processor, outside the platform");
-        record_event(
-            &txn,
-            &order.id,
-            Some(at),
-            at,
-            "refund_outside",
-            Actor::Processor,
-            None,
-            Some(&note),
-            now,
-        )
-        .await?;
+        notices.push(
+            record_event(
+                &txn,
+                &order,
+                Some(at),
+                at,
+                "refund_outside",
+                Actor::Processor,
+                None,
+                Some(&note),
+                now,
+            )
+            .await?,
+        );
         tracing::warn!(order = %order.id, charge = charge_id, amount = outside, "refund made outside the platform recorded");
     }
     txn.commit().await?;
+    state.events.committed(notices);
     Ok(())
 }
 

@@ -1,0 +1,425 @@
+//! The event bus behind subscriptions. A change (an order event, a message, a dispute change,
+//! a user's status) is announced with ids only; every subscriber loads and re-authorizes what
+//! it sends.
+//!
+//! - One node (SQLite): the service hands its notices to [`EventBus::committed`] after its
+//!   transaction commits, and they fan out in process.
+//! - PostgreSQL: [`notify_in`] runs `pg_notify` inside the transaction, so the notice exists
+//!   exactly when the change commits, and every replica's one LISTEN connection
+//!   ([`spawn_pg_listener`]) fans it out to that replica's subscribers, its own included.
+//!   When that connection drops it reconnects, then tells every subscriber to re-read the
+//!   store ([`Notice::Resync`]), so nothing committed meanwhile is lost.
+//!
+//! Subscribers never block each other: each has a bounded buffer, and one that falls behind
+//! it is dropped from the bus and told so ([`Receiver::lagged`]); the client resumes with
+//! `after`.
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::error::ApiResult;
+
+/// The PostgreSQL channel every replica listens on.
+pub const CHANNEL: &str = "marketplace_events";
+
+/// What changed, by id. Routing ids (the order's buyer and provider) ride along so a replica
+/// can pick the subscribers without a query; what is sent is always loaded fresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum Notice {
+    OrderEvent {
+        id: String,
+        order_id: String,
+        buyer_id: String,
+        provider_id: String,
+    },
+    Message {
+        id: String,
+        thread_id: String,
+    },
+    Dispute {
+        id: String,
+        order_id: String,
+    },
+    /// A user's status or roles changed: their open streams re-check at once.
+    User {
+        user_id: String,
+    },
+    /// The bus may have missed notices (the LISTEN connection dropped): re-read the store.
+    Resync,
+}
+
+/// What a subscriber listens to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Order(String),
+    /// Orders where this user is the buyer.
+    Buyer(String),
+    /// Orders of this provider.
+    Provider(String),
+    /// Every order (admins).
+    AllOrders,
+    Thread(String),
+    Disputes,
+    /// Changes to this user's own account.
+    User(String),
+}
+
+impl Notice {
+    fn topics(&self) -> Vec<Topic> {
+        match self {
+            Notice::OrderEvent {
+                order_id,
+                buyer_id,
+                provider_id,
+                ..
+            } => vec![
+                Topic::Order(order_id.clone()),
+                Topic::Buyer(buyer_id.clone()),
+                Topic::Provider(provider_id.clone()),
+                Topic::AllOrders,
+            ],
+            Notice::Message { thread_id, .. } => vec![Topic::Thread(thread_id.clone())],
+            Notice::Dispute { .. } => vec![Topic::Disputes],
+            Notice::User { user_id } => vec![Topic::User(user_id.clone())],
+            Notice::Resync => Vec::new(),
+        }
+    }
+}
+
+/// Writes the notice into the transaction when the database is PostgreSQL: it is delivered to
+/// every listening replica when (and only if) the transaction commits. On SQLite it does
+/// nothing; the caller hands the notice to [`EventBus::committed`] after the commit.
+pub async fn notify_in(conn: &impl ConnectionTrait, notice: &Notice) -> ApiResult<()> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let payload = serde_json::to_string(notice)
+        .map_err(|e| crate::error::ApiError::Internal(anyhow::Error::new(e)))?;
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+struct Slot {
+    tx: mpsc::Sender<Arc<Notice>>,
+    lagged: Arc<AtomicBool>,
+    topics: Vec<Topic>,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_topic: HashMap<Topic, HashSet<u64>>,
+    slots: HashMap<u64, Slot>,
+}
+
+impl Registry {
+    fn remove(&mut self, id: u64) -> Option<Slot> {
+        let slot = self.slots.remove(&id)?;
+        for topic in &slot.topics {
+            if let Some(ids) = self.by_topic.get_mut(topic) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.by_topic.remove(topic);
+                }
+            }
+        }
+        Some(slot)
+    }
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    buffer: usize,
+    /// PostgreSQL delivers through LISTEN; only SQLite dispatches on commit.
+    local: bool,
+    dispatched: AtomicU64,
+    dropped_lagging: AtomicU64,
+}
+
+/// The replica's fan-out of notices to its subscribers.
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+/// Counters for readiness and the benchmark.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BusStats {
+    pub subscribers: usize,
+    pub dispatched: u64,
+    pub dropped_lagging: u64,
+}
+
+impl EventBus {
+    /// `buffer` notices may wait per subscriber before it counts as lagging.
+    pub fn new(backend: DbBackend, buffer: usize) -> EventBus {
+        EventBus {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::default()),
+                next_id: AtomicU64::new(1),
+                buffer: buffer.max(1),
+                local: backend != DbBackend::Postgres,
+                dispatched: AtomicU64::new(0),
+                dropped_lagging: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Registers a subscriber on `topics`. Register before reading the backlog, so that
+    /// nothing committed in between is missed.
+    pub fn subscribe(&self, topics: Vec<Topic>) -> Receiver {
+        let (tx, rx) = mpsc::channel(self.inner.buffer);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let mut registry = self.lock();
+        for topic in &topics {
+            registry
+                .by_topic
+                .entry(topic.clone())
+                .or_default()
+                .insert(id);
+        }
+        registry.slots.insert(
+            id,
+            Slot {
+                tx,
+                lagged: lagged.clone(),
+                topics,
+            },
+        );
+        Receiver {
+            id,
+            rx,
+            lagged,
+            bus: self.clone(),
+        }
+    }
+
+    /// Notices of a committed transaction. On PostgreSQL they were sent by `pg_notify` and come
+    /// back through LISTEN, so this does nothing there.
+    pub fn committed(&self, notices: impl IntoIterator<Item = Notice>) {
+        if self.inner.local {
+            for notice in notices {
+                self.dispatch(notice);
+            }
+        }
+    }
+
+    /// Hands the notice to every subscriber of one of its topics, each at most once. A
+    /// subscriber whose buffer is full is dropped and marked lagging; nobody waits.
+    pub fn dispatch(&self, notice: Notice) {
+        self.inner.dispatched.fetch_add(1, Ordering::Relaxed);
+        let notice = Arc::new(notice);
+        let mut registry = self.lock();
+        let targets: Vec<u64> = if matches!(*notice, Notice::Resync) {
+            registry.slots.keys().copied().collect()
+        } else {
+            let mut seen = HashSet::new();
+            notice
+                .topics()
+                .iter()
+                .filter_map(|t| registry.by_topic.get(t))
+                .flatten()
+                .copied()
+                .filter(|id| seen.insert(*id))
+                .collect()
+        };
+        let mut lagging = Vec::new();
+        for id in targets {
+            if let Some(slot) = registry.slots.get(&id) {
+                match slot.tx.try_send(notice.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        slot.lagged.store(true, Ordering::SeqCst);
+                        lagging.push(id);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => lagging.push(id),
+                }
+            }
+        }
+        for id in lagging {
+            if registry.remove(id).is_some() {
+                self.inner.dropped_lagging.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn stats(&self) -> BusStats {
+        BusStats {
+            subscribers: self.lock().slots.len(),
+            dispatched: self.inner.dispatched.load(Ordering::Relaxed),
+            dropped_lagging: self.inner.dropped_lagging.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while holding the lock leaves plain maps behind; keep serving.
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One subscriber's end of the bus; dropping it unsubscribes.
+pub struct Receiver {
+    id: u64,
+    rx: mpsc::Receiver<Arc<Notice>>,
+    lagged: Arc<AtomicBool>,
+    bus: EventBus,
+}
+
+impl Receiver {
+    /// The next notice; `None` once the bus dropped this subscriber (see [`Self::lagged`]).
+    pub async fn recv(&mut self) -> Option<Arc<Notice>> {
+        self.rx.recv().await
+    }
+
+    /// True when the bus dropped this subscriber for falling behind its buffer.
+    pub fn lagged(&self) -> bool {
+        self.lagged.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.bus.lock().remove(self.id);
+    }
+}
+
+/// Listens on [`CHANNEL`] for this replica, for as long as the process lives. On a lost
+/// connection sqlx reconnects and listens again; then every subscriber re-reads the store.
+pub fn spawn_pg_listener(db: &DatabaseConnection, bus: EventBus) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let pool = db.get_postgres_connection_pool().clone();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::warn!(error = %err, "event listener cannot connect; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            if let Err(err) = listener.listen(CHANNEL).await {
+                tracing::warn!(error = %err, "LISTEN failed; retrying");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            backoff = Duration::from_millis(100);
+            // Anything committed before this LISTEN and after the last one is in the store.
+            bus.dispatch(Notice::Resync);
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        match serde_json::from_str::<Notice>(notification.payload()) {
+                            Ok(notice) => bus.dispatch(notice),
+                            Err(err) => tracing::error!(error = %err, "unreadable notice"),
+                        }
+                    }
+                    Ok(None) => {
+                        // Lost and (eagerly) re-established: notices in between are gone.
+                        tracing::warn!("event listener reconnected; subscribers re-read");
+                        bus.dispatch(Notice::Resync);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event listener failed; reconnecting");
+                        tokio::time::sleep(backoff).await;
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_event(id: &str, order: &str) -> Notice {
+        Notice::OrderEvent {
+            id: id.to_owned(),
+            order_id: order.to_owned(),
+            buyer_id: "usr_b".to_owned(),
+            provider_id: "prov_p".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_notice_reaches_each_subscriber_of_its_topics_once() {
+        let bus = EventBus::new(DbBackend::Sqlite, 8);
+        let mut both = bus.subscribe(vec![
+            Topic::Buyer("usr_b".to_owned()),
+            Topic::Provider("prov_p".to_owned()),
+        ]);
+        let mut other = bus.subscribe(vec![Topic::Order("ord_2".to_owned())]);
+        bus.committed([order_event("oev_1", "ord_1")]);
+        assert_eq!(
+            *both.recv().await.expect("one"),
+            order_event("oev_1", "ord_1")
+        );
+        assert!(both.rx.try_recv().is_err(), "delivered once, not per topic");
+        assert!(
+            other.rx.try_recv().is_err(),
+            "another order's subscriber hears nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_past_its_buffer_is_dropped_and_marked_lagging_without_blocking() {
+        let bus = EventBus::new(DbBackend::Sqlite, 2);
+        let mut slow = bus.subscribe(vec![Topic::AllOrders]);
+        let mut fast = bus.subscribe(vec![Topic::Order("ord_1".to_owned())]);
+        for n in 0..5 {
+            bus.dispatch(order_event(&format!("oev_{n}"), "ord_1"));
+            fast.recv().await.expect("the fast one keeps up");
+        }
+        assert!(slow.lagged());
+        assert_eq!(bus.stats().subscribers, 1);
+        // What was buffered drains, then the end.
+        assert!(slow.recv().await.is_some());
+        assert!(slow.recv().await.is_some());
+        assert!(slow.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn dropping_a_receiver_unsubscribes_and_postgres_commits_do_not_dispatch_locally() {
+        let bus = EventBus::new(DbBackend::Sqlite, 4);
+        drop(bus.subscribe(vec![Topic::Disputes]));
+        assert_eq!(bus.stats().subscribers, 0);
+        let pg = EventBus::new(DbBackend::Postgres, 4);
+        let mut rx = pg.subscribe(vec![Topic::AllOrders]);
+        pg.committed([order_event("oev_1", "ord_1")]);
+        assert!(
+            rx.rx.try_recv().is_err(),
+            "PostgreSQL delivers through LISTEN only"
+        );
+    }
+
+    #[test]
+    fn notices_travel_as_small_json() {
+        let text = serde_json::to_string(&order_event("oev_1", "ord_1")).expect("json");
+        assert!(text.contains("\"k\":\"order_event\""), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Notice>(&text).expect("back"),
+            order_event("oev_1", "ord_1")
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! The subscription root. Streams come from `services::realtime`, which authorizes them at
+//! the start and for every event; a stream that must end yields one error (with its code)
+//! and completes.
+use async_graphql::{Context, Subscription, ID};
+use futures_util::{Stream, StreamExt};
+
+use super::messaging::Message;
+use super::orders::OrderEvent;
+use super::ContextExt;
+use crate::error::{ApiError, RefusalCode};
+use crate::services::realtime::{self, OrderScope, StreamAuth};
+
+/// A refusal to start a subscription is a top-level error (there is no payload): NOT_FOUND
+/// keeps its code, so a stranger cannot tell a hidden order from a missing one.
+fn start_error(err: ApiError) -> async_graphql::Error {
+    match err {
+        ApiError::Refused(refusals) if refusals.iter().all(|r| r.code == RefusalCode::NotFound) => {
+            let message = refusals
+                .into_iter()
+                .map(|r| r.message)
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::NotFound(message).into()
+        }
+        other => other.into(),
+    }
+}
+
+fn auth(ctx: &Context<'_>) -> StreamAuth {
+    ctx.data_opt::<StreamAuth>()
+        .cloned()
+        .unwrap_or(StreamAuth { token: None })
+}
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// events of one order; its buyer, its provider and admins only.
+    /// With `after` (an OrderEvent id), the events stored since then are sent first, then live ones:
+    /// a client that reconnects misses nothing.
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
+        let stream = realtime::order_events(
+            ctx.state()?.clone(),
+            auth(ctx),
+            OrderScope::One(order_id.to_string()),
+            after.map(|a| a.to_string()),
+        )
+        .await
+        .map_err(start_error)?;
+        Ok(stream.map(|item| item.map(OrderEvent).map_err(Into::into)))
+    }
+
+    /// events of every order where the viewer is buyer or provider (admins: all); `after` as above
+    async fn my_order_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
+        let stream = realtime::order_events(
+            ctx.state()?.clone(),
+            auth(ctx),
+            OrderScope::Mine,
+            after.map(|a| a.to_string()),
+        )
+        .await
+        .map_err(start_error)?;
+        Ok(stream.map(|item| item.map(OrderEvent).map_err(Into::into)))
+    }
+
+    /// new messages in one thread; its two parties only. With `after` (a Message id of the
+    /// thread), the messages stored since then are sent first.
+    async fn message_added(
+        &self,
+        ctx: &Context<'_>,
+        thread_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
+        let stream = realtime::thread_messages(
+            ctx.state()?.clone(),
+            auth(ctx),
+            thread_id.to_string(),
+            after.map(|a| a.to_string()),
+        )
+        .await
+        .map_err(start_error)?;
+        Ok(stream.map(|item| item.map(Message).map_err(Into::into)))
+    }
+}
