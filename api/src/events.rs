@@ -110,8 +110,48 @@ pub async fn notify_in(conn: &impl ConnectionTrait, notice: &Notice) -> ApiResul
     Ok(())
 }
 
+/// A notice as subscribers receive it, with a slot for what the first of them loads, so a
+/// replica reads each changed row once however many subscribers it has.
+#[derive(Debug)]
+pub struct Delivery {
+    pub notice: Notice,
+    shared: tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Delivery {
+    fn new(notice: Notice) -> Delivery {
+        Delivery {
+            notice,
+            shared: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// What `load` returns, loaded by the first subscriber that asks and shared with the
+    /// rest. A failed load is not kept: the next subscriber tries again.
+    pub async fn shared<T, F, Fut>(&self, load: F) -> ApiResult<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<T>>,
+    {
+        let value = self
+            .shared
+            .get_or_try_init(|| async {
+                load()
+                    .await
+                    .map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>)
+            })
+            .await?;
+        value.clone().downcast::<T>().map_err(|_| {
+            crate::error::ApiError::Internal(anyhow::anyhow!(
+                "a notice's shared value has another type"
+            ))
+        })
+    }
+}
+
 struct Slot {
-    tx: mpsc::Sender<Arc<Notice>>,
+    tx: mpsc::Sender<Arc<Delivery>>,
     lagged: Arc<AtomicBool>,
     topics: Vec<Topic>,
 }
@@ -220,13 +260,14 @@ impl EventBus {
     /// subscriber whose buffer is full is dropped and marked lagging; nobody waits.
     pub fn dispatch(&self, notice: Notice) {
         self.inner.dispatched.fetch_add(1, Ordering::Relaxed);
-        let notice = Arc::new(notice);
+        let notice = Arc::new(Delivery::new(notice));
         let mut registry = self.lock();
-        let targets: Vec<u64> = if matches!(*notice, Notice::Resync) {
+        let targets: Vec<u64> = if matches!(notice.notice, Notice::Resync) {
             registry.slots.keys().copied().collect()
         } else {
             let mut seen = HashSet::new();
             notice
+                .notice
                 .topics()
                 .iter()
                 .filter_map(|t| registry.by_topic.get(t))
@@ -275,14 +316,14 @@ impl EventBus {
 /// One subscriber's end of the bus; dropping it unsubscribes.
 pub struct Receiver {
     id: u64,
-    rx: mpsc::Receiver<Arc<Notice>>,
+    rx: mpsc::Receiver<Arc<Delivery>>,
     lagged: Arc<AtomicBool>,
     bus: EventBus,
 }
 
 impl Receiver {
     /// The next notice; `None` once the bus dropped this subscriber (see [`Self::lagged`]).
-    pub async fn recv(&mut self) -> Option<Arc<Notice>> {
+    pub async fn recv(&mut self) -> Option<Arc<Delivery>> {
         self.rx.recv().await
     }
 
@@ -371,10 +412,8 @@ mod tests {
         ]);
         let mut other = bus.subscribe(vec![Topic::Order("ord_2".to_owned())]);
         bus.committed([order_event("oev_1", "ord_1")]);
-        assert_eq!(
-            *both.recv().await.expect("one"),
-            order_event("oev_1", "ord_1")
-        );
+        let got = both.recv().await.expect("one");
+        assert_eq!(got.notice, order_event("oev_1", "ord_1"));
         assert!(both.rx.try_recv().is_err(), "delivered once, not per topic");
         assert!(
             other.rx.try_recv().is_err(),
@@ -411,6 +450,27 @@ mod tests {
             rx.rx.try_recv().is_err(),
             "PostgreSQL delivers through LISTEN only"
         );
+    }
+
+    #[tokio::test]
+    async fn the_first_subscriber_loads_and_the_others_share_it() {
+        let bus = EventBus::new(DbBackend::Sqlite, 4);
+        let mut a = bus.subscribe(vec![Topic::AllOrders]);
+        let mut b = bus.subscribe(vec![Topic::AllOrders]);
+        bus.dispatch(order_event("oev_1", "ord_1"));
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        for rx in [&mut a, &mut b] {
+            let delivery = rx.recv().await.expect("delivered");
+            let value = delivery
+                .shared(|| async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    Ok(42_u32)
+                })
+                .await
+                .expect("loaded");
+            assert_eq!(*value, 42);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! remembered, so nothing falls in the seam and nothing comes twice.
 use std::collections::{HashSet, VecDeque};
 
-use entity::{messages, order_events, orders, providers};
+use entity::{message_threads, messages, order_events, orders, providers};
 use futures_util::Stream;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{accounts, messaging, orders as order_service, Viewer};
+use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{Notice, Topic};
 use crate::ids::{self, Kind};
@@ -77,6 +78,72 @@ impl Sent {
 
 fn bad_after(message: &str) -> ApiError {
     ApiError::refused(Refusal::new(RefusalCode::NotFound, message))
+}
+
+/// A changed event with what decides who may read it, loaded once per replica and shared by
+/// every subscriber that receives the notice.
+struct EventWithParties {
+    event: order_events::Model,
+    order: orders::Model,
+    provider: Option<providers::Model>,
+}
+
+async fn event_with_parties(state: &AppState, id: &str) -> ApiResult<Option<EventWithParties>> {
+    let conn = &state.db.reader;
+    let Some(event) = order_events::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(order) = orders::Entity::find_by_id(event.order_id.clone())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let provider = providers::Entity::find_by_id(order.provider_id.clone())
+        .one(conn)
+        .await?;
+    Ok(Some(EventWithParties {
+        event,
+        order,
+        provider,
+    }))
+}
+
+/// A changed message with its thread and the thread's provider, shared the same way.
+struct MessageWithParties {
+    message: messages::Model,
+    client_id: String,
+    provider_user_id: String,
+}
+
+async fn message_with_parties(state: &AppState, id: &str) -> ApiResult<Option<MessageWithParties>> {
+    let conn = &state.db.reader;
+    let Some(message) = messages::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(thread) = message_threads::Entity::find_by_id(message.thread_id.clone())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(provider) = providers::Entity::find_by_id(thread.provider_id.clone())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(MessageWithParties {
+        message,
+        client_id: thread.client_id,
+        provider_user_id: provider.user_id,
+    }))
 }
 
 /// The viewer's provider, if it has one.
@@ -199,7 +266,7 @@ pub async fn order_events(
             let Some(notice) = rx.recv().await else {
                 break;
             };
-            match &*notice {
+            match &notice.notice {
                 Notice::OrderEvent { id, .. } => {
                     if sent.set.contains(id) {
                         continue;
@@ -211,23 +278,34 @@ pub async fn order_events(
                             return;
                         }
                     };
-                    match order_service::event_for_viewer(&state, &viewer, id).await {
-                        Ok(Some(event)) => {
+                    let loaded = notice.shared(|| event_with_parties(&state, id)).await;
+                    match loaded.as_deref() {
+                        Ok(Some(found)) => {
+                            // Who may read it is decided now, for this viewer: a provider
+                            // moved off the order stops seeing it.
+                            let readable = order_service::roles_of(
+                                &viewer,
+                                &found.order,
+                                found.provider.as_ref(),
+                            )
+                            .is_some();
                             let in_scope = match &scope {
-                                OrderScope::One(order_id) => &event.order_id == order_id,
+                                OrderScope::One(order_id) => &found.order.id == order_id,
                                 OrderScope::Mine => true,
                             };
-                            if in_scope && sent.insert(&event.id) {
-                                if event.id > cursor {
-                                    cursor = event.id.clone();
+                            if readable && in_scope && sent.insert(&found.event.id) {
+                                if found.event.id > cursor {
+                                    cursor = found.event.id.clone();
                                 }
-                                yield Ok(event);
+                                yield Ok(found.event.clone());
                             }
                         }
-                        // No longer theirs to read (a provider moved off the order, say).
                         Ok(None) => {}
                         Err(err) => {
-                            yield Err(err);
+                            tracing::error!(error = ?err, "loading a order event for subscribers failed");
+                            yield Err(ApiError::Internal(anyhow::anyhow!(
+                                "loading order event {id} for a subscriber failed"
+                            )));
                             return;
                         }
                     }
@@ -314,7 +392,7 @@ pub async fn thread_messages(
             let Some(notice) = rx.recv().await else {
                 break;
             };
-            match &*notice {
+            match &notice.notice {
                 Notice::Message { id, .. } => {
                     if sent.set.contains(id) {
                         continue;
@@ -326,18 +404,25 @@ pub async fn thread_messages(
                             return;
                         }
                     };
-                    match messaging::message_for_viewer(&state, &viewer, id).await {
-                        Ok(Some(message)) if message.thread_id == thread_id => {
-                            if sent.insert(&message.id) {
-                                if message.id > cursor {
-                                    cursor = message.id.clone();
+                    let loaded = notice.shared(|| message_with_parties(&state, id)).await;
+                    match loaded.as_deref() {
+                        Ok(Some(found)) if found.message.thread_id == thread_id => {
+                            let party = viewer.id().and_then(|user| {
+                                message::party(user, &found.client_id, &found.provider_user_id)
+                            });
+                            if party.is_some() && sent.insert(&found.message.id) {
+                                if found.message.id > cursor {
+                                    cursor = found.message.id.clone();
                                 }
-                                yield Ok(message);
+                                yield Ok(found.message.clone());
                             }
                         }
                         Ok(_) => {}
                         Err(err) => {
-                            yield Err(err);
+                            tracing::error!(error = ?err, "loading a message for subscribers failed");
+                            yield Err(ApiError::Internal(anyhow::anyhow!(
+                                "loading message {id} for a subscriber failed"
+                            )));
                             return;
                         }
                     }
