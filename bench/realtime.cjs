@@ -110,9 +110,13 @@ async function main() {
   const url = `ws://127.0.0.1:${port}/graphql`;
   let acked = 0;
   let openErrors = 0;
+  let unopened = 0;
   await new Promise((resolveAll) => {
     let pending = SUBSCRIBERS;
     const opened = () => { if (--pending === 0) resolveAll(); };
+    // A handshake lost in the listen backlog neither opens nor fails: stop waiting after 60 s
+    // and count what is missing.
+    setTimeout(() => { unopened = pending; resolveAll(); }, 60_000).unref();
     for (let s = 0; s < SUBSCRIBERS; s++) {
       const order = orders[Math.floor(s / 2) % orders.length];
       const perOrder = s % 2 === 0;
@@ -184,7 +188,7 @@ async function main() {
   const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1) : 'n/a';
   const report = {
     backend: process.env.DATABASE_URL ? 'postgres' : 'sqlite',
-    subscribers: SUBSCRIBERS, acked, openErrors, orders: ORDERS, buyers: BUYERS,
+    subscribers: SUBSCRIBERS, acked, openErrors, unopened, orders: ORDERS, buyers: BUYERS,
     events: ORDERS * steps.length, deliveriesExpected: [...expected.values()].reduce((a, b) => a + b, 0),
     deliveries: latencies.length, lost, duplicated,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies.length ? latencies[latencies.length - 1].toFixed(1) : 'n/a' },
