@@ -98,6 +98,8 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, schema: AppSchema, app
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    // Ticks missed before the ack are not made up in a burst.
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let close = 'conn: loop {
         let reply: Result<Vec<Value>, Close> = tokio::select! {
             () = &mut init_deadline, if !conn.init_received => {

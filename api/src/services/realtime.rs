@@ -1,6 +1,8 @@
 //! The streams behind subscriptions. Each one is authorized when it starts and again for
-//! every event: the token must still be valid, the user still active, and the object still
-//! readable by them; otherwise the stream ends with the reason.
+//! every event: the token must still be valid and the object still readable by the viewer;
+//! the user's status and roles are read again whenever a `User` notice says they changed
+//! (every status change publishes one), and a user who may no longer sign in ends the stream
+//! with the reason.
 //!
 //! Resuming: with `after`, the stored rows after it are sent first, then live ones. The live
 //! side is registered on the bus before the store is read, and what the backlog sent is
@@ -39,6 +41,15 @@ pub struct StreamAuth {
 }
 
 impl StreamAuth {
+    /// The token has not expired (a signature check, no query). The user's status is read
+    /// again when a `User` notice says it changed: every status change publishes one.
+    fn token_valid(&self, state: &AppState) -> ApiResult<()> {
+        match &self.token {
+            Some(token) if state.jwt.verify(token).is_some() => Ok(()),
+            _ => Err(ApiError::Unauthenticated),
+        }
+    }
+
     async fn viewer(&self, state: &AppState) -> ApiResult<Viewer> {
         match &self.token {
             Some(token) => accounts::authenticate(state, token).await,
@@ -200,7 +211,7 @@ pub async fn order_events(
     scope: OrderScope,
     after: Option<String>,
 ) -> ApiResult<impl Stream<Item = ApiResult<order_events::Model>> + Send + 'static> {
-    let viewer = auth.viewer(&state).await?;
+    let mut viewer = auth.viewer(&state).await?;
     let user = viewer.user()?.clone();
     let mut topics = vec![Topic::User(user.id.clone())];
     match &scope {
@@ -271,13 +282,10 @@ pub async fn order_events(
                     if sent.set.contains(id) {
                         continue;
                     }
-                    let viewer = match auth.viewer(&state).await {
-                        Ok(viewer) => viewer,
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    };
+                    if let Err(err) = auth.token_valid(&state) {
+                        yield Err(err);
+                        return;
+                    }
                     let loaded = notice.shared(|| event_with_parties(&state, id)).await;
                     match loaded.as_deref() {
                         Ok(Some(found)) => {
@@ -310,12 +318,14 @@ pub async fn order_events(
                         }
                     }
                 }
-                Notice::User { .. } => {
-                    if let Err(err) = auth.viewer(&state).await {
+                Notice::User { .. } => match auth.viewer(&state).await {
+                    // Status and roles as they are now.
+                    Ok(fresh) => viewer = fresh,
+                    Err(err) => {
                         yield Err(err);
                         return;
                     }
-                }
+                },
                 Notice::Resync => replay = true,
                 Notice::Message { .. } | Notice::Dispute { .. } => {}
             }
@@ -334,7 +344,7 @@ pub async fn thread_messages(
     thread_id: String,
     after: Option<String>,
 ) -> ApiResult<impl Stream<Item = ApiResult<messages::Model>> + Send + 'static> {
-    let viewer = auth.viewer(&state).await?;
+    let mut viewer = auth.viewer(&state).await?;
     let user = viewer.user()?.clone();
     if messaging::thread_for_viewer(&state, &viewer, &thread_id)
         .await?
@@ -397,13 +407,10 @@ pub async fn thread_messages(
                     if sent.set.contains(id) {
                         continue;
                     }
-                    let viewer = match auth.viewer(&state).await {
-                        Ok(viewer) => viewer,
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    };
+                    if let Err(err) = auth.token_valid(&state) {
+                        yield Err(err);
+                        return;
+                    }
                     let loaded = notice.shared(|| message_with_parties(&state, id)).await;
                     match loaded.as_deref() {
                         Ok(Some(found)) if found.message.thread_id == thread_id => {
@@ -427,12 +434,14 @@ pub async fn thread_messages(
                         }
                     }
                 }
-                Notice::User { .. } => {
-                    if let Err(err) = auth.viewer(&state).await {
+                Notice::User { .. } => match auth.viewer(&state).await {
+                    // Status and roles as they are now.
+                    Ok(fresh) => viewer = fresh,
+                    Err(err) => {
                         yield Err(err);
                         return;
                     }
-                }
+                },
                 Notice::Resync => replay = true,
                 Notice::OrderEvent { .. } | Notice::Dispute { .. } => {}
             }
