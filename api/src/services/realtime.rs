@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use super::{accounts, messaging, orders as order_service, Viewer};
 use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
-use crate::events::{Notice, Topic};
+use crate::events::{Delivery, Notice, Receiver, Topic};
 use crate::ids::{self, Kind};
 use crate::state::AppState;
 
@@ -203,6 +203,225 @@ async fn events_after(
         .await?)
 }
 
+/// What a resumable stream follows: the stored rows after a cursor, and the row a notice
+/// announces when this viewer may read it. [`follow`] does the rest, the same for every kind.
+trait Source: Send + Sync + 'static {
+    type Row: Send + 'static;
+
+    fn row_id(row: &Self::Row) -> &str;
+
+    /// The id a notice announces, when it is of this source's kind.
+    fn announced(notice: &Notice) -> Option<&str>;
+
+    /// Stored rows after `cursor`, oldest first, at most [`BACKLOG_PAGE`].
+    fn after(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        cursor: &str,
+    ) -> impl std::future::Future<Output = ApiResult<Vec<Self::Row>>> + Send;
+
+    /// The announced row, loaded once per replica and shared; `None` when it is not in this
+    /// stream or the viewer may no longer read it.
+    fn live(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        delivery: &Delivery,
+        id: &str,
+    ) -> impl std::future::Future<Output = ApiResult<Option<Self::Row>>> + Send;
+}
+
+/// Replays the store after `cursor`, then follows `rx`: live rows already sent are dropped,
+/// the token is checked for every row, the viewer is read again when its account changes,
+/// the store is read again when the bus may have missed notices, and a lagging subscriber
+/// ends with the reason.
+fn follow<S: Source>(
+    state: AppState,
+    auth: StreamAuth,
+    mut viewer: Viewer,
+    mut rx: Receiver,
+    mut cursor: String,
+    source: S,
+) -> impl Stream<Item = ApiResult<S::Row>> + Send + 'static {
+    async_stream::stream! {
+        let mut sent = Sent::new();
+        // Once at the start (the backlog after `after`, or whatever committed since the
+        // marker), then again whenever the bus says it may have missed notices.
+        let mut replay = true;
+        loop {
+            if replay {
+                replay = false;
+                loop {
+                    let rows = match source.after(&state, &viewer, &cursor).await {
+                        Ok(rows) => rows,
+                        Err(err) => {
+                            yield Err(err);
+                            return;
+                        }
+                    };
+                    let full = rows.len() as u64 == BACKLOG_PAGE;
+                    for row in rows {
+                        let id = S::row_id(&row);
+                        if id > cursor.as_str() {
+                            cursor = id.to_owned();
+                        }
+                        if sent.insert(id) {
+                            yield Ok(row);
+                        }
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+            }
+            let Some(delivery) = rx.recv().await else {
+                break;
+            };
+            match &delivery.notice {
+                Notice::User { .. } => match auth.viewer(&state).await {
+                    // Status and roles as they are now.
+                    Ok(fresh) => viewer = fresh,
+                    Err(err) => {
+                        yield Err(err);
+                        return;
+                    }
+                },
+                Notice::Resync => replay = true,
+                notice => {
+                    let Some(id) = S::announced(notice) else {
+                        continue;
+                    };
+                    if sent.set.contains(id) {
+                        continue;
+                    }
+                    if let Err(err) = auth.token_valid(&state) {
+                        yield Err(err);
+                        return;
+                    }
+                    match source.live(&state, &viewer, &delivery, id).await {
+                        Ok(Some(row)) => {
+                            let id = S::row_id(&row);
+                            if sent.insert(id) {
+                                if id > cursor.as_str() {
+                                    cursor = id.to_owned();
+                                }
+                                yield Ok(row);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            yield Err(err);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if rx.lagged() {
+            yield Err(ApiError::Lagged);
+        }
+    }
+}
+
+struct OrderSource {
+    scope: OrderScope,
+}
+
+impl Source for OrderSource {
+    type Row = order_events::Model;
+
+    fn row_id(row: &Self::Row) -> &str {
+        &row.id
+    }
+
+    fn announced(notice: &Notice) -> Option<&str> {
+        match notice {
+            Notice::OrderEvent { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    async fn after(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        cursor: &str,
+    ) -> ApiResult<Vec<Self::Row>> {
+        events_after(state, viewer, &self.scope, cursor).await
+    }
+
+    async fn live(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        delivery: &Delivery,
+        id: &str,
+    ) -> ApiResult<Option<Self::Row>> {
+        let loaded = delivery.shared(|| event_with_parties(state, id)).await?;
+        let Some(found) = loaded.as_ref() else {
+            return Ok(None);
+        };
+        // Who may read it is decided now, for this viewer: a provider moved off the order
+        // stops seeing it.
+        let readable =
+            order_service::roles_of(viewer, &found.order, found.provider.as_ref()).is_some();
+        let in_scope = match &self.scope {
+            OrderScope::One(order_id) => &found.order.id == order_id,
+            OrderScope::Mine => true,
+        };
+        Ok((readable && in_scope).then(|| found.event.clone()))
+    }
+}
+
+struct ThreadSource {
+    thread_id: String,
+}
+
+impl Source for ThreadSource {
+    type Row = messages::Model;
+
+    fn row_id(row: &Self::Row) -> &str {
+        &row.id
+    }
+
+    fn announced(notice: &Notice) -> Option<&str> {
+        match notice {
+            Notice::Message { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    async fn after(
+        &self,
+        state: &AppState,
+        _viewer: &Viewer,
+        cursor: &str,
+    ) -> ApiResult<Vec<Self::Row>> {
+        messaging::messages_after(&state.db.reader, &self.thread_id, cursor, BACKLOG_PAGE).await
+    }
+
+    async fn live(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        delivery: &Delivery,
+        id: &str,
+    ) -> ApiResult<Option<Self::Row>> {
+        let loaded = delivery.shared(|| message_with_parties(state, id)).await?;
+        let Some(found) = loaded.as_ref() else {
+            return Ok(None);
+        };
+        let party = viewer
+            .id()
+            .and_then(|user| message::party(user, &found.client_id, &found.provider_user_id));
+        Ok(
+            (found.message.thread_id == self.thread_id && party.is_some())
+                .then(|| found.message.clone()),
+        )
+    }
+}
+
 /// Checks the subscription may start and registers it on the bus; the stream replays from
 /// `after` (when given) and then follows live events.
 pub async fn order_events(
@@ -211,7 +430,7 @@ pub async fn order_events(
     scope: OrderScope,
     after: Option<String>,
 ) -> ApiResult<impl Stream<Item = ApiResult<order_events::Model>> + Send + 'static> {
-    let mut viewer = auth.viewer(&state).await?;
+    let viewer = auth.viewer(&state).await?;
     let user = viewer.user()?.clone();
     let mut topics = vec![Topic::User(user.id.clone())];
     match &scope {
@@ -241,99 +460,17 @@ pub async fn order_events(
         }
     }
     // Live first, then the store: whatever commits in between arrives on `rx`.
-    let mut rx = state.events.subscribe(topics);
+    let rx = state.events.subscribe(topics);
     // Without `after`, a fresh id marks "now": only later events are sent.
-    let mut cursor = after.unwrap_or_else(|| ids::new_id(Kind::OrderEvent));
-    Ok(async_stream::stream! {
-        let mut sent = Sent::new();
-        // Once at the start (the backlog after `after`, or whatever committed since the
-        // marker), then again whenever the bus says it may have missed notices.
-        let mut replay = true;
-        loop {
-            if replay {
-                replay = false;
-                loop {
-                    let rows = match events_after(&state, &viewer, &scope, &cursor).await {
-                        Ok(rows) => rows,
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    };
-                    let full = rows.len() as u64 == BACKLOG_PAGE;
-                    for row in rows {
-                        if row.id > cursor {
-                            cursor = row.id.clone();
-                        }
-                        if sent.insert(&row.id) {
-                            yield Ok(row);
-                        }
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-            }
-            let Some(notice) = rx.recv().await else {
-                break;
-            };
-            match &notice.notice {
-                Notice::OrderEvent { id, .. } => {
-                    if sent.set.contains(id) {
-                        continue;
-                    }
-                    if let Err(err) = auth.token_valid(&state) {
-                        yield Err(err);
-                        return;
-                    }
-                    let loaded = notice.shared(|| event_with_parties(&state, id)).await;
-                    match loaded.as_deref() {
-                        Ok(Some(found)) => {
-                            // Who may read it is decided now, for this viewer: a provider
-                            // moved off the order stops seeing it.
-                            let readable = order_service::roles_of(
-                                &viewer,
-                                &found.order,
-                                found.provider.as_ref(),
-                            )
-                            .is_some();
-                            let in_scope = match &scope {
-                                OrderScope::One(order_id) => &found.order.id == order_id,
-                                OrderScope::Mine => true,
-                            };
-                            if readable && in_scope && sent.insert(&found.event.id) {
-                                if found.event.id > cursor {
-                                    cursor = found.event.id.clone();
-                                }
-                                yield Ok(found.event.clone());
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(err) => {
-                            tracing::error!(error = ?err, "loading a order event for subscribers failed");
-                            yield Err(ApiError::Internal(anyhow::anyhow!(
-                                "loading order event {id} for a subscriber failed"
-                            )));
-                            return;
-                        }
-                    }
-                }
-                Notice::User { .. } => match auth.viewer(&state).await {
-                    // Status and roles as they are now.
-                    Ok(fresh) => viewer = fresh,
-                    Err(err) => {
-                        yield Err(err);
-                        return;
-                    }
-                },
-                Notice::Resync => replay = true,
-                Notice::Message { .. } | Notice::Dispute { .. } => {}
-            }
-        }
-        if rx.lagged() {
-            yield Err(ApiError::Lagged);
-        }
-    })
+    let cursor = after.unwrap_or_else(|| ids::new_id(Kind::OrderEvent));
+    Ok(follow(
+        state,
+        auth,
+        viewer,
+        rx,
+        cursor,
+        OrderSource { scope },
+    ))
 }
 
 /// New messages of one thread, for its two parties; with `after` (a message id of the
@@ -344,7 +481,7 @@ pub async fn thread_messages(
     thread_id: String,
     after: Option<String>,
 ) -> ApiResult<impl Stream<Item = ApiResult<messages::Model>> + Send + 'static> {
-    let mut viewer = auth.viewer(&state).await?;
+    let viewer = auth.viewer(&state).await?;
     let user = viewer.user()?.clone();
     if messaging::thread_for_viewer(&state, &viewer, &thread_id)
         .await?
@@ -362,92 +499,17 @@ pub async fn thread_messages(
             return Err(bad_after("after is not a message of this thread"));
         }
     }
-    let mut rx = state.events.subscribe(vec![
+    let rx = state.events.subscribe(vec![
         Topic::Thread(thread_id.clone()),
         Topic::User(user.id.clone()),
     ]);
-    let mut cursor = after.unwrap_or_else(|| ids::new_id(Kind::Message));
-    Ok(async_stream::stream! {
-        let mut sent = Sent::new();
-        let mut replay = true;
-        loop {
-            if replay {
-                replay = false;
-                loop {
-                    let rows = match messaging::messages_after(
-                        &state.db.reader, &thread_id, &cursor, BACKLOG_PAGE,
-                    )
-                    .await
-                    {
-                        Ok(rows) => rows,
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    };
-                    let full = rows.len() as u64 == BACKLOG_PAGE;
-                    for row in rows {
-                        if row.id > cursor {
-                            cursor = row.id.clone();
-                        }
-                        if sent.insert(&row.id) {
-                            yield Ok(row);
-                        }
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-            }
-            let Some(notice) = rx.recv().await else {
-                break;
-            };
-            match &notice.notice {
-                Notice::Message { id, .. } => {
-                    if sent.set.contains(id) {
-                        continue;
-                    }
-                    if let Err(err) = auth.token_valid(&state) {
-                        yield Err(err);
-                        return;
-                    }
-                    let loaded = notice.shared(|| message_with_parties(&state, id)).await;
-                    match loaded.as_deref() {
-                        Ok(Some(found)) if found.message.thread_id == thread_id => {
-                            let party = viewer.id().and_then(|user| {
-                                message::party(user, &found.client_id, &found.provider_user_id)
-                            });
-                            if party.is_some() && sent.insert(&found.message.id) {
-                                if found.message.id > cursor {
-                                    cursor = found.message.id.clone();
-                                }
-                                yield Ok(found.message.clone());
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            tracing::error!(error = ?err, "loading a message for subscribers failed");
-                            yield Err(ApiError::Internal(anyhow::anyhow!(
-                                "loading message {id} for a subscriber failed"
-                            )));
-                            return;
-                        }
-                    }
-                }
-                Notice::User { .. } => match auth.viewer(&state).await {
-                    // Status and roles as they are now.
-                    Ok(fresh) => viewer = fresh,
-                    Err(err) => {
-                        yield Err(err);
-                        return;
-                    }
-                },
-                Notice::Resync => replay = true,
-                Notice::OrderEvent { .. } | Notice::Dispute { .. } => {}
-            }
-        }
-        if rx.lagged() {
-            yield Err(ApiError::Lagged);
-        }
-    })
+    let cursor = after.unwrap_or_else(|| ids::new_id(Kind::Message));
+    Ok(follow(
+        state,
+        auth,
+        viewer,
+        rx,
+        cursor,
+        ThreadSource { thread_id },
+    ))
 }
