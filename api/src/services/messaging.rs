@@ -334,11 +334,7 @@ async fn viewer_threads(
     conn: &impl ConnectionTrait,
     user_id: &str,
 ) -> ApiResult<sea_orm::sea_query::SelectStatement> {
-    let own_provider = providers::Entity::find()
-        .filter(providers::Column::UserId.eq(user_id.to_owned()))
-        .one(conn)
-        .await?
-        .map(|p| p.id);
+    let own_provider = super::sellers::own_provider_id(conn, user_id).await?;
     let mut parties = Condition::any().add(message_threads::Column::ClientId.eq(user_id));
     if let Some(provider_id) = own_provider {
         parties = parties.add(message_threads::Column::ProviderId.eq(provider_id));

@@ -14,7 +14,7 @@ use futures_util::Stream;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{accounts, messaging, orders as order_service, Viewer};
+use super::{accounts, messaging, orders as order_service, sellers, Viewer};
 use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{Delivery, Notice, Receiver, Topic};
@@ -157,15 +157,6 @@ async fn message_with_parties(state: &AppState, id: &str) -> ApiResult<Option<Me
     }))
 }
 
-/// The viewer's provider, if it has one.
-async fn own_provider(state: &AppState, user_id: &str) -> ApiResult<Option<String>> {
-    Ok(providers::Entity::find()
-        .filter(providers::Column::UserId.eq(user_id.to_owned()))
-        .one(&state.db.reader)
-        .await?
-        .map(|p| p.id))
-}
-
 /// Stored events of the scope after `cursor`, oldest first.
 async fn events_after(
     state: &AppState,
@@ -182,7 +173,7 @@ async fn events_after(
         OrderScope::Mine => {
             let user_id = viewer.user()?.id.clone();
             let mut parties = Condition::any().add(orders::Column::BuyerId.eq(user_id.clone()));
-            if let Some(provider_id) = own_provider(state, &user_id).await? {
+            if let Some(provider_id) = sellers::own_provider_id(&state.db.reader, &user_id).await? {
                 parties = parties.add(orders::Column::ProviderId.eq(provider_id));
             }
             query = query.filter(
@@ -441,7 +432,7 @@ pub async fn order_events(
         OrderScope::Mine if viewer.is_admin() => topics.push(Topic::AllOrders),
         OrderScope::Mine => {
             topics.push(Topic::Buyer(user.id.clone()));
-            if let Some(provider_id) = own_provider(&state, &user.id).await? {
+            if let Some(provider_id) = sellers::own_provider_id(&state.db.reader, &user.id).await? {
                 topics.push(Topic::Provider(provider_id));
             }
         }

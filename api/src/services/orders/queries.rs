@@ -1,5 +1,5 @@
 //! Reading orders: one order for a viewer who may read it, and the keyset-paged lists.
-use entity::{deliveries, order_events, orders, providers};
+use entity::{deliveries, order_events, orders};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -103,11 +103,7 @@ pub async fn list_orders(
 ) -> ApiResult<Page<orders::Model>> {
     let user = viewer.user()?;
     let conn = &state.db.reader;
-    let own_provider = providers::Entity::find()
-        .filter(providers::Column::UserId.eq(user.id.clone()))
-        .one(conn)
-        .await?
-        .map(|p| p.id);
+    let own_provider = crate::services::sellers::own_provider_id(conn, &user.id).await?;
     let as_buyer = orders::Column::BuyerId.eq(user.id.clone());
     let as_provider = match &own_provider {
         Some(id) => orders::Column::ProviderId.eq(id.clone()),

@@ -65,6 +65,19 @@ where
 }
 
 /// A provider the viewer may see: ACTIVE ones for everyone, any for its owner and admins.
+/// The id of the user's provider profile (a user has at most one), if any.
+pub async fn own_provider_id(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+) -> ApiResult<Option<String>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(providers::Entity::find()
+        .filter(providers::Column::UserId.eq(user_id.to_owned()))
+        .one(conn)
+        .await?
+        .map(|p| p.id))
+}
+
 pub fn provider_visible(viewer: &Viewer, provider: &providers::Model) -> bool {
     provider.status == ProviderStatus::Active || viewer.is_self_or_admin(&provider.user_id)
 }

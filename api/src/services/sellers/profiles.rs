@@ -2,9 +2,7 @@
 //! with the PROVIDER role granted; updates by the owner.
 use chrono::{DateTime, Utc};
 use entity::{providers, tenants, users};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
 
 use super::*;
 use crate::db::is_unique_violation;
@@ -77,12 +75,7 @@ pub async fn create_provider(
     };
     let now = state.now();
     let txn = state.db.writer.begin().await?;
-    if providers::Entity::find()
-        .filter(providers::Column::UserId.eq(user.id.clone()))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
+    if super::own_provider_id(&txn, &user.id).await?.is_some() {
         return Err(already());
     }
     let tenant = match input.tenant_id {
