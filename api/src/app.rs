@@ -39,6 +39,9 @@ const REQUEST_ID: &str = "x-request-id";
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    /// One set of uncached loaders for every websocket operation: nothing is older than its
+    /// load, and concurrent subscribers' loads share batches.
+    ws_loaders: Arc<Loaders>,
 }
 
 /// A built application: migrated database, bound listener, ready to serve.
@@ -133,7 +136,12 @@ fn router(app: AppState) -> Router {
     let settings = app.settings.clone();
     let schema = graphql::build_schema(app.clone());
     let files_state = app.clone();
-    let state = HttpState { app, schema };
+    let ws_loaders = Arc::new(Loaders::uncached(&app.db.reader));
+    let state = HttpState {
+        app,
+        schema,
+        ws_loaders,
+    };
 
     let cors = if settings.cors_origins.is_empty() {
         CorsLayer::new()
@@ -463,6 +471,7 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
     let schema = state.schema.clone();
     let app = state.app.clone();
+    let loaders = state.ws_loaders.clone();
     let limit = app.settings.max_body_bytes;
     let upgrade = upgrade
         .max_message_size(limit)
@@ -478,5 +487,5 @@ fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
         .and_then(|p| p.to_str().ok())
         .and_then(crate::ws::Protocol::from_name)
         .unwrap_or(crate::ws::Protocol::Legacy);
-    upgrade.on_upgrade(move |socket| crate::ws::serve(socket, protocol, schema, app))
+    upgrade.on_upgrade(move |socket| crate::ws::serve(socket, protocol, schema, app, loaders))
 }

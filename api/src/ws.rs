@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -66,6 +67,15 @@ enum Outgoing {
     Done(String),
 }
 
+/// A message carrying an operation's payload.
+#[derive(Serialize)]
+struct Envelope<'a, P: Serialize> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: P,
+}
+
 /// Why the server closes the socket.
 struct Close(u16, String);
 
@@ -73,6 +83,7 @@ struct Connection {
     protocol: Protocol,
     schema: AppSchema,
     app: AppState,
+    loaders: Arc<Loaders>,
     init_received: bool,
     acked: bool,
     token: Option<String>,
@@ -81,7 +92,13 @@ struct Connection {
 }
 
 /// Serves one upgraded socket until either side closes it.
-pub async fn serve(socket: WebSocket, protocol: Protocol, schema: AppSchema, app: AppState) {
+pub async fn serve(
+    socket: WebSocket,
+    protocol: Protocol,
+    schema: AppSchema,
+    app: AppState,
+    loaders: Arc<Loaders>,
+) {
     let (mut sink, mut incoming) = socket.split();
     let (out, mut results) = mpsc::channel::<Outgoing>(64);
     let ping_every = app.settings.ws_ping_interval;
@@ -89,6 +106,7 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, schema: AppSchema, app
         protocol,
         schema,
         app,
+        loaders,
         init_received: false,
         acked: false,
         token: None,
@@ -101,16 +119,19 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, schema: AppSchema, app
     // Ticks missed before the ack are not made up in a burst.
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let close = 'conn: loop {
-        let reply: Result<Vec<Value>, Close> = tokio::select! {
+        let reply: Result<Vec<String>, Close> = tokio::select! {
             () = &mut init_deadline, if !conn.init_received => {
                 Err(Close(4408, "Connection initialisation timeout".into()))
             }
             _ = ping.tick(), if conn.acked => Ok(vec![match protocol {
-                Protocol::TransportWs => json!({ "type": "ping" }),
-                Protocol::Legacy => json!({ "type": "ka" }),
+                Protocol::TransportWs => r#"{"type":"ping"}"#.to_owned(),
+                Protocol::Legacy => r#"{"type":"ka"}"#.to_owned(),
             }]),
             message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => conn.handle(text.as_str()).await,
+                Some(Ok(Message::Text(text))) => conn
+                    .handle(text.as_str())
+                    .await
+                    .map(|replies| replies.iter().map(Value::to_string).collect()),
                 Some(Ok(Message::Binary(_))) => {
                     Err(Close(4400, "binary messages are not part of the protocol".into()))
                 }
@@ -122,11 +143,7 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, schema: AppSchema, app
         match reply {
             Ok(messages) => {
                 for message in messages {
-                    if sink
-                        .send(Message::Text(message.to_string().into()))
-                        .await
-                        .is_err()
-                    {
+                    if sink.send(Message::Text(message.into())).await.is_err() {
                         break 'conn None;
                     }
                 }
@@ -256,7 +273,7 @@ impl Connection {
         };
         let mut data = Data::default();
         data.insert(viewer);
-        data.insert(Arc::new(Loaders::uncached(&self.app.db.reader)));
+        data.insert(self.loaders.clone());
         data.insert(StreamAuth {
             token: self.token.clone(),
         });
@@ -282,22 +299,30 @@ impl Connection {
         Ok(Vec::new())
     }
 
-    fn result(&mut self, result: Outgoing) -> Vec<Value> {
+    /// An operation's result as the text to send, serialized once, straight from the response.
+    fn result(&mut self, result: Outgoing) -> Vec<String> {
         match result {
             Outgoing::Next(id, mut response) => {
                 if !self.operations.contains_key(&id) {
                     return Vec::new();
                 }
                 crate::app::tag_internal_errors(&mut response, None);
-                let response = *response;
-                let payload = serde_json::to_value(&response).unwrap_or_else(|_| {
-                    json!({ "errors": [{ "message": "internal error",
-                        "extensions": { "code": crate::error::INTERNAL_CODE } }] })
+                let kind = self.protocol.next();
+                let text = serde_json::to_string(&Envelope {
+                    id: &id,
+                    kind,
+                    payload: &*response,
+                })
+                .unwrap_or_else(|_| {
+                    json!({ "id": id, "type": kind, "payload": { "errors": [{
+                        "message": "internal error",
+                        "extensions": { "code": crate::error::INTERNAL_CODE } }] } })
+                    .to_string()
                 });
-                vec![json!({ "id": id, "type": self.protocol.next(), "payload": payload })]
+                vec![text]
             }
             Outgoing::Done(id) => match self.operations.remove(&id) {
-                Some(_) => vec![json!({ "id": id, "type": "complete" })],
+                Some(_) => vec![json!({ "id": id, "type": "complete" }).to_string()],
                 None => Vec::new(),
             },
         }
