@@ -9,10 +9,10 @@ pub struct Model {
     pub id: String,
     pub order_id: String,
     pub opened_by: String,
-    pub reason: String,
+    pub reason: DisputeReason,
     #[sea_orm(column_type = "Text")]
     pub description: String,
-    pub status: String,
+    pub status: DisputeStatus,
     #[sea_orm(column_type = "Text", nullable)]
     pub admin_notes: Option<String>,
     pub refund_cents: Option<i64>,
@@ -21,6 +21,35 @@ pub struct Model {
     pub resolved_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Why the buyer (or the card network) disputes the order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum DisputeReason {
+    #[sea_orm(string_value = "NON_DELIVERY")]
+    NonDelivery,
+    #[sea_orm(string_value = "QUALITY")]
+    Quality,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+/// OPEN → UNDER_REVIEW → one of the three outcomes (an admin may also resolve an OPEN one).
+/// The partial unique index `disputes_order_open_key` counts OPEN and UNDER_REVIEW as open.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum DisputeStatus {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "UNDER_REVIEW")]
+    UnderReview,
+    #[sea_orm(string_value = "RESOLVED_REFUND")]
+    ResolvedRefund,
+    #[sea_orm(string_value = "RESOLVED_NO_REFUND")]
+    ResolvedNoRefund,
+    #[sea_orm(string_value = "RESOLVED_PARTIAL")]
+    ResolvedPartial,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

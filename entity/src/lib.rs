@@ -88,5 +88,7 @@ mod tests {
         round_trips::<crate::users::UserStatus>();
         round_trips::<crate::invoices::InvoiceStatus>();
         round_trips::<crate::message_threads::ThreadStatus>();
+        round_trips::<crate::disputes::DisputeReason>();
+        round_trips::<crate::disputes::DisputeStatus>();
     }
 }

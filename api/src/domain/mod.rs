@@ -1,11 +1,13 @@
 //! Pure business rules: parsing of domain values and the decisions made on them. No I/O here;
 //! everything is unit-tested without a database.
 pub mod account;
+pub mod dispute;
 pub mod file;
 pub mod listing;
 pub mod message;
 pub mod money;
 pub mod order;
+pub mod review;
 pub mod seller;
 
 /// A value that failed to parse, with the message a client sees.

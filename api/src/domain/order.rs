@@ -45,12 +45,7 @@ pub enum Actor {
     Processor,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisputeReason {
-    NonDelivery,
-    Quality,
-    Other,
-}
+pub use entity::disputes::DisputeReason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -180,6 +175,8 @@ pub enum Refusal {
     NotLate,
     /// a partial refund must be 1 ..= price - 1
     InvalidRefund,
+    /// before the delivery, a dispute can only be about non-delivery
+    NotDeliveredYet,
 }
 
 impl Refusal {
@@ -198,6 +195,9 @@ impl Refusal {
             Refusal::WrongPaymentMode => "not for this order's payment mode".to_owned(),
             Refusal::RevisionsExhausted => "every included revision has been used".to_owned(),
             Refusal::NotLate => "only once the order is past its deadline".to_owned(),
+            Refusal::NotDeliveredYet => {
+                "before a delivery, a dispute can only be for NON_DELIVERY".to_owned()
+            }
             Refusal::InvalidRefund => {
                 "the refund must be between 1 and the price minus 1".to_owned()
             }
@@ -311,8 +311,14 @@ pub fn transition(
             }
             to(from, vec![])
         }
-        (Claimed | InProgress | Delivered, Action::OpenDispute(reason)) => {
-            if reason == DisputeReason::NonDelivery && (from == Delivered || !facts.is_late) {
+        // After the delivery, any reason; before it, only NON_DELIVERY, and only once the
+        // order is past its deadline.
+        (Delivered, Action::OpenDispute(_)) => to(Disputed, vec![StopTimers]),
+        (Claimed | InProgress, Action::OpenDispute(reason)) => {
+            if reason != DisputeReason::NonDelivery {
+                return Err(Refusal::NotDeliveredYet);
+            }
+            if !facts.is_late {
                 return Err(Refusal::NotLate);
             }
             to(Disputed, vec![StopTimers])
@@ -519,9 +525,7 @@ mod tests {
             (Claimed | InProgress, A::OpenDispute(DisputeReason::NonDelivery), Buyer) if late => {
                 Disputed
             }
-            (Claimed | InProgress | Delivered, A::OpenDispute(DisputeReason::Quality), Buyer) => {
-                Disputed
-            }
+            (Delivered, A::OpenDispute(_), Buyer) => Disputed,
             (Disputed, A::ResolveRefund, Admin) => Refunded,
             (Disputed, A::ResolveNoRefund | A::ResolvePartial(_), Admin) => Completed,
             (Claimed | InProgress | Delivered | Completed, A::Chargeback, Processor) => Disputed,

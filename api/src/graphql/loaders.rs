@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{deliveries, listings, order_events, providers, tenants, users};
+use entity::{
+    deliveries, disputes, listings, order_events, orders, providers, reviews, tenants, users,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 pub struct Loaders {
@@ -17,6 +19,12 @@ pub struct Loaders {
     pub order_events: DataLoader<OrderEventsLoader, HashMapCache>,
     /// an order's deliveries, by revision
     pub deliveries: DataLoader<DeliveriesLoader, HashMapCache>,
+    /// orders by id, for objects that point at one the viewer may already read
+    pub orders: DataLoader<OrderLoader, HashMapCache>,
+    /// an order's disputes, oldest first
+    pub disputes: DataLoader<DisputesLoader, HashMapCache>,
+    /// an order's review (one at most)
+    pub reviews_by_order: DataLoader<ReviewByOrderLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -35,6 +43,9 @@ impl Loaders {
             listings: cached(ListingLoader { db: db.clone() }),
             order_events: cached(OrderEventsLoader { db: db.clone() }),
             deliveries: cached(DeliveriesLoader { db: db.clone() }),
+            orders: cached(OrderLoader { db: db.clone() }),
+            disputes: cached(DisputesLoader { db: db.clone() }),
+            reviews_by_order: cached(ReviewByOrderLoader { db: db.clone() }),
         }
     }
 
@@ -49,6 +60,9 @@ impl Loaders {
         loaders.listings.enable_all_cache(false);
         loaders.order_events.enable_all_cache(false);
         loaders.deliveries.enable_all_cache(false);
+        loaders.orders.enable_all_cache(false);
+        loaders.disputes.enable_all_cache(false);
+        loaders.reviews_by_order.enable_all_cache(false);
         loaders
     }
 }
@@ -84,6 +98,8 @@ loader_by!(ProviderLoader, providers, Id, id);
 loader_by!(ProviderByUserLoader, providers, UserId, user_id);
 loader_by!(TenantLoader, tenants, Id, id);
 loader_by!(ListingLoader, listings, Id, id);
+loader_by!(OrderLoader, orders, Id, id);
+loader_by!(ReviewByOrderLoader, reviews, OrderId, order_id);
 
 /// Declares a loader of every `$entity` row whose `$column` is the key, grouped by key in
 /// `$order` order (one `IN (…)` query for a whole page of parents).
@@ -119,6 +135,7 @@ macro_rules! loader_group_by {
 
 loader_group_by!(OrderEventsLoader, order_events, OrderId, order_id, Id);
 loader_group_by!(DeliveriesLoader, deliveries, OrderId, order_id, Revision);
+loader_group_by!(DisputesLoader, disputes, OrderId, order_id, Id);
 
 /// A loader's database failure as an internal error (its text never reaches the client).
 pub fn loader_error(err: Arc<sea_orm::DbErr>) -> crate::error::ApiError {

@@ -2,6 +2,7 @@
 //! dataloaders and the request context (viewer, loaders, state).
 pub mod accounts;
 pub mod connection;
+pub mod disputes;
 pub mod errors;
 pub mod files;
 pub mod limits;
@@ -11,6 +12,7 @@ pub mod messaging;
 pub mod money;
 pub mod node;
 pub mod orders;
+pub mod reviews;
 pub mod scalars;
 pub mod sellers;
 pub mod subscriptions;
@@ -33,6 +35,7 @@ pub struct QueryRoot(
     listings::ListingsQuery,
     orders::OrdersQuery,
     messaging::MessagingQuery,
+    disputes::DisputesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +47,8 @@ pub struct MutationRoot(
     orders::OrdersMutation,
     files::FilesMutation,
     messaging::MessagingMutation,
+    disputes::DisputesMutation,
+    reviews::ReviewsMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;

@@ -2,17 +2,19 @@
 use async_graphql::{Context, Interface, Object, ID};
 
 use super::accounts::User;
+use super::disputes::Dispute;
 use super::listings::Listing;
 use super::loaders::loader_error;
 use super::messaging::{Message, MessageThread};
 use super::orders::{Delivery, Order, OrderEvent};
+use super::reviews::Review;
 use super::sellers::{Provider, Tenant};
 use super::ContextExt;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
 use crate::services::{
-    listings as listing_service, messaging as messaging_service, orders as order_service,
-    sellers as seller_service,
+    disputes as dispute_service, listings as listing_service, messaging as messaging_service,
+    orders as order_service, reviews as review_service, sellers as seller_service,
 };
 
 /// Every addressable object.
@@ -30,6 +32,8 @@ pub enum Node {
     Delivery(Delivery),
     MessageThread(MessageThread),
     Message(Message),
+    Dispute(Dispute),
+    Review(Review),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -100,7 +104,7 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
         ),
         Some(Kind::OrderEvent) => {
             let event = order_service::event_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
-            Ok(event.map(|e| Node::OrderEvent(OrderEvent(e))))
+            Ok(event.map(|e| Node::OrderEvent(OrderEvent::new(e))))
         }
         Some(Kind::Delivery) => {
             let delivery =
@@ -116,6 +120,14 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
             let message =
                 messaging_service::message_for_viewer(ctx.state()?, ctx.viewer(), id).await?;
             Ok(message.map(|m| Node::Message(Message(m))))
+        }
+        Some(Kind::Dispute) => {
+            let dispute = dispute_service::for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(dispute.map(|d| Node::Dispute(Dispute(d))))
+        }
+        Some(Kind::Review) => {
+            let review = review_service::find(ctx.state()?, id).await?;
+            Ok(review.map(|r| Node::Review(Review(r))))
         }
         _ => Ok(None),
     }

@@ -4,6 +4,7 @@
 use async_graphql::{Context, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
+use super::disputes::Dispute;
 use super::messaging::Message;
 use super::orders::OrderEvent;
 use super::ContextExt;
@@ -54,7 +55,10 @@ impl SubscriptionRoot {
         )
         .await
         .map_err(start_error)?;
-        Ok(stream.map(|item| item.map(OrderEvent).map_err(Into::into)))
+        Ok(stream.map(|item| {
+            item.map(|row| OrderEvent::with_order(row.event, row.order))
+                .map_err(Into::into)
+        }))
     }
 
     /// events of every order where the viewer is buyer or provider (admins: all); `after` as above
@@ -71,7 +75,21 @@ impl SubscriptionRoot {
         )
         .await
         .map_err(start_error)?;
-        Ok(stream.map(|item| item.map(OrderEvent).map_err(Into::into)))
+        Ok(stream.map(|item| {
+            item.map(|row| OrderEvent::with_order(row.event, row.order))
+                .map_err(Into::into)
+        }))
+    }
+
+    /// every change of every dispute (opened, taken under review, resolved); admins only
+    async fn dispute_updated(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Dispute>>> {
+        let stream = realtime::dispute_changes(ctx.state()?.clone(), auth(ctx))
+            .await
+            .map_err(start_error)?;
+        Ok(stream.map(|item| item.map(|row| Dispute(row.dispute)).map_err(Into::into)))
     }
 
     /// new messages in one thread; its two parties only. With `after` (a Message id of the

@@ -178,12 +178,15 @@ fn full_text(backend: DbBackend, table: &str, terms: &[String]) -> (SimpleExpr, 
     }
 }
 
-/// Average rating in thousandths, -1 without reviews: an integer sort key.
+/// The Bayesian rating in thousandths (`domain::review::bayesian_thousandths`, in SQL): an
+/// integer sort key in which one 5-star review does not outrank forty at 4.8.
 fn rating_key() -> SimpleExpr {
-    Expr::cust(
-        "(CASE WHEN providers.review_count > 0 \
-         THEN (providers.rating_sum * 1000) / providers.review_count ELSE -1 END)",
-    )
+    use crate::domain::review::{PRIOR_MEAN_THOUSANDTHS, PRIOR_WEIGHT};
+    Expr::cust(format!(
+        "((providers.rating_sum * 1000 + {}) / (providers.review_count + {}))",
+        PRIOR_WEIGHT * PRIOR_MEAN_THOUSANDTHS,
+        PRIOR_WEIGHT
+    ))
 }
 
 fn min_rating_condition(min_rating: f64) -> ApiResult<Condition> {

@@ -2,6 +2,7 @@
 //! one transaction and returns either the result or refusals (`ApiError::Refused`).
 pub mod accounts;
 pub mod browse;
+pub mod disputes;
 pub mod files;
 pub mod invoicing;
 pub mod ledger;
@@ -9,6 +10,7 @@ pub mod listings;
 pub mod messaging;
 pub mod orders;
 pub mod realtime;
+pub mod reviews;
 pub mod sellers;
 pub mod webhooks;
 

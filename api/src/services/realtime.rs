@@ -9,12 +9,14 @@
 //! remembered, so nothing falls in the seam and nothing comes twice.
 use std::collections::{HashSet, VecDeque};
 
-use entity::{message_threads, messages, order_events, orders, providers};
+use entity::{disputes, message_threads, messages, order_events, orders, providers};
 use futures_util::Stream;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{accounts, messaging, orders as order_service, sellers, Viewer};
+use super::{
+    accounts, disputes as dispute_service, messaging, orders as order_service, sellers, Viewer,
+};
 use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{Delivery, Notice, Receiver, Topic};
@@ -41,12 +43,17 @@ pub struct StreamAuth {
 }
 
 impl StreamAuth {
-    /// The token has not expired (a signature check, no query). The user's status is read
-    /// again when a `User` notice says it changed: every status change publishes one.
-    fn token_valid(&self, state: &AppState) -> ApiResult<()> {
+    /// When the token stops being valid (its signature is checked once, here): every event
+    /// compares the clock with it, without a query. The user's status is read again when a
+    /// `User` notice says it changed: every status change publishes one.
+    fn expires_at(&self, state: &AppState) -> ApiResult<i64> {
         match &self.token {
-            Some(token) if state.jwt.verify(token).is_some() => Ok(()),
-            _ => Err(ApiError::Unauthenticated),
+            Some(token) => state
+                .jwt
+                .verify(token)
+                .map(|claims| claims.exp)
+                .ok_or(ApiError::Unauthenticated),
+            None => Err(ApiError::Unauthenticated),
         }
     }
 
@@ -58,7 +65,7 @@ impl StreamAuth {
     }
 }
 
-/// Ids already sent, bounded.
+/// Ids the store replay sent, bounded: a live notice for one of them is dropped.
 struct Sent {
     order: VecDeque<String>,
     set: HashSet<String>,
@@ -72,7 +79,8 @@ impl Sent {
         }
     }
 
-    /// False when `id` was sent already.
+    /// False when `id` was sent already. Only rows read from the store are remembered: a
+    /// live row is announced once, and a later replay starts after it.
     fn insert(&mut self, id: &str) -> bool {
         if !self.set.insert(id.to_owned()) {
             return false;
@@ -199,6 +207,10 @@ async fn events_after(
 trait Source: Send + Sync + 'static {
     type Row: Send + 'static;
 
+    /// Whether live rows are remembered too: for rows that are states of a changing object,
+    /// where two notices can load the same state.
+    const REMEMBER_LIVE: bool = false;
+
     fn row_id(row: &Self::Row) -> &str;
 
     /// The id a notice announces, when it is of this source's kind.
@@ -236,6 +248,13 @@ fn follow<S: Source>(
     source: S,
 ) -> impl Stream<Item = ApiResult<S::Row>> + Send + 'static {
     async_stream::stream! {
+        let expires_at = match auth.expires_at(&state) {
+            Ok(at) => at,
+            Err(err) => {
+                yield Err(err);
+                return;
+            }
+        };
         let mut sent = Sent::new();
         // Once at the start (the backlog after `after`, or whatever committed since the
         // marker), then again whenever the bus says it may have missed notices.
@@ -286,19 +305,20 @@ fn follow<S: Source>(
                     if sent.set.contains(id) {
                         continue;
                     }
-                    if let Err(err) = auth.token_valid(&state) {
-                        yield Err(err);
+                    if chrono::Utc::now().timestamp() >= expires_at {
+                        yield Err(ApiError::Unauthenticated);
                         return;
                     }
                     match source.live(&state, &viewer, &delivery, id).await {
                         Ok(Some(row)) => {
                             let id = S::row_id(&row);
-                            if sent.insert(id) {
-                                if id > cursor.as_str() {
-                                    cursor = id.to_owned();
-                                }
-                                yield Ok(row);
+                            if S::REMEMBER_LIVE && !sent.insert(id) {
+                                continue;
                             }
+                            if id > cursor.as_str() {
+                                cursor = id.to_owned();
+                            }
+                            yield Ok(row);
                         }
                         Ok(None) => {}
                         Err(err) => {
@@ -319,11 +339,18 @@ struct OrderSource {
     scope: OrderScope,
 }
 
+/// An order event as a stream sends it: live ones come with the order the replica loaded
+/// for every subscriber, so a selection of `order` costs no query per subscriber.
+pub struct StreamedEvent {
+    pub event: order_events::Model,
+    pub order: Option<orders::Model>,
+}
+
 impl Source for OrderSource {
-    type Row = order_events::Model;
+    type Row = StreamedEvent;
 
     fn row_id(row: &Self::Row) -> &str {
-        &row.id
+        &row.event.id
     }
 
     fn announced(notice: &Notice) -> Option<&str> {
@@ -339,7 +366,11 @@ impl Source for OrderSource {
         viewer: &Viewer,
         cursor: &str,
     ) -> ApiResult<Vec<Self::Row>> {
-        events_after(state, viewer, &self.scope, cursor).await
+        Ok(events_after(state, viewer, &self.scope, cursor)
+            .await?
+            .into_iter()
+            .map(|event| StreamedEvent { event, order: None })
+            .collect())
     }
 
     async fn live(
@@ -361,7 +392,10 @@ impl Source for OrderSource {
             OrderScope::One(order_id) => &found.order.id == order_id,
             OrderScope::Mine => true,
         };
-        Ok((readable && in_scope).then(|| found.event.clone()))
+        Ok((readable && in_scope).then(|| StreamedEvent {
+            event: found.event.clone(),
+            order: Some(found.order.clone()),
+        }))
     }
 }
 
@@ -420,7 +454,7 @@ pub async fn order_events(
     auth: StreamAuth,
     scope: OrderScope,
     after: Option<String>,
-) -> ApiResult<impl Stream<Item = ApiResult<order_events::Model>> + Send + 'static> {
+) -> ApiResult<impl Stream<Item = ApiResult<StreamedEvent>> + Send + 'static> {
     let viewer = auth.viewer(&state).await?;
     let user = viewer.user()?.clone();
     let mut topics = vec![Topic::User(user.id.clone())];
@@ -503,4 +537,102 @@ pub async fn thread_messages(
         cursor,
         ThreadSource { thread_id },
     ))
+}
+
+/// A state of a dispute as `disputeUpdated` sends it. Its key orders the changes: the time of
+/// the change, then the dispute's id.
+pub struct StreamedDispute {
+    pub dispute: disputes::Model,
+    key: String,
+}
+
+impl StreamedDispute {
+    fn new(dispute: disputes::Model) -> StreamedDispute {
+        let key = change_key(dispute.updated_at, &dispute.id);
+        StreamedDispute { dispute, key }
+    }
+}
+
+fn change_key(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{:020}:{id}", at.timestamp_micros().max(0))
+}
+
+struct DisputeSource;
+
+impl Source for DisputeSource {
+    type Row = StreamedDispute;
+
+    const REMEMBER_LIVE: bool = true;
+
+    fn row_id(row: &Self::Row) -> &str {
+        &row.key
+    }
+
+    fn announced(notice: &Notice) -> Option<&str> {
+        match notice {
+            Notice::Dispute { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    async fn after(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        cursor: &str,
+    ) -> ApiResult<Vec<Self::Row>> {
+        if !viewer.is_admin() {
+            return Err(ApiError::Forbidden("admins only".to_owned()));
+        }
+        let (micros, id) = cursor.split_once(':').unwrap_or((cursor, ""));
+        let since = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a bad dispute cursor")))?;
+        Ok(
+            dispute_service::changed_since(&state.db.reader, since, id, BACKLOG_PAGE)
+                .await?
+                .into_iter()
+                .map(StreamedDispute::new)
+                .collect(),
+        )
+    }
+
+    async fn live(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        delivery: &Delivery,
+        id: &str,
+    ) -> ApiResult<Option<Self::Row>> {
+        let loaded = delivery
+            .shared(|| async {
+                Ok(disputes::Entity::find_by_id(id.to_owned())
+                    .one(&state.db.reader)
+                    .await?)
+            })
+            .await?;
+        // Admins only, decided for every change: a demoted admin stops receiving.
+        Ok(loaded
+            .as_ref()
+            .as_ref()
+            .filter(|_| viewer.is_admin())
+            .map(|d| StreamedDispute::new(d.clone())))
+    }
+}
+
+/// Every change of every dispute, for admins, from now on; when the bus may have missed
+/// notices, the disputes changed since the last one sent are read again.
+pub async fn dispute_changes(
+    state: AppState,
+    auth: StreamAuth,
+) -> ApiResult<impl Stream<Item = ApiResult<StreamedDispute>> + Send + 'static> {
+    let viewer = auth.viewer(&state).await?;
+    let user = viewer.admin()?.clone();
+    let rx = state
+        .events
+        .subscribe(vec![Topic::Disputes, Topic::User(user.id.clone())]);
+    let cursor = change_key(state.now(), "");
+    Ok(follow(state, auth, viewer, rx, cursor, DisputeSource))
 }

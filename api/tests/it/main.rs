@@ -2,6 +2,7 @@
 //! database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set) and speaks GraphQL
 //! over HTTP and websockets.
 mod accounts;
+mod disputes;
 mod files;
 mod helpers;
 mod http;
@@ -12,6 +13,7 @@ mod messaging;
 mod migrations;
 mod orders;
 mod realtime;
+mod reviews;
 mod schema;
 mod seed;
 mod sellers;

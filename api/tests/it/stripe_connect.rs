@@ -9,7 +9,7 @@ use crate::stripe_double::{self, form, header, AccountState, StripeDouble};
 const WEBHOOK_SECRET: &str = "whsec_platform_test";
 const CONNECT_SECRET: &str = "whsec_connect_test";
 
-async fn stripe_app() -> (TestApp, StripeDouble) {
+pub(crate) async fn stripe_app() -> (TestApp, StripeDouble) {
     let double = stripe_double::start().await;
     let url = double.url();
     let app = spawn_app_with(&[
@@ -281,7 +281,7 @@ async fn without_stripe_the_webhook_endpoint_does_not_exist() {
 }
 
 /// A payment_intent event in Stripe's event shape about `intent`.
-fn intent_event(event_id: &str, kind: &str, intent: &str) -> String {
+pub(crate) fn intent_event(event_id: &str, kind: &str, intent: &str) -> String {
     let mut event = stripe_double::fixture("event");
     event["id"] = json!(event_id);
     event["type"] = json!(kind);
@@ -566,7 +566,7 @@ async fn a_failed_transfer_stays_pending_and_the_timer_retries_it_to_success() {
     crate::orders::assert_ledger_balances(&app, &id).await;
 }
 
-async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
+pub(crate) async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
     let query = "query($id: ID!) { provider(id: $id) { earnings { paidOut { cents } } } }";
     app.gql(
         Some(&seller.session.access_token),
@@ -588,7 +588,7 @@ fn charge_event(event_id: &str, kind: &str, charge: &Value) -> String {
 }
 
 /// Places a card order for `listing` and returns (order id, intent id).
-async fn card_order(
+pub(crate) async fn card_order(
     app: &TestApp,
     double: &StripeDouble,
     buyer: &Session,
@@ -616,7 +616,7 @@ async fn card_order(
 
 /// A shop on `account` with a 100.00 listing, and a buyer's card order for it whose payment
 /// Stripe holds: (seller, buyer, order id, intent id). Emails start with `name`.
-async fn held_card_order(
+pub(crate) async fn held_card_order(
     app: &TestApp,
     double: &StripeDouble,
     name: &str,
@@ -643,7 +643,7 @@ async fn order_state(app: &TestApp, token: &str, id: &str) -> Value {
     app.gql(Some(token), query, json!({ "id": id })).await["order"].clone()
 }
 
-async fn send(app: &TestApp, payload: &str) -> Value {
+pub(crate) async fn send(app: &TestApp, payload: &str) -> Value {
     let (status, body) = deliver(app, payload, &sign(payload, WEBHOOK_SECRET, 0)).await;
     assert_eq!(status, 200, "{body}");
     body

@@ -16,33 +16,51 @@ use crate::services::orders::{self as service};
 
 /// One step of an order's timeline.
 #[derive(Clone)]
-pub struct OrderEvent(pub order_events::Model);
+pub struct OrderEvent {
+    pub event: order_events::Model,
+    /// The order, when whoever made this already holds it (a subscription's shared load, an
+    /// order's own timeline): `order` then costs no query.
+    pub order: Option<orders::Model>,
+}
+
+impl OrderEvent {
+    pub fn new(event: order_events::Model) -> OrderEvent {
+        OrderEvent { event, order: None }
+    }
+
+    pub fn with_order(event: order_events::Model, order: Option<orders::Model>) -> OrderEvent {
+        OrderEvent { event, order }
+    }
+}
 
 #[Object]
 impl OrderEvent {
     pub async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+        ID(self.event.id.clone())
     }
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Order> {
+        if let Some(order) = &self.order {
+            return Ok(Order(order.clone()));
+        }
         Ok(Order(
-            service::load(&ctx.state()?.db.reader, &self.0.order_id).await?,
+            service::load(&ctx.state()?.db.reader, &self.event.order_id).await?,
         ))
     }
     async fn from_status(&self) -> Option<OrderStatusGql> {
-        self.0.from_status.map(Into::into)
+        self.event.from_status.map(Into::into)
     }
     async fn to_status(&self) -> OrderStatusGql {
-        self.0.to_status.into()
+        self.event.to_status.into()
     }
     /// the machine's name of the action, e.g. "claim"
     async fn action(&self) -> &str {
-        &self.0.action
+        &self.event.action
     }
     async fn actor_kind(&self) -> ActorKindGql {
-        self.0.actor_kind.into()
+        self.event.actor_kind.into()
     }
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = &self.0.actor_id else {
+        let Some(id) = &self.event.actor_id else {
             return Ok(None);
         };
         Ok(ctx
@@ -54,10 +72,10 @@ impl OrderEvent {
             .map(User::new))
     }
     async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+        self.event.note.as_deref()
     }
     async fn occurred_at(&self) -> DateTime {
-        self.0.occurred_at.into()
+        self.event.occurred_at.into()
     }
 }
 
@@ -246,6 +264,33 @@ impl Order {
                 .map(crate::graphql::messaging::MessageThread::new),
         )
     }
+    /// the buyer's review, once written
+    async fn review(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::reviews::Review>> {
+        Ok(ctx
+            .loaders()?
+            .reviews_by_order
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(crate::graphql::reviews::Review))
+    }
+    /// the order's newest dispute, if it was ever disputed
+    async fn dispute(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::disputes::Dispute>> {
+        Ok(ctx
+            .loaders()?
+            .disputes
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .and_then(|mut all| all.pop())
+            .map(crate::graphql::disputes::Dispute))
+    }
     /// status history, oldest first
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
         Ok(ctx
@@ -256,7 +301,7 @@ impl Order {
             .map_err(loader_error)?
             .unwrap_or_default()
             .into_iter()
-            .map(OrderEvent)
+            .map(|event| OrderEvent::with_order(event, Some(self.0.clone())))
             .collect())
     }
     async fn available_actions(
@@ -275,8 +320,15 @@ impl Order {
             .load_one(self.0.provider_id.clone())
             .await
             .map_err(loader_error)?;
+        let has_review = ctx
+            .loaders()?
+            .reviews_by_order
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .is_some();
         Ok(
-            service::available_actions(&self.0, viewer, provider.as_ref(), state.now())
+            service::available_actions(&self.0, viewer, provider.as_ref(), has_review, state.now())
                 .into_iter()
                 .map(Into::into)
                 .collect(),

@@ -25,6 +25,8 @@ pub struct Extra<'a> {
     pub delivery: Option<DeliveryInput>,
     pub payment: Option<(&'a str, &'a str)>,
     pub cancel_reason: Option<String>,
+    /// the dispute this move opens or resolves
+    pub dispute: Option<crate::services::disputes::DisputeWrite>,
 }
 
 pub struct DeliveryInput {
@@ -194,7 +196,8 @@ pub(crate) fn refusal(refusal: machine::Refusal) -> ApiError {
     let code = match refusal {
         machine::Refusal::InvalidState { .. }
         | machine::Refusal::WrongPaymentMode
-        | machine::Refusal::NotLate => RefusalCode::InvalidState,
+        | machine::Refusal::NotLate
+        | machine::Refusal::NotDeliveredYet => RefusalCode::InvalidState,
         machine::Refusal::NotAllowed { .. } => RefusalCode::NotAllowed,
         machine::Refusal::RevisionsExhausted => RefusalCode::LimitExceeded,
         machine::Refusal::InvalidRefund => RefusalCode::Invalid,
@@ -384,6 +387,10 @@ pub async fn apply(
         .insert(&txn)
         .await?;
     }
+    let mut notices = vec![notice];
+    if let Some(write) = extra.dispute {
+        notices.push(crate::services::disputes::write_in(&txn, &order, write, now).await?);
+    }
     if outcome.to == OrderStatus::Completed && from != OrderStatus::Completed {
         providers::Entity::update_many()
             .col_expr(
@@ -395,7 +402,7 @@ pub async fn apply(
             .await?;
     }
     txn.commit().await?;
-    state.events.committed([notice]);
+    state.events.committed(notices);
     tracing::info!(order = %order.id, from = ?from, to = ?outcome.to, action = action.name(), "order moved");
 
     if stripe {

@@ -107,14 +107,12 @@ pub fn available_actions(
     order: &orders::Model,
     viewer: &Viewer,
     provider: Option<&providers::Model>,
+    has_review: bool,
     now: DateTime<Utc>,
 ) -> Vec<machine::OrderAction> {
     let Some(roles) = roles_of(viewer, order, provider) else {
         return Vec::new();
     };
-    // No review can exist before createReview lands (the reviews issue); it will pass the
-    // real fact here.
-    let has_review = false;
     machine::available_actions(order.status, roles, &facts(order, now), has_review)
 }
 
