@@ -48,6 +48,8 @@ pub struct AppState {
     pub storage: Arc<Storage>,
     /// Notices of committed changes, for subscriptions.
     pub events: EventBus,
+    /// The threads that hash and check passwords.
+    pub passwords: crate::auth::PasswordWorkers,
 }
 
 impl AppState {
@@ -60,6 +62,10 @@ impl AppState {
         let system_clock = Arc::new(SystemClock::default());
         let storage = Arc::new(Storage::from_settings(&settings)?);
         let events = EventBus::new(db.backend, settings.subscriber_buffer);
+        // As many hashes at once as there are cores: more would only wait for CPU while
+        // holding 19 MiB each.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let passwords = crate::auth::PasswordWorkers::start(cores.min(8))?;
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -69,6 +75,7 @@ impl AppState {
             gateway,
             storage,
             events,
+            passwords,
         })
     }
 

@@ -71,7 +71,7 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
         return Err(taken());
     }
 
-    let hash = hash_blocking(password).await?;
+    let hash = hash_blocking(state, password).await?;
     let admin = state
         .settings
         .admin_emails
@@ -112,14 +112,15 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<S
     };
     // Verify against a dummy hash when the account does not exist, so that the answer takes as
     // long either way and says nothing about which emails are registered.
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| auth::dummy_hash().to_owned());
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
+    let matches = state
+        .passwords
+        .run(move || {
+            auth::verify_password(hash.as_deref().unwrap_or(auth::dummy_hash()), &password)
+        })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|_| busy())?;
     let user = match user {
         Some(user) if matches => user,
         _ => return Err(failed()),
@@ -486,9 +487,19 @@ fn issue_session(
     })
 }
 
-async fn hash_blocking(password: Password) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || auth::hash_password(password.expose()))
+async fn hash_blocking(state: &AppState, password: Password) -> ApiResult<String> {
+    state
+        .passwords
+        .run(move || auth::hash_password(password.expose()))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|_| busy())?
         .map_err(ApiError::Internal)
+}
+
+/// Every password thread is busy and the queue is full: the client retries shortly.
+fn busy() -> ApiError {
+    ApiError::refused(Refusal::new(
+        RefusalCode::LimitExceeded,
+        "too many sign-ins at once; try again in a moment",
+    ))
 }
