@@ -88,6 +88,28 @@ impl User {
     fn private_visible(&self, ctx: &Context<'_>) -> bool {
         self.own_session || ctx.viewer().is_self_or_admin(&self.model.id)
     }
+
+    /// The user `id`, through the request's loader (a page of rows costs one query).
+    pub async fn load(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<User>> {
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(id.to_owned())
+            .await
+            .map_err(super::loaders::loader_error)?
+            .map(User::new))
+    }
+
+    /// The user a row points at; a missing one is an internal error naming the row.
+    pub async fn load_referenced(
+        ctx: &Context<'_>,
+        id: &str,
+        row: &str,
+    ) -> async_graphql::Result<User> {
+        Self::load(ctx, id).await?.ok_or_else(|| {
+            crate::error::ApiError::Internal(anyhow::anyhow!("{row} without its user")).into()
+        })
+    }
 }
 
 #[Object]
@@ -272,13 +294,7 @@ impl AccountsQuery {
         let Some(id) = ctx.viewer().id() else {
             return Ok(None);
         };
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(id.to_owned())
-            .await
-            .map_err(super::loaders::loader_error)?
-            .map(User::new))
+        User::load(ctx, id).await
     }
 
     /// Every account, newest first (admins only).

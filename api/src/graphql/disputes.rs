@@ -30,16 +30,6 @@ mirror_enum!(DisputeOutcomeGql, "DisputeOutcome", OutcomeKind, {
 #[derive(Clone)]
 pub struct Dispute(pub disputes::Model);
 
-async fn user(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<User>> {
-    Ok(ctx
-        .loaders()?
-        .users
-        .load_one(id.to_owned())
-        .await
-        .map_err(loader_error)?
-        .map(User::new))
-}
-
 #[Object]
 impl Dispute {
     pub async fn id(&self) -> ID {
@@ -56,9 +46,7 @@ impl Dispute {
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("dispute without order")).into())
     }
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        user(ctx, &self.0.opened_by)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("dispute without opener")).into())
+        User::load_referenced(ctx, &self.0.opened_by, "dispute").await
     }
     async fn reason(&self) -> DisputeReasonGql {
         self.0.reason.into()
@@ -80,7 +68,7 @@ impl Dispute {
     }
     async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match &self.0.resolved_by {
-            Some(id) => user(ctx, id).await,
+            Some(id) => User::load(ctx, id).await,
             None => Ok(None),
         }
     }

@@ -35,13 +35,7 @@ impl Message {
             .ok_or_else(|| ApiError::NotFound("no such thread".into()).into())
     }
     async fn sender(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.0.sender_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("message without sender")).into())
+        User::load_referenced(ctx, &self.0.sender_id, "message").await
     }
     async fn body(&self) -> &str {
         &self.0.body
@@ -83,13 +77,7 @@ impl MessageThread {
         self.model.status.into()
     }
     async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.model.client_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("thread without client")).into())
+        User::load_referenced(ctx, &self.model.client_id, "thread").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
         ctx.loaders()?

@@ -70,13 +70,7 @@ impl NodeQuery {
 
 async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<Node>> {
     match ids::kind_of(id) {
-        Some(Kind::User) => Ok(ctx
-            .loaders()?
-            .users
-            .load_one(id.to_owned())
-            .await
-            .map_err(loader_error)?
-            .map(|u| Node::User(User::new(u)))),
+        Some(Kind::User) => Ok(User::load(ctx, id).await?.map(Node::User)),
         Some(Kind::Tenant) => Ok(
             seller_service::tenant_for_viewer(ctx.state()?, ctx.viewer(), id)
                 .await?

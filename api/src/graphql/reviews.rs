@@ -33,13 +33,7 @@ impl Review {
             })
     }
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.0.author_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("review without author")).into())
+        User::load_referenced(ctx, &self.0.author_id, "review").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
         ctx.loaders()?

@@ -129,13 +129,7 @@ impl Provider {
         ID(self.0.id.clone())
     }
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.0.user_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provider without user")).into())
+        User::load_referenced(ctx, &self.0.user_id, "provider").await
     }
     async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
         Ok(Tenant(self.tenant_model(ctx).await?))

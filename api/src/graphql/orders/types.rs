@@ -63,13 +63,7 @@ impl OrderEvent {
         let Some(id) = &self.event.actor_id else {
             return Ok(None);
         };
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new))
+        User::load(ctx, id).await
     }
     async fn note(&self) -> Option<&str> {
         self.event.note.as_deref()
@@ -160,13 +154,7 @@ impl Order {
         self.0.status.into()
     }
     async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.0.buyer_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(User::new)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order without buyer")).into())
+        User::load_referenced(ctx, &self.0.buyer_id, "order").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
         ctx.loaders()?
