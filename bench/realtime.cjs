@@ -4,7 +4,10 @@
 // delivery latency p50/p99 (from the mutation's start to the subscriber's receipt), lost and
 // duplicated deliveries, and the server's peak RSS.
 //
-//   node bench/realtime.cjs --subscribers 10000 --orders 40 [--bin target/release/marketplace]
+//   node bench/realtime.cjs --subscribers 10000 --orders 40 [--buyers 10] [--parallel 40]
+//     [--bin target/release/marketplace]
+// --parallel: how many orders move at once (default all: the worst burst, every order's
+// subscribers receiving at the same moment).
 //
 // Run by scripts/bench-realtime, which builds the binary and installs the npm packages.
 'use strict';
@@ -22,6 +25,8 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all
 const SUBSCRIBERS = Number(args.subscribers ?? 1000);
 const ORDERS = Number(args.orders ?? 20);
 const BUYERS = Number(args.buyers ?? 10);
+// How many orders move at the same time (default: all of them at once, the worst burst).
+const PARALLEL = Number(args.parallel ?? ORDERS);
 const BIN = args.bin ?? process.env.MARKETPLACE_BIN;
 const PASSWORD = 'correct horse battery';
 const ADMIN = 'admin@example.com';
@@ -157,11 +162,14 @@ async function main() {
   const steps = [['claimOrder', 'OrderIdInput', 's', 'CLAIMED'], ['startOrder', 'OrderIdInput', 's', 'IN_PROGRESS'],
     ['deliverOrder', 'DeliverOrderInput', 's', 'DELIVERED'], ['completeOrder', 'OrderIdInput', 'b', 'COMPLETED']];
   const driveStart = Date.now();
-  await Promise.all(orders.map(async (order) => {
-    for (const [mutation, type, who, status] of steps) {
-      const input = mutation === 'deliverOrder' ? { orderId: order.id, summary: 'ok', score: 70 } : { orderId: order.id };
-      sentAt.set(`${order.id}:${status}`, process.hrtime.bigint());
-      await act(who === 's' ? seller.token : order.buyer.token, mutation, type, input);
+  const queue = [...orders];
+  await Promise.all(Array.from({ length: Math.max(1, PARALLEL) }, async () => {
+    for (let order = queue.shift(); order; order = queue.shift()) {
+      for (const [mutation, type, who, status] of steps) {
+        const input = mutation === 'deliverOrder' ? { orderId: order.id, summary: 'ok', score: 70 } : { orderId: order.id };
+        sentAt.set(`${order.id}:${status}`, process.hrtime.bigint());
+        await act(who === 's' ? seller.token : order.buyer.token, mutation, type, input);
+      }
     }
   }));
   const driveMs = Date.now() - driveStart;
@@ -188,7 +196,7 @@ async function main() {
   const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1) : 'n/a';
   const report = {
     backend: process.env.DATABASE_URL ? 'postgres' : 'sqlite',
-    subscribers: SUBSCRIBERS, acked, openErrors, unopened, orders: ORDERS, buyers: BUYERS,
+    subscribers: SUBSCRIBERS, acked, openErrors, unopened, orders: ORDERS, buyers: BUYERS, parallel: Math.min(PARALLEL, ORDERS),
     events: ORDERS * steps.length, deliveriesExpected: [...expected.values()].reduce((a, b) => a + b, 0),
     deliveries: latencies.length, lost, duplicated,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies.length ? latencies[latencies.length - 1].toFixed(1) : 'n/a' },

@@ -6,6 +6,9 @@ use api::config::{RawSettings, Settings};
 use api::db::Db;
 use api::{telemetry, Application};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "marketplace",

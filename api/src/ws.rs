@@ -128,8 +128,9 @@ pub async fn serve(
                 Protocol::Legacy => r#"{"type":"ka"}"#.to_owned(),
             }]),
             message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => conn
-                    .handle(text.as_str())
+                // Boxed: the handling of a message (authentication, queries) would otherwise
+                // size every idle connection's state.
+                Some(Ok(Message::Text(text))) => Box::pin(conn.handle(text.as_str()))
                     .await
                     .map(|replies| replies.iter().map(Value::to_string).collect()),
                 Some(Ok(Message::Binary(_))) => {

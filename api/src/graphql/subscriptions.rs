@@ -47,15 +47,15 @@ impl SubscriptionRoot {
         order_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
-        let stream = realtime::order_events(
+        let stream = Box::pin(realtime::order_events(
             ctx.state()?.clone(),
             auth(ctx),
             OrderScope::One(order_id.to_string()),
             after.map(|a| a.to_string()),
-        )
+        ))
         .await
         .map_err(start_error)?;
-        Ok(stream.map(|item| {
+        Ok(Box::pin(stream).map(|item| {
             item.map(|row| OrderEvent::with_order(row.event, row.order))
                 .map_err(Into::into)
         }))
@@ -67,15 +67,15 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
-        let stream = realtime::order_events(
+        let stream = Box::pin(realtime::order_events(
             ctx.state()?.clone(),
             auth(ctx),
             OrderScope::Mine,
             after.map(|a| a.to_string()),
-        )
+        ))
         .await
         .map_err(start_error)?;
-        Ok(stream.map(|item| {
+        Ok(Box::pin(stream).map(|item| {
             item.map(|row| OrderEvent::with_order(row.event, row.order))
                 .map_err(Into::into)
         }))
@@ -86,10 +86,10 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Dispute>>> {
-        let stream = realtime::dispute_changes(ctx.state()?.clone(), auth(ctx))
+        let stream = Box::pin(realtime::dispute_changes(ctx.state()?.clone(), auth(ctx)))
             .await
             .map_err(start_error)?;
-        Ok(stream.map(|item| item.map(|row| Dispute(row.dispute)).map_err(Into::into)))
+        Ok(Box::pin(stream).map(|item| item.map(|row| Dispute(row.dispute)).map_err(Into::into)))
     }
 
     /// new messages in one thread; its two parties only. With `after` (a Message id of the
@@ -100,14 +100,14 @@ impl SubscriptionRoot {
         thread_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
-        let stream = realtime::thread_messages(
+        let stream = Box::pin(realtime::thread_messages(
             ctx.state()?.clone(),
             auth(ctx),
             thread_id.to_string(),
             after.map(|a| a.to_string()),
-        )
+        ))
         .await
         .map_err(start_error)?;
-        Ok(stream.map(|item| item.map(Message).map_err(Into::into)))
+        Ok(Box::pin(stream).map(|item| item.map(Message).map_err(Into::into)))
     }
 }

@@ -235,6 +235,10 @@ trait Source: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = ApiResult<Option<Self::Row>>> + Send;
 }
 
+/// The stream lives as long as its subscription, so it is kept small: the queries it awaits
+/// (replay, account re-read, live load) are boxed while they run instead of sizing the
+/// stream's own state for the largest of them (10,000 subscribers each pay for it).
+///
 /// Replays the store after `cursor`, then follows `rx`: live rows already sent are dropped,
 /// the token is checked for every row, the viewer is read again when its account changes,
 /// the store is read again when the bus may have missed notices, and a lagging subscriber
@@ -263,7 +267,7 @@ fn follow<S: Source>(
             if replay {
                 replay = false;
                 loop {
-                    let rows = match source.after(&state, &viewer, &cursor).await {
+                    let rows = match Box::pin(source.after(&state, &viewer, &cursor)).await {
                         Ok(rows) => rows,
                         Err(err) => {
                             yield Err(err);
@@ -289,7 +293,7 @@ fn follow<S: Source>(
                 break;
             };
             match &delivery.notice {
-                Notice::User { .. } => match auth.viewer(&state).await {
+                Notice::User { .. } => match Box::pin(auth.viewer(&state)).await {
                     // Status and roles as they are now.
                     Ok(fresh) => viewer = fresh,
                     Err(err) => {
@@ -309,7 +313,7 @@ fn follow<S: Source>(
                         yield Err(ApiError::Unauthenticated);
                         return;
                     }
-                    match source.live(&state, &viewer, &delivery, id).await {
+                    match Box::pin(source.live(&state, &viewer, &delivery, id)).await {
                         Ok(Some(row)) => {
                             let id = S::row_id(&row);
                             if S::REMEMBER_LIVE && !sent.insert(id) {
