@@ -275,3 +275,51 @@ async fn aggregates_after_a_hundred_concurrent_reviews_match_the_rows_and_rating
         "{listings}"
     );
 }
+
+#[tokio::test]
+async fn a_suspended_provider_takes_no_new_orders_but_finishes_and_is_reviewed_on_open_ones() {
+    let app = spawn_app().await;
+    let deal = deal(&app, "mod").await;
+    let open = held_order(&app, &deal).await;
+    let suspended = app
+        .set_provider_status(&deal.admin, &deal.seller.provider_id, "SUSPENDED")
+        .await;
+    assert_eq!(suspended["userErrors"], json!([]), "{suspended}");
+
+    // Gone from browsing at once, and no new order reaches it.
+    let listed = app
+        .gql(None, "{ listings(first: 10) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(listed["listings"]["totalCount"], 0, "{listed}");
+    let placed = app
+        .gql(
+            Some(&deal.buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id } userErrors { code } } }",
+            json!({ "l": deal.listing }),
+        )
+        .await;
+    assert_eq!(
+        error_codes(&placed["placeOrder"]),
+        vec!["NOT_FOUND"],
+        "{placed}"
+    );
+
+    // The order it already held runs to its end, and the buyer may still review it.
+    for mutation in ["claimOrder", "deliverOrder"] {
+        let input = match mutation {
+            "deliverOrder" => json!({ "orderId": open, "summary": "Done" }),
+            _ => json!({ "orderId": open }),
+        };
+        order_action(&app, &deal.seller.session, mutation, input).await;
+    }
+    let done = order_action(
+        &app,
+        &deal.buyer,
+        "completeOrder",
+        json!({ "orderId": open }),
+    )
+    .await;
+    assert_eq!(done["status"], "COMPLETED");
+    let made = create_review(&app, &deal.buyer, &open, 3, "Fine").await;
+    assert_eq!(made["userErrors"], json!([]), "{made}");
+}
