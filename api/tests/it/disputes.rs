@@ -63,6 +63,44 @@ async fn resolve(
     .1
 }
 
+/// The provider's earnings as its owner sees them: (paid out, pending, platform fees,
+/// refunded, completed orders).
+async fn earnings(app: &TestApp, seller: &Seller) -> (String, String, String, String, i64) {
+    let query = "query($id: ID!) { provider(id: $id) { earnings { paidOut { cents } pending { cents } platformFees { cents } refunded { cents } completedOrders } } }";
+    let e = app
+        .gql(
+            Some(&seller.session.access_token),
+            query,
+            json!({ "id": seller.provider_id }),
+        )
+        .await["provider"]["earnings"]
+        .clone();
+    let cents = |field: &str| e[field]["cents"].as_str().unwrap_or_default().to_owned();
+    (
+        cents("paidOut"),
+        cents("pending"),
+        cents("platformFees"),
+        cents("refunded"),
+        e["completedOrders"].as_i64().unwrap_or(-1),
+    )
+}
+
+fn money(
+    paid_out: &str,
+    pending: &str,
+    fees: &str,
+    refunded: &str,
+    completed: i64,
+) -> (String, String, String, String, i64) {
+    (
+        paid_out.to_owned(),
+        pending.to_owned(),
+        fees.to_owned(),
+        refunded.to_owned(),
+        completed,
+    )
+}
+
 async fn admin_session(app: &TestApp) -> Session {
     session_of(&app.login(ADMIN_EMAIL, PASSWORD).await)
 }
@@ -147,6 +185,11 @@ async fn a_partial_resolution_refunds_r_and_pays_out_the_rest_less_the_frozen_co
     );
     assert_eq!(dispute["order"]["availableActions"], json!([]));
     let dispute = dispute_id(&opened);
+    // While disputed, the payout waits.
+    assert_eq!(
+        earnings(&app, &seller).await,
+        money("0", "8500", "0", "0", 0)
+    );
 
     // One open dispute per order; the provider and strangers cannot open one.
     let again = open(&app, &buyer, &id, "OTHER", "again").await;
@@ -249,6 +292,10 @@ async fn a_partial_resolution_refunds_r_and_pays_out_the_rest_less_the_frozen_co
     );
     crate::orders::assert_ledger_balances(&app, &id).await;
     assert_eq!(paid_out(&app, &seller).await, "6375");
+    assert_eq!(
+        earnings(&app, &seller).await,
+        money("6375", "0", "1125", "2500", 1)
+    );
 
     // A resolved dispute stays resolved.
     let again = resolve(&app, &admin, &dispute, "REFUND", "changed my mind", None).await;
@@ -347,6 +394,10 @@ async fn a_full_refund_returns_the_price_and_no_refund_pays_out_as_on_completion
         ]
     );
     assert_eq!(paid_out(&app, &seller).await, "8500");
+    assert_eq!(
+        earnings(&app, &seller).await,
+        money("8500", "0", "1500", "10000", 1)
+    );
 }
 
 #[tokio::test]
