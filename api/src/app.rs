@@ -476,9 +476,10 @@ fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
     let upgrade = upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        // tungstenite reserves 128 KiB per socket for reading by default; subscriptions
-        // mostly idle, and 10,000 of them must fit in a few hundred MiB.
-        .read_buffer_size(4 * 1024)
+        // tungstenite reserves 128 KiB per socket for reading by default; a client sends a
+        // few small messages (init, subscribe, pong), subscriptions mostly idle, and 10,000
+        // of them must fit in a few hundred MiB. Larger messages are read in more rounds.
+        .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
         .protocols(crate::ws::Protocol::NAMES);
     // Without a subprotocol both sides speak the legacy one, as async-graphql did.

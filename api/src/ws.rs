@@ -62,9 +62,11 @@ impl Protocol {
     }
 }
 
+/// What an operation's task hands the connection. One pointer wide: the channel allocates its
+/// slots in blocks of 32 per connection.
 enum Outgoing {
-    Next(String, Box<async_graphql::Response>),
-    Done(String),
+    Next(Box<(String, async_graphql::Response)>),
+    Done(Box<str>),
 }
 
 /// A message carrying an operation's payload.
@@ -287,14 +289,14 @@ impl Connection {
             let mut stream = schema.execute_stream(request);
             while let Some(response) = stream.next().await {
                 if out
-                    .send(Outgoing::Next(task_id.clone(), Box::new(response)))
+                    .send(Outgoing::Next(Box::new((task_id.clone(), response))))
                     .await
                     .is_err()
                 {
                     return;
                 }
             }
-            let _ = out.send(Outgoing::Done(task_id)).await;
+            let _ = out.send(Outgoing::Done(task_id.into())).await;
         });
         self.operations.insert(id, task.abort_handle());
         Ok(Vec::new())
@@ -303,7 +305,8 @@ impl Connection {
     /// An operation's result as the text to send, serialized once, straight from the response.
     fn result(&mut self, result: Outgoing) -> Vec<String> {
         match result {
-            Outgoing::Next(id, mut response) => {
+            Outgoing::Next(next) => {
+                let (id, mut response) = *next;
                 if !self.operations.contains_key(&id) {
                     return Vec::new();
                 }
@@ -312,7 +315,7 @@ impl Connection {
                 let text = serde_json::to_string(&Envelope {
                     id: &id,
                     kind,
-                    payload: &*response,
+                    payload: &response,
                 })
                 .unwrap_or_else(|_| {
                     json!({ "id": id, "type": kind, "payload": { "errors": [{
@@ -322,7 +325,7 @@ impl Connection {
                 });
                 vec![text]
             }
-            Outgoing::Done(id) => match self.operations.remove(&id) {
+            Outgoing::Done(id) => match self.operations.remove(&*id) {
                 Some(_) => vec![json!({ "id": id, "type": "complete" }).to_string()],
                 None => Vec::new(),
             },

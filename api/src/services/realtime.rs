@@ -249,6 +249,7 @@ fn follow<S: Source>(
     mut viewer: Viewer,
     mut rx: Receiver,
     mut cursor: String,
+    replay_first: bool,
     source: S,
 ) -> impl Stream<Item = ApiResult<S::Row>> + Send + 'static {
     async_stream::stream! {
@@ -260,9 +261,10 @@ fn follow<S: Source>(
             }
         };
         let mut sent = Sent::new();
-        // Once at the start (the backlog after `after`, or whatever committed since the
-        // marker), then again whenever the bus says it may have missed notices.
-        let mut replay = true;
+        // At the start when resuming (the backlog after `after`; without it everything
+        // that commits from now on reaches `rx`, registered before the marker was taken),
+        // then again whenever the bus says it may have missed notices.
+        let mut replay = replay_first;
         loop {
             if replay {
                 replay = false;
@@ -491,6 +493,7 @@ pub async fn order_events(
     // Live first, then the store: whatever commits in between arrives on `rx`.
     let rx = state.events.subscribe(topics);
     // Without `after`, a fresh id marks "now": only later events are sent.
+    let resume = after.is_some();
     let cursor = after.unwrap_or_else(|| ids::new_id(Kind::OrderEvent));
     Ok(follow(
         state,
@@ -498,6 +501,7 @@ pub async fn order_events(
         viewer,
         rx,
         cursor,
+        resume,
         OrderSource { scope },
     ))
 }
@@ -532,6 +536,7 @@ pub async fn thread_messages(
         Topic::Thread(thread_id.clone()),
         Topic::User(user.id.clone()),
     ]);
+    let resume = after.is_some();
     let cursor = after.unwrap_or_else(|| ids::new_id(Kind::Message));
     Ok(follow(
         state,
@@ -539,6 +544,7 @@ pub async fn thread_messages(
         viewer,
         rx,
         cursor,
+        resume,
         ThreadSource { thread_id },
     ))
 }
@@ -638,5 +644,13 @@ pub async fn dispute_changes(
         .events
         .subscribe(vec![Topic::Disputes, Topic::User(user.id.clone())]);
     let cursor = change_key(state.now(), "");
-    Ok(follow(state, auth, viewer, rx, cursor, DisputeSource))
+    Ok(follow(
+        state,
+        auth,
+        viewer,
+        rx,
+        cursor,
+        false,
+        DisputeSource,
+    ))
 }
