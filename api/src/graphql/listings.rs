@@ -10,7 +10,6 @@ use super::scalars::{BigInt, DateTime};
 use super::sellers::{mirror_enum, Provider};
 use super::ContextExt;
 use crate::domain::listing::{CoverageTier, ListingStatus, ListingTerms, PriceType};
-use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::browse::{self, BrowseCursor, ListingSort, Visibility};
 use crate::services::listings as service;
@@ -42,13 +41,7 @@ impl Listing {
         &self.0.slug
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
-        ctx.loaders()?
-            .providers
-            .load_one(self.0.provider_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(Provider)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("listing without provider")).into())
+        Provider::load_referenced(ctx, &self.0.provider_id, "listing").await
     }
     async fn title(&self) -> &str {
         &self.0.title

@@ -80,13 +80,7 @@ impl MessageThread {
         User::load_referenced(ctx, &self.model.client_id, "thread").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
-        ctx.loaders()?
-            .providers
-            .load_one(self.model.provider_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(Provider)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("thread without provider")).into())
+        Provider::load_referenced(ctx, &self.model.provider_id, "thread").await
     }
     async fn listing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Listing>> {
         let Some(id) = &self.model.listing_id else {

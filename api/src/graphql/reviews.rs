@@ -5,7 +5,6 @@ use entity::reviews;
 use super::accounts::User;
 use super::connection::connection;
 use super::errors::{into_payload, Payload, UserError};
-use super::loaders::loader_error;
 use super::orders::Order;
 use super::scalars::DateTime;
 use super::sellers::Provider;
@@ -36,13 +35,7 @@ impl Review {
         User::load_referenced(ctx, &self.0.author_id, "review").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
-        ctx.loaders()?
-            .providers
-            .load_one(self.0.provider_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(Provider)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("review without provider")).into())
+        Provider::load_referenced(ctx, &self.0.provider_id, "review").await
     }
     /// 1..5
     async fn rating(&self) -> i32 {

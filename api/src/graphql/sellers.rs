@@ -113,6 +113,22 @@ pub struct ProviderEarnings {
 pub struct Provider(pub providers::Model);
 
 impl Provider {
+    /// The provider a row points at, through the request's loader; a missing one is an
+    /// internal error naming the row.
+    pub async fn load_referenced(
+        ctx: &Context<'_>,
+        id: &str,
+        row: &str,
+    ) -> async_graphql::Result<Provider> {
+        ctx.loaders()?
+            .providers
+            .load_one(id.to_owned())
+            .await
+            .map_err(loader_error)?
+            .map(Provider)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("{row} without its provider")).into())
+    }
+
     async fn tenant_model(&self, ctx: &Context<'_>) -> async_graphql::Result<tenants::Model> {
         ctx.loaders()?
             .tenants

@@ -157,13 +157,7 @@ impl Order {
         User::load_referenced(ctx, &self.0.buyer_id, "order").await
     }
     async fn provider(&self, ctx: &Context<'_>) -> async_graphql::Result<Provider> {
-        ctx.loaders()?
-            .providers
-            .load_one(self.0.provider_id.clone())
-            .await
-            .map_err(loader_error)?
-            .map(Provider)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order without provider")).into())
+        Provider::load_referenced(ctx, &self.0.provider_id, "order").await
     }
     async fn listing(&self, ctx: &Context<'_>) -> async_graphql::Result<Listing> {
         ctx.loaders()?
