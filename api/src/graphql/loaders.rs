@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    deliveries, disputes, listings, order_events, orders, providers, reviews, tenants, users,
+    deliveries, disputes, listings, message_threads, order_events, orders, providers, reviews,
+    tenants, users,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -25,6 +26,8 @@ pub struct Loaders {
     pub disputes: DataLoader<DisputesLoader, HashMapCache>,
     /// an order's review (one at most)
     pub reviews_by_order: DataLoader<ReviewByOrderLoader, HashMapCache>,
+    /// message threads by id
+    pub threads: DataLoader<ThreadLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -46,6 +49,7 @@ impl Loaders {
             orders: cached(OrderLoader { db: db.clone() }),
             disputes: cached(DisputesLoader { db: db.clone() }),
             reviews_by_order: cached(ReviewByOrderLoader { db: db.clone() }),
+            threads: cached(ThreadLoader { db: db.clone() }),
         }
     }
 
@@ -63,6 +67,7 @@ impl Loaders {
         loaders.orders.enable_all_cache(false);
         loaders.disputes.enable_all_cache(false);
         loaders.reviews_by_order.enable_all_cache(false);
+        loaders.threads.enable_all_cache(false);
         loaders
     }
 }
@@ -100,6 +105,7 @@ loader_by!(TenantLoader, tenants, Id, id);
 loader_by!(ListingLoader, listings, Id, id);
 loader_by!(OrderLoader, orders, Id, id);
 loader_by!(ReviewByOrderLoader, reviews, OrderId, order_id);
+loader_by!(ThreadLoader, message_threads, Id, id);
 
 /// Declares a loader of every `$entity` row whose `$column` is the key, grouped by key in
 /// `$order` order (one `IN (…)` query for a whole page of parents).

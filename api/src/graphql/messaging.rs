@@ -28,10 +28,29 @@ impl Message {
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// through the loaders: a page of messages costs one query for their threads
     async fn thread(&self, ctx: &Context<'_>) -> async_graphql::Result<MessageThread> {
-        service::thread_for_viewer(ctx.state()?, ctx.viewer(), &self.0.thread_id)
-            .await?
-            .map(MessageThread::new)
+        let loaders = ctx.loaders()?;
+        let thread = loaders
+            .threads
+            .load_one(self.0.thread_id.clone())
+            .await
+            .map_err(loader_error)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("message without its thread")))?;
+        let provider = loaders
+            .providers
+            .load_one(thread.provider_id.clone())
+            .await
+            .map_err(loader_error)?;
+        let party = ctx
+            .viewer()
+            .id()
+            .zip(provider)
+            .and_then(|(user, provider)| {
+                crate::domain::message::party(user, &thread.client_id, &provider.user_id)
+            });
+        party
+            .map(|_| MessageThread::new(thread))
             .ok_or_else(|| ApiError::NotFound("no such thread".into()).into())
     }
     async fn sender(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
@@ -94,15 +113,26 @@ impl MessageThread {
             .map_err(loader_error)?
             .map(Listing))
     }
+    /// through the loaders: a page of threads costs one query for their orders
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
         let Some(id) = &self.model.order_id else {
             return Ok(None);
         };
-        Ok(
-            order_service::order_for_viewer(ctx.state()?, ctx.viewer(), id)
-                .await?
-                .map(Order),
-        )
+        let loaders = ctx.loaders()?;
+        let Some(order) = loaders
+            .orders
+            .load_one(id.clone())
+            .await
+            .map_err(loader_error)?
+        else {
+            return Ok(None);
+        };
+        let provider = loaders
+            .providers
+            .load_one(order.provider_id.clone())
+            .await
+            .map_err(loader_error)?;
+        Ok(order_service::roles_of(ctx.viewer(), &order, provider.as_ref()).map(|_| Order(order)))
     }
     async fn last_message_at(&self) -> DateTime {
         DateTime(self.model.last_message_at)

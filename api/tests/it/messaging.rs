@@ -383,3 +383,83 @@ async fn message_added_streams_a_threads_new_messages_to_its_parties_only() {
     }
     buyer.assert_quiet(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn a_page_of_threads_or_messages_loads_orders_and_threads_in_one_query_each() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let deal = deal(&app, "n1").await;
+    let mut threads = Vec::new();
+    for n in 0..3 {
+        let order = held_order(&app, &deal).await;
+        let started = start(
+            &app,
+            &deal.buyer,
+            json!({ "providerId": deal.seller.provider_id, "orderId": order, "body": format!("About order {n}") }),
+        )
+        .await;
+        assert_eq!(started["userErrors"], json!([]), "{started}");
+        threads.push(started["thread"]["id"].as_str().expect("id").to_owned());
+    }
+    for n in 0..4 {
+        send(
+            &app,
+            &deal.seller.session,
+            &threads[0],
+            &format!("Reply {n}"),
+        )
+        .await;
+    }
+    let statements = |body: &Value| {
+        assert!(body.get("errors").is_none(), "{body}");
+        body["extensions"]["sqlStatements"]
+            .as_u64()
+            .expect("sqlStatements")
+    };
+
+    let list = "query($n: Int) { messageThreads(first: $n) { nodes { id order { id status } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 3] {
+        let (_, body) = app
+            .post(Some(&deal.buyer.access_token), list, json!({ "n": n }))
+            .await;
+        let nodes = body["data"]["messageThreads"]["nodes"]
+            .as_array()
+            .expect("nodes");
+        assert_eq!(nodes.len(), n);
+        assert!(nodes.iter().all(|t| t["order"]["id"].is_string()), "{body}");
+        counts.push(statements(&body));
+    }
+    assert_eq!(counts[0], counts[1], "threads 1 and 3: {counts:?}");
+
+    let messages = "query($id: ID!, $n: Int) { messageThread(id: $id) { messages(last: $n) { nodes { id thread { id } } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 5] {
+        let (_, body) = app
+            .post(
+                Some(&deal.buyer.access_token),
+                messages,
+                json!({ "id": threads[0], "n": n }),
+            )
+            .await;
+        let nodes = body["data"]["messageThread"]["messages"]["nodes"]
+            .as_array()
+            .expect("nodes");
+        assert_eq!(nodes.len(), n);
+        assert!(nodes
+            .iter()
+            .all(|m| m["thread"]["id"] == threads[0].as_str()));
+        counts.push(statements(&body));
+    }
+    assert_eq!(counts[0], counts[1], "messages 1 and 5: {counts:?}");
+
+    // A stranger still reads nothing through a message.
+    let stranger = app.register("n1-stranger@example.com", "S").await;
+    let (_, hidden) = app
+        .post(
+            Some(&stranger.access_token),
+            "query($id: ID!) { messageThread(id: $id) { id } }",
+            json!({ "id": threads[0] }),
+        )
+        .await;
+    assert_eq!(hidden["data"]["messageThread"], Value::Null, "{hidden}");
+}
