@@ -28,7 +28,7 @@ impl Message {
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    /// through the loaders: a page of messages costs one query for their threads
+    // Through the loaders: a page of messages costs one query for their threads.
     async fn thread(&self, ctx: &Context<'_>) -> async_graphql::Result<MessageThread> {
         let loaders = ctx.loaders()?;
         let thread = loaders
@@ -113,7 +113,7 @@ impl MessageThread {
             .map_err(loader_error)?
             .map(Listing))
     }
-    /// through the loaders: a page of threads costs one query for their orders
+    // Through the loaders: a page of threads costs one query for their orders.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
         let Some(id) = &self.model.order_id else {
             return Ok(None);
