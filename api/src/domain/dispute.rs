@@ -1,6 +1,7 @@
 //! Disputes: what a buyer writes when opening one, the admin's review and resolution, and the
 //! dispute's own small state machine. Which order states a dispute may be opened from, and
 //! what each outcome does to the order and its money, is `domain::order`'s business.
+use super::money::is_partial_refund;
 use super::order::Action;
 use super::{bounded_text, refuse_control, Invalid};
 
@@ -53,7 +54,7 @@ impl Outcome {
             (OutcomeKind::Partial, None) => Err(Invalid(
                 "refundCents is required for a PARTIAL outcome".into(),
             )),
-            (OutcomeKind::Partial, Some(r)) if r < 1 || r > price_cents - 1 => Err(Invalid(
+            (OutcomeKind::Partial, Some(r)) if !is_partial_refund(r, price_cents) => Err(Invalid(
                 format!("refundCents must be between 1 and {}", price_cents - 1),
             )),
             (OutcomeKind::Partial, Some(r)) => Ok(Outcome::Partial(r)),

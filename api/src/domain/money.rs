@@ -6,6 +6,11 @@ pub const BPS_SCALE: i64 = 10_000;
 
 /// The platform fee on `amount` cents at `bps` basis points, rounded half up.
 /// `amount` and `bps` are never negative here; i128 keeps the product exact for any i64.
+/// A partial refund returns part of the price: at least 1 cent, and at least 1 cent kept.
+pub fn is_partial_refund(refund: i64, price: i64) -> bool {
+    (1..price).contains(&refund)
+}
+
 pub fn fee(amount: i64, bps: u32) -> i64 {
     let amount = i128::from(amount.max(0));
     let bps = i128::from(bps.min(BPS_SCALE as u32));

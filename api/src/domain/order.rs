@@ -335,7 +335,7 @@ pub fn transition(
             ))],
         ),
         (Disputed, Action::ResolvePartial(refund)) => {
-            if refund < 1 || refund > facts.price_cents - 1 {
+            if !super::money::is_partial_refund(refund, facts.price_cents) {
                 return Err(Refusal::InvalidRefund);
             }
             to(

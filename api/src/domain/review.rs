@@ -45,6 +45,11 @@ pub fn bayesian_thousandths(rating_sum: i64, review_count: i64) -> i64 {
     (PRIOR_WEIGHT * PRIOR_MEAN_THOUSANDTHS + rating_sum * 1000) / (PRIOR_WEIGHT + review_count)
 }
 
+/// The Bayesian figure in stars, as the API shows it (`Provider.ratingScore`).
+pub fn rating_score(rating_sum: i64, review_count: i64) -> f64 {
+    bayesian_thousandths(rating_sum, review_count) as f64 / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,6 @@ use super::ContextExt;
 use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::messaging::{self as service, MessageCursor, MessageWindow, ThreadCursor};
-use crate::services::orders as order_service;
 
 mirror_enum!(ThreadStatusGql, "ThreadStatus", crate::domain::message::ThreadStatus, {
     Active, Archived, Closed,
@@ -113,26 +112,11 @@ impl MessageThread {
             .map_err(loader_error)?
             .map(Listing))
     }
-    // Through the loaders: a page of threads costs one query for their orders.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
-        let Some(id) = &self.model.order_id else {
-            return Ok(None);
-        };
-        let loaders = ctx.loaders()?;
-        let Some(order) = loaders
-            .orders
-            .load_one(id.clone())
-            .await
-            .map_err(loader_error)?
-        else {
-            return Ok(None);
-        };
-        let provider = loaders
-            .providers
-            .load_one(order.provider_id.clone())
-            .await
-            .map_err(loader_error)?;
-        Ok(order_service::roles_of(ctx.viewer(), &order, provider.as_ref()).map(|_| Order(order)))
+        match &self.model.order_id {
+            Some(id) => Order::load_for_viewer(ctx, id).await,
+            None => Ok(None),
+        }
     }
     async fn last_message_at(&self) -> DateTime {
         DateTime(self.model.last_message_at)

@@ -10,7 +10,6 @@ use super::scalars::DateTime;
 use super::sellers::Provider;
 use super::ContextExt;
 use crate::error::ApiError;
-use crate::services::orders as order_service;
 use crate::services::reviews as service;
 
 /// A buyer's review of a delivered order. Reviews are public; the order behind one is not.
@@ -24,9 +23,8 @@ impl Review {
     }
     /// for the order's buyer, its provider and admins; anyone else gets FORBIDDEN here
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Order> {
-        order_service::order_for_viewer(ctx.state()?, ctx.viewer(), &self.0.order_id)
+        Order::load_for_viewer(ctx, &self.0.order_id)
             .await?
-            .map(Order)
             .ok_or_else(|| {
                 ApiError::Forbidden("only the order's parties may see the order".into()).into()
             })

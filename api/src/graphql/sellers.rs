@@ -188,11 +188,7 @@ impl Provider {
     /// the Bayesian rating RATING sorts by, two decimals: every provider starts as if it had
     /// 5 reviews averaging 3.5, so a few reviews move it little and many move it a lot
     async fn rating_score(&self) -> f64 {
-        crate::domain::review::bayesian_thousandths(
-            self.0.rating_sum,
-            i64::from(self.0.review_count),
-        ) as f64
-            / 1000.0
+        crate::domain::review::rating_score(self.0.rating_sum, i64::from(self.0.review_count))
     }
     /// reviews of this provider, newest first
     async fn reviews(

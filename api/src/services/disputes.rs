@@ -305,18 +305,12 @@ pub async fn for_viewer(
     else {
         return Ok(None);
     };
-    if viewer.is_admin() {
-        return Ok(Some(dispute));
-    }
-    let Some(order) = orders::Entity::find_by_id(dispute.order_id.clone())
-        .one(&state.db.reader)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(order_service::relation(&state.db.reader, viewer, &order)
-        .await?
-        .map(|_| dispute))
+    // Whoever may read the order may read its disputes.
+    Ok(
+        order_service::order_for_viewer(state, viewer, &dispute.order_id)
+            .await?
+            .map(|_| dispute),
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]

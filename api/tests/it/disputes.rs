@@ -123,15 +123,21 @@ fn dispute_id(payload: &Value) -> String {
         .to_owned()
 }
 
-async fn refunds_of(double: &StripeDouble) -> Vec<(String, String, String)> {
+/// (field, amount, Idempotency-Key) of every POST the double received at `path`, where `field`
+/// names the object the money moved for (a refund's charge, a transfer's group).
+async fn money_posts(
+    double: &StripeDouble,
+    path: &str,
+    field: &str,
+) -> Vec<(String, String, String)> {
     double
-        .requests_to("POST", "/v1/refunds")
+        .requests_to("POST", path)
         .await
         .iter()
         .map(|r| {
             let f = form(r);
             (
-                f.get("charge").cloned().unwrap_or_default(),
+                f.get(field).cloned().unwrap_or_default(),
                 f.get("amount").cloned().unwrap_or_default(),
                 header(r, "idempotency-key").unwrap_or_default().to_owned(),
             )
@@ -139,20 +145,12 @@ async fn refunds_of(double: &StripeDouble) -> Vec<(String, String, String)> {
         .collect()
 }
 
+async fn refunds_of(double: &StripeDouble) -> Vec<(String, String, String)> {
+    money_posts(double, "/v1/refunds", "charge").await
+}
+
 async fn transfers_of(double: &StripeDouble) -> Vec<(String, String, String)> {
-    double
-        .requests_to("POST", "/v1/transfers")
-        .await
-        .iter()
-        .map(|r| {
-            let f = form(r);
-            (
-                f.get("transfer_group").cloned().unwrap_or_default(),
-                f.get("amount").cloned().unwrap_or_default(),
-                header(r, "idempotency-key").unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    money_posts(double, "/v1/transfers", "transfer_group").await
 }
 
 #[tokio::test]
@@ -500,16 +498,7 @@ async fn who_may_open_a_dispute_and_when() {
         )
         .await;
     assert_eq!(resolved_queue["disputes"]["totalCount"], 0);
-    let db = api::db::Db::connect(&app.settings.database_url)
-        .await
-        .expect("db");
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let invoice = entity::invoices::Entity::find()
-        .filter(entity::invoices::Column::OrderId.eq(id.clone()))
-        .one(&db.reader)
-        .await
-        .expect("query")
-        .expect("invoice");
+    let invoice = crate::orders::invoice_of(&app, &id).await;
     assert_eq!(
         invoice.status,
         entity::invoices::InvoiceStatus::Refunded,

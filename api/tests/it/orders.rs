@@ -55,6 +55,19 @@ pub(crate) async fn ledger(app: &TestApp, order_id: &str) -> Vec<(String, String
     rows
 }
 
+/// The order's invoice, read from the database.
+pub(crate) async fn invoice_of(app: &TestApp, order_id: &str) -> entity::invoices::Model {
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    entity::invoices::Entity::find()
+        .filter(entity::invoices::Column::OrderId.eq(order_id))
+        .one(&db.reader)
+        .await
+        .expect("query")
+        .expect("invoice")
+}
+
 /// charge = transfers + fee + refunds, over SUCCEEDED entries, with nothing left unsettled.
 /// Commission OWED on a MANUAL order is money outside the platform and stays out of the sum.
 pub(crate) async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
@@ -109,12 +122,7 @@ async fn a_manual_order_goes_from_placement_to_completion() {
     let db = api::db::Db::connect(&app.settings.database_url)
         .await
         .expect("db");
-    let invoice = entity::invoices::Entity::find()
-        .filter(entity::invoices::Column::OrderId.eq(id.clone()))
-        .one(&db.reader)
-        .await
-        .expect("query")
-        .expect("invoice");
+    let invoice = invoice_of(&app, &id).await;
     assert!(
         invoice.number.starts_with("INV-") && invoice.number.ends_with("-000001"),
         "{}",

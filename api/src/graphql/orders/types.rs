@@ -123,6 +123,29 @@ impl Delivery {
 pub struct Order(pub orders::Model);
 
 impl Order {
+    /// The order `id` when the viewer is one of its parties, through the loaders (a page of
+    /// rows pointing at orders costs one query for the orders and one for their providers).
+    pub async fn load_for_viewer(
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> async_graphql::Result<Option<Order>> {
+        let loaders = ctx.loaders()?;
+        let Some(order) = loaders
+            .orders
+            .load_one(id.to_owned())
+            .await
+            .map_err(loader_error)?
+        else {
+            return Ok(None);
+        };
+        let provider = loaders
+            .providers
+            .load_one(order.provider_id.clone())
+            .await
+            .map_err(loader_error)?;
+        Ok(service::roles_of(ctx.viewer(), &order, provider.as_ref()).map(|_| Order(order)))
+    }
+
     fn money(&self, cents: i64) -> Money {
         Money::new(cents, &self.0.currency)
     }
