@@ -22,7 +22,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-/// What an entry moves: the captured charge, a payout, a refund, or the platform's commission.
+/// What an entry moves: the captured charge, a payout, a refund, or the platform's commission;
+/// after a chargeback, a payout taken back, the commission given up, and what the card network
+/// took.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum LedgerKind {
@@ -34,6 +36,15 @@ pub enum LedgerKind {
     Refund,
     #[sea_orm(string_value = "FEE")]
     Fee,
+    /// a payout recovered from the connected account (a Stripe transfer reversal)
+    #[sea_orm(string_value = "TRANSFER_REVERSAL")]
+    TransferReversal,
+    /// commission the platform gives up when a chargeback is lost
+    #[sea_orm(string_value = "FEE_REVERSAL")]
+    FeeReversal,
+    /// money the card network returned to the buyer: a lost chargeback
+    #[sea_orm(string_value = "CHARGEBACK")]
+    Chargeback,
 }
 
 /// Where an entry stands with the processor; OWED is commission a MANUAL tenant owes.

@@ -1,5 +1,6 @@
 //! SeaORM entities, one module per table. No business logic lives here.
 
+pub mod chargebacks;
 pub mod contacts;
 pub mod counters;
 pub mod deliveries;
@@ -26,6 +27,7 @@ pub mod users;
 
 /// Every entity under its table's CamelCase name.
 pub mod prelude {
+    pub use super::chargebacks::Entity as Chargebacks;
     pub use super::contacts::Entity as Contacts;
     pub use super::counters::Entity as Counters;
     pub use super::deliveries::Entity as Deliveries;
@@ -73,6 +75,7 @@ mod tests {
 
     #[test]
     fn every_stored_enum_round_trips_and_refuses_unknown_text() {
+        round_trips::<crate::chargebacks::ChargebackStatus>();
         round_trips::<crate::ledger_entries::LedgerKind>();
         round_trips::<crate::ledger_entries::LedgerStatus>();
         round_trips::<crate::orders::OrderStatus>();

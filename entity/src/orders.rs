@@ -44,6 +44,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
     pub cancel_reason: Option<String>,
+    /// a chargeback is open at the payment processor: the order is frozen and no payout leaves
+    pub chargeback_open: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,6 +11,7 @@ mod m20261122_000004_invoicing;
 mod m20261122_000005_messaging;
 mod m20261122_000006_system;
 mod m20261122_000007_browsing;
+mod m20261201_000008_chargebacks;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_messaging::Migration),
             Box::new(m20261122_000006_system::Migration),
             Box::new(m20261122_000007_browsing::Migration),
+            Box::new(m20261201_000008_chargebacks::Migration),
         ]
     }
 }

@@ -25,7 +25,12 @@ pub fn is_captured_open(status: OrderStatus) -> bool {
     )
 }
 
-/// No further transition except a chargeback on a completed order.
+/// Money was captured in this status (or was, and has been settled): a chargeback can reach it.
+pub fn has_captured(status: OrderStatus) -> bool {
+    is_captured_open(status) || matches!(status, OrderStatus::Completed | OrderStatus::Refunded)
+}
+
+/// No further transition except a chargeback.
 pub fn is_closed(status: OrderStatus) -> bool {
     matches!(
         status,
@@ -81,8 +86,12 @@ pub enum Action {
     ResolveNoRefund,
     /// refund this many cents; the rest is split by commission
     ResolvePartial(i64),
-    /// processor: `charge.dispute.created`
+    /// processor: the card network opened a dispute on the charge (`charge.dispute.created`)
     Chargeback,
+    /// processor: the chargeback was won; the order returns to where it stood
+    ChargebackWon(OrderStatus),
+    /// processor: the chargeback was lost; the buyer has the money back through the bank
+    ChargebackLost,
 }
 
 impl Action {
@@ -110,6 +119,8 @@ impl Action {
             Action::ResolveNoRefund => "resolve_no_refund",
             Action::ResolvePartial(_) => "resolve_partial",
             Action::Chargeback => "chargeback",
+            Action::ChargebackWon(_) => "chargeback_won",
+            Action::ChargebackLost => "chargeback_lost",
         }
     }
 }
@@ -125,6 +136,8 @@ pub struct Facts {
     pub revisions_included: i32,
     /// now is past the SLA deadline
     pub is_late: bool,
+    /// a chargeback is open at the payment processor
+    pub chargeback_open: bool,
 }
 
 /// A side effect of a transition, run after the status change commits.
@@ -146,8 +159,19 @@ pub enum Effect {
     /// no timer runs while an order is disputed
     StopTimers,
     CountRevision,
-    /// a chargeback after the payout: recover it by a transfer reversal
+    /// a chargeback froze the order: no payout leaves until it closes
+    OpenChargeback,
+    /// the chargeback closed: payouts may leave again
+    CloseChargeback,
+    /// recover whatever payout already left (a transfer reversal)
     ReverseTransfer,
+    /// a won chargeback: pay out again what `ReverseTransfer` recovered
+    RepayTransfer,
+    /// auto_complete_at = now + auto-complete days, `delivered_at` kept
+    RestartAutoComplete,
+    /// a lost chargeback: payouts held are not made, the commission is given up and what was
+    /// left of the charge is recorded as taken by the card network
+    ChargebackLoss,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +201,8 @@ pub enum Refusal {
     InvalidRefund,
     /// before the delivery, a dispute can only be about non-delivery
     NotDeliveredYet,
+    /// the payment processor is handling a chargeback on this order
+    ChargebackOpen,
 }
 
 impl Refusal {
@@ -201,6 +227,10 @@ impl Refusal {
             Refusal::InvalidRefund => {
                 "the refund must be between 1 and the price minus 1".to_owned()
             }
+            Refusal::ChargebackOpen => {
+                "a chargeback on this order is open at the payment processor; it decides first"
+                    .to_owned()
+            }
         }
     }
 }
@@ -208,9 +238,12 @@ impl Refusal {
 fn who(action: Action) -> &'static [Actor] {
     use Action::*;
     match action {
-        AuthorizationSucceeded | PaymentFailed | PaymentCanceled | Chargeback => {
-            &[Actor::Processor]
-        }
+        AuthorizationSucceeded
+        | PaymentFailed
+        | PaymentCanceled
+        | Chargeback
+        | ChargebackWon(_)
+        | ChargebackLost => &[Actor::Processor],
         MarkPaid | Cancel | RequestRevision | Complete | OpenDispute(_) => &[Actor::Buyer],
         ConfirmPayment | Decline | Claim | Start | Deliver => &[Actor::Provider],
         ExpireUnpaid | ReleaseUnclaimed | AutoComplete | MarkLate => &[Actor::System],
@@ -243,6 +276,15 @@ pub fn transition(
             Err(Refusal::WrongPaymentMode)
         }
     };
+    if facts.chargeback_open
+        && matches!(
+            action,
+            Action::ResolveRefund | Action::ResolveNoRefund | Action::ResolvePartial(_)
+        )
+        && from == Disputed
+    {
+        return Err(Refusal::ChargebackOpen);
+    }
     match (from, action) {
         (Placed, Action::AuthorizationSucceeded) => {
             if facts.payment_mode != PaymentMode::Stripe {
@@ -347,8 +389,27 @@ pub fn transition(
                 ))],
             )
         }
-        (Claimed | InProgress | Delivered, Action::Chargeback) => to(Disputed, vec![StopTimers]),
-        (Completed, Action::Chargeback) => to(Disputed, vec![ReverseTransfer]),
+        // Whatever the order was doing once money was captured, a chargeback freezes it; one
+        // charge has one dispute at the processor.
+        (from, Action::Chargeback)
+            if has_captured(from)
+                && facts.payment_mode == PaymentMode::Stripe
+                && !facts.chargeback_open =>
+        {
+            to(Disputed, vec![OpenChargeback, StopTimers, ReverseTransfer])
+        }
+        (Disputed, Action::ChargebackWon(prior))
+            if facts.chargeback_open && has_captured(prior) =>
+        {
+            let mut effects = vec![CloseChargeback, RepayTransfer];
+            if prior == Delivered {
+                effects.push(RestartAutoComplete);
+            }
+            to(prior, effects)
+        }
+        (Disputed, Action::ChargebackLost) if facts.chargeback_open => {
+            to(Refunded, vec![CloseChargeback, ChargebackLoss])
+        }
         _ => invalid,
     }
 }
@@ -453,6 +514,7 @@ mod tests {
             revisions_used: 0,
             revisions_included: 1,
             is_late: false,
+            chargeback_open: false,
         }
     }
 
@@ -488,6 +550,10 @@ mod tests {
             Action::ResolveNoRefund,
             Action::ResolvePartial(2_500),
             Action::Chargeback,
+            Action::ChargebackWon(Delivered),
+            Action::ChargebackWon(Completed),
+            Action::ChargebackWon(Placed),
+            Action::ChargebackLost,
         ]
     }
 
@@ -499,6 +565,7 @@ mod tests {
         actor: Actor,
         mode: PaymentMode,
         late: bool,
+        chargeback: bool,
     ) -> Option<OrderStatus> {
         use Action as A;
         use Actor::*;
@@ -526,9 +593,21 @@ mod tests {
                 Disputed
             }
             (Delivered, A::OpenDispute(_), Buyer) => Disputed,
-            (Disputed, A::ResolveRefund, Admin) => Refunded,
-            (Disputed, A::ResolveNoRefund | A::ResolvePartial(_), Admin) => Completed,
-            (Claimed | InProgress | Delivered | Completed, A::Chargeback, Processor) => Disputed,
+            (Disputed, A::ResolveRefund, Admin) if !chargeback => Refunded,
+            (Disputed, A::ResolveNoRefund | A::ResolvePartial(_), Admin) if !chargeback => {
+                Completed
+            }
+            (
+                Claimed | InProgress | Delivered | Disputed | Completed | Refunded,
+                A::Chargeback,
+                Processor,
+            ) if stripe && !chargeback => Disputed,
+            (Disputed, A::ChargebackWon(prior @ (Delivered | Completed)), Processor)
+                if chargeback =>
+            {
+                prior
+            }
+            (Disputed, A::ChargebackLost, Processor) if chargeback => Refunded,
             _ => return None,
         })
     }
@@ -537,9 +616,10 @@ mod tests {
     fn every_status_action_actor_mode_and_lateness_matches_the_table() {
         let mut allowed = 0;
         for mode in [PaymentMode::Stripe, PaymentMode::Manual] {
-            for late in [false, true] {
+            for (late, chargeback) in [(false, false), (true, false), (false, true), (true, true)] {
                 let f = Facts {
                     is_late: late,
+                    chargeback_open: chargeback,
                     ..facts(mode)
                 };
                 for from in all_statuses() {
@@ -548,8 +628,8 @@ mod tests {
                             let got = transition(from, action, actor, &f).map(|o| o.to).ok();
                             assert_eq!(
                                 got,
-                                expected(from, action, actor, mode, late),
-                                "{from:?} {action:?} by {actor:?} ({mode:?}, late={late})"
+                                expected(from, action, actor, mode, late, chargeback),
+                                "{from:?} {action:?} by {actor:?} ({mode:?}, late={late}, chargeback={chargeback})"
                             );
                             allowed += usize::from(got.is_some());
                         }
@@ -596,6 +676,67 @@ mod tests {
             Err(Refusal::InvalidRefund)
         );
         assert!(transition(Disputed, Action::ResolvePartial(9_999), Actor::Admin, &f).is_ok());
+        let frozen = Facts {
+            chargeback_open: true,
+            ..f
+        };
+        assert_eq!(
+            transition(Disputed, Action::ResolveNoRefund, Actor::Admin, &frozen),
+            Err(Refusal::ChargebackOpen)
+        );
+    }
+
+    #[test]
+    fn a_chargeback_freezes_the_order_and_its_close_decides_the_money() {
+        let f = facts(PaymentMode::Stripe);
+        let opened =
+            transition(Completed, Action::Chargeback, Actor::Processor, &f).expect("chargeback");
+        assert_eq!(opened.to, Disputed);
+        assert_eq!(
+            opened.effects,
+            vec![
+                Effect::OpenChargeback,
+                Effect::StopTimers,
+                Effect::ReverseTransfer
+            ]
+        );
+        let open = Facts {
+            chargeback_open: true,
+            ..f
+        };
+        let won = transition(
+            Disputed,
+            Action::ChargebackWon(Delivered),
+            Actor::Processor,
+            &open,
+        )
+        .expect("won");
+        assert_eq!(won.to, Delivered);
+        assert_eq!(
+            won.effects,
+            vec![
+                Effect::CloseChargeback,
+                Effect::RepayTransfer,
+                Effect::RestartAutoComplete
+            ]
+        );
+        let lost =
+            transition(Disputed, Action::ChargebackLost, Actor::Processor, &open).expect("lost");
+        assert_eq!(lost.to, Refunded);
+        assert_eq!(
+            lost.effects,
+            vec![Effect::CloseChargeback, Effect::ChargebackLoss]
+        );
+        // A second chargeback on one charge, or one before any capture, is refused.
+        assert!(transition(Disputed, Action::Chargeback, Actor::Processor, &open).is_err());
+        assert!(transition(PaymentHeld, Action::Chargeback, Actor::Processor, &f).is_err());
+        assert!(transition(
+            Disputed,
+            Action::ChargebackWon(PaymentHeld),
+            Actor::Processor,
+            &open
+        )
+        .is_err());
     }
 
     #[test]
@@ -679,6 +820,14 @@ mod tests {
             available_actions(Disputed, admin, &f, false),
             vec![OrderAction::ResolveDispute]
         );
+        let frozen = Facts {
+            chargeback_open: true,
+            ..f
+        };
+        assert_eq!(
+            available_actions(Disputed, admin, &frozen, false),
+            Vec::<OrderAction>::new()
+        );
         let stripe = facts(PaymentMode::Stripe);
         assert_eq!(
             available_actions(Placed, buyer, &stripe, false),
@@ -705,7 +854,8 @@ mod tests {
 
     proptest! {
         /// Random sequences never reach an invalid state, and once money is captured the
-        /// ledger of every closed order balances: charge = transfers + fee + refunds.
+        /// ledger of every closed order balances: charge = net transfers + net fee + refunds +
+        /// what a lost chargeback took, whatever chargebacks came and went.
         #[test]
         fn random_action_sequences_keep_the_ledger_balanced(
             stripe in any::<bool>(),
@@ -714,26 +864,42 @@ mod tests {
             let mode = if stripe { PaymentMode::Stripe } else { PaymentMode::Manual };
             let mut status = Placed;
             let mut revisions_used = 0;
-            let (mut charged, mut settled) = (0i64, 0i64);
+            let (mut chargeback_open, mut prior) = (false, Placed);
+            let (mut charged, mut refunded, mut fees, mut paid, mut recovered, mut lost) =
+                (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
             let price = 10_000;
             for (action, actor, late) in steps {
-                let f = Facts { revisions_used, is_late: late, ..facts(mode) };
+                let f = Facts { revisions_used, is_late: late, chargeback_open, ..facts(mode) };
+                // The service resumes a won chargeback where the order stood.
+                let action = match action {
+                    Action::ChargebackWon(_) => Action::ChargebackWon(prior),
+                    other => other,
+                };
                 let Ok(outcome) = transition(status, action, actor, &f) else { continue };
                 prop_assert!(all_statuses().contains(&outcome.to));
                 for effect in &outcome.effects {
                     match effect {
                         Effect::Capture => { prop_assert_eq!(charged, 0); charged = price; }
-                        Effect::Settle(s) => { prop_assert_eq!(s.total(), price); settled += s.total(); }
+                        Effect::Settle(s) => {
+                            prop_assert_eq!(s.total(), price);
+                            prop_assert_eq!(refunded + fees + paid + recovered, 0, "settled twice");
+                            refunded += s.refund; fees += s.fee; paid += s.transfer;
+                        }
                         Effect::CountRevision => revisions_used += 1,
-                        // A chargeback after the payout claws the settlement back first.
-                        Effect::ReverseTransfer => settled = 0,
+                        Effect::OpenChargeback => { chargeback_open = true; prior = status; }
+                        Effect::CloseChargeback => chargeback_open = false,
+                        Effect::ReverseTransfer => { recovered += paid; paid = 0; }
+                        Effect::RepayTransfer => { paid += recovered; recovered = 0; }
+                        Effect::ChargebackLoss => { fees = 0; recovered = 0; lost = charged - refunded; }
                         _ => {}
                     }
                 }
                 prop_assert!(revisions_used <= f.revisions_included);
                 status = outcome.to;
                 if stripe && is_closed(status) && status != Cancelled && status != PaymentFailed {
-                    prop_assert_eq!(charged, settled, "closed {:?} with charge {} settled {}", status, charged, settled);
+                    prop_assert_eq!(charged, paid + fees + refunded + lost,
+                        "closed {:?}: charge {} paid {} fees {} refunded {} lost {}",
+                        status, charged, paid, fees, refunded, lost);
                 }
                 if status == Cancelled || status == PaymentFailed {
                     prop_assert_eq!(charged, 0, "money captured on a {:?} order", status);

@@ -1,6 +1,6 @@
 //! Disputes: the type, the admins' queue, and the buyer's and admins' mutations.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use entity::disputes;
+use entity::{chargebacks, disputes};
 
 use super::accounts::User;
 use super::connection::connection;
@@ -25,6 +25,42 @@ mirror_enum!(DisputeStatusGql, "DisputeStatus", crate::domain::dispute::DisputeS
 mirror_enum!(DisputeOutcomeGql, "DisputeOutcome", OutcomeKind, {
     Refund, NoRefund, Partial,
 });
+
+mirror_enum!(ChargebackStatusGql, "ChargebackStatus", chargebacks::ChargebackStatus, {
+    Open, Won, Lost,
+});
+
+/// A chargeback: the card network disputes the order's charge at the payment processor, which
+/// decides. While OPEN the order is DISPUTED and no payout leaves; WON returns the order where
+/// it stood (`priorStatus`) and pays out again; LOST refunds the buyer through the bank and the
+/// order is REFUNDED. Read with its order.
+#[derive(Clone)]
+pub struct Chargeback(pub chargebacks::Model);
+
+#[Object]
+impl Chargeback {
+    async fn status(&self) -> ChargebackStatusGql {
+        self.0.status.into()
+    }
+    /// the amount the card network disputes
+    async fn amount(&self) -> Money {
+        Money::new(self.0.amount_cents, &self.0.currency)
+    }
+    /// the network's reason as the payment processor names it (`fraudulent`, `general`, …)
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// where the order stood when the chargeback froze it
+    async fn prior_status(&self) -> super::orders::OrderStatusGql {
+        self.0.prior_status.into()
+    }
+    async fn opened_at(&self) -> DateTime {
+        DateTime(self.0.opened_at)
+    }
+    async fn closed_at(&self) -> Option<DateTime> {
+        self.0.closed_at.map(DateTime)
+    }
+}
 
 /// A dispute on an order; its buyer, its provider and admins may read it.
 #[derive(Clone)]

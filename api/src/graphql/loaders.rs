@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    deliveries, disputes, listings, message_threads, order_events, orders, providers, reviews,
-    tenants, users,
+    chargebacks, deliveries, disputes, listings, message_threads, order_events, orders, providers,
+    reviews, tenants, users,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -28,6 +28,8 @@ pub struct Loaders {
     pub reviews_by_order: DataLoader<ReviewByOrderLoader, HashMapCache>,
     /// message threads by id
     pub threads: DataLoader<ThreadLoader, HashMapCache>,
+    /// an order's chargeback (one at most)
+    pub chargebacks_by_order: DataLoader<ChargebackByOrderLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -50,6 +52,7 @@ impl Loaders {
             disputes: cached(DisputesLoader { db: db.clone() }),
             reviews_by_order: cached(ReviewByOrderLoader { db: db.clone() }),
             threads: cached(ThreadLoader { db: db.clone() }),
+            chargebacks_by_order: cached(ChargebackByOrderLoader { db: db.clone() }),
         }
     }
 
@@ -68,6 +71,7 @@ impl Loaders {
         loaders.disputes.enable_all_cache(false);
         loaders.reviews_by_order.enable_all_cache(false);
         loaders.threads.enable_all_cache(false);
+        loaders.chargebacks_by_order.enable_all_cache(false);
         loaders
     }
 }
@@ -106,6 +110,7 @@ loader_by!(ListingLoader, listings, Id, id);
 loader_by!(OrderLoader, orders, Id, id);
 loader_by!(ReviewByOrderLoader, reviews, OrderId, order_id);
 loader_by!(ThreadLoader, message_threads, Id, id);
+loader_by!(ChargebackByOrderLoader, chargebacks, OrderId, order_id);
 
 /// Declares a loader of every `$entity` row whose `$column` is the key, grouped by key in
 /// `$order` order (one `IN (…)` query for a whole page of parents).

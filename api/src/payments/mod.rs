@@ -74,6 +74,22 @@ pub struct NewTransfer<'a> {
     pub idempotency_key: &'a str,
 }
 
+/// A card network's dispute of a charge (a chargeback) as the processor holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorDispute {
+    /// `dp_…`
+    pub id: String,
+    /// the disputed charge (`ch_…`)
+    pub charge_id: String,
+    pub amount_cents: i64,
+    /// ISO code as the processor gives it (lower case at Stripe)
+    pub currency: String,
+    /// `warning_needs_response`, `needs_response`, `under_review`, `won`, `lost`, …
+    pub status: String,
+    /// the network's reason: `fraudulent`, `product_not_received`, `general`, …
+    pub reason: String,
+}
+
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// "stripe" or "simulated", for logs.
@@ -134,6 +150,19 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Pays a provider (`POST /v1/transfers` with `source_transaction` and `transfer_group`);
     /// returns the transfer id.
     async fn transfer(&self, request: NewTransfer<'_>) -> anyhow::Result<String>;
+
+    /// Takes back part or all of a transfer from the connected account
+    /// (`POST /v1/transfers/{id}/reversals`); returns the reversal id (`trr_…`).
+    async fn reverse_transfer(
+        &self,
+        transfer_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String>;
+
+    /// A dispute as the processor holds it now (`GET /v1/disputes/{id}`): chargeback webhooks
+    /// decide from this, whatever order they arrive in.
+    async fn retrieve_dispute(&self, dispute_id: &str) -> anyhow::Result<ProcessorDispute>;
 }
 
 /// The gateway the settings ask for: Stripe when STRIPE_SECRET_KEY is set, else simulated.

@@ -2,7 +2,7 @@
 //! configured, so `cargo run` works end to end on a laptop.
 use super::{
     ConnectedAccount, NewConnectedAccount, NewPaymentIntent, NewTransfer, PaymentGateway,
-    PaymentIntent,
+    PaymentIntent, ProcessorDispute,
 };
 
 pub struct SimulatedGateway;
@@ -113,6 +113,25 @@ impl PaymentGateway for SimulatedGateway {
             "SIMULATED transfer"
         );
         Ok(simulated_id("tr", request.idempotency_key))
+    }
+
+    async fn reverse_transfer(
+        &self,
+        transfer_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        tracing::warn!(
+            transfer = transfer_id,
+            amount = amount_cents,
+            "SIMULATED transfer reversal"
+        );
+        Ok(simulated_id("trr", idempotency_key))
+    }
+
+    async fn retrieve_dispute(&self, dispute_id: &str) -> anyhow::Result<ProcessorDispute> {
+        // Card networks open disputes only on real charges; without Stripe there are none.
+        anyhow::bail!("no dispute {dispute_id}: payments are simulated")
     }
 }
 

@@ -13,7 +13,9 @@ use stripe_connect::account::{
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
 use stripe_connect::transfer::CreateTransfer;
+use stripe_connect::transfer_reversal::CreateIdTransferReversal;
 use stripe_connect::Account;
+use stripe_core::dispute::RetrieveDispute;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent,
     CreatePaymentIntentAutomaticPaymentMethods, RetrievePaymentIntent,
@@ -24,7 +26,7 @@ use stripe_types::Currency;
 
 use super::{
     ConnectedAccount, NewConnectedAccount, NewPaymentIntent, NewTransfer, PaymentGateway,
-    PaymentIntent,
+    PaymentIntent, ProcessorDispute,
 };
 use crate::config::StripeSettings;
 
@@ -260,6 +262,43 @@ impl PaymentGateway for StripeGateway {
                 )
             })?;
         Ok(transfer.id.as_str().to_owned())
+    }
+
+    #[tracing::instrument(skip(self, idempotency_key))]
+    async fn reverse_transfer(
+        &self,
+        transfer_id: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> anyhow::Result<String> {
+        let key = IdempotencyKey::new(idempotency_key)
+            .context("invalid idempotency key for the Stripe transfer reversal")?;
+        let reversal = CreateIdTransferReversal::new(transfer_id)
+            .amount(amount_cents)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await
+            .with_context(|| {
+                format!("reversing {amount_cents} of Stripe transfer {transfer_id}")
+            })?;
+        Ok(reversal.id.as_str().to_owned())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn retrieve_dispute(&self, dispute_id: &str) -> anyhow::Result<ProcessorDispute> {
+        let dispute = RetrieveDispute::new(dispute_id)
+            .send(&self.client)
+            .await
+            .with_context(|| format!("retrieving Stripe dispute {dispute_id}"))?;
+        Ok(ProcessorDispute {
+            id: dispute.id.as_str().to_owned(),
+            charge_id: dispute.charge.id().as_str().to_owned(),
+            amount_cents: dispute.amount,
+            currency: dispute.currency.to_string(),
+            status: dispute.status.as_str().to_owned(),
+            reason: dispute.reason,
+        })
     }
 }
 

@@ -594,9 +594,12 @@ pub async fn earnings(
             .starting_price_currency
             .clone()
             .unwrap_or_else(|| "USD".to_owned()),
-        paid_out: sum_of(LedgerKind::Transfer, LedgerStatus::Succeeded),
+        // Net of payouts taken back, and of commission given up, after chargebacks.
+        paid_out: sum_of(LedgerKind::Transfer, LedgerStatus::Succeeded)
+            - sum_of(LedgerKind::TransferReversal, LedgerStatus::Succeeded),
         pending: pending.unwrap_or(0),
-        platform_fees: sum_of(LedgerKind::Fee, LedgerStatus::Succeeded),
+        platform_fees: sum_of(LedgerKind::Fee, LedgerStatus::Succeeded)
+            - sum_of(LedgerKind::FeeReversal, LedgerStatus::Succeeded),
         platform_fees_owed: sum_of(LedgerKind::Fee, LedgerStatus::Owed),
         refunded: sum_of(LedgerKind::Refund, LedgerStatus::Succeeded),
         completed_orders: provider.total_orders_completed,

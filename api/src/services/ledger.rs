@@ -122,6 +122,10 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         .await?;
     for entry in pending {
         let order = load(&state.db.reader, order_id).await?;
+        // While a chargeback is open no payout leaves: it waits, without using up an attempt.
+        if entry.kind == LedgerKind::Transfer && order.chargeback_open {
+            continue;
+        }
         let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
         let result = match entry.kind {
             LedgerKind::Charge => match &order.payment_intent_id {
@@ -155,8 +159,20 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
                     )),
                 }
             }
-            // Commission stays with the platform: nothing to run.
-            LedgerKind::Fee => Err(anyhow::anyhow!("a fee is not run against the processor")),
+            LedgerKind::TransferReversal => match paid_transfer(state, &order.id).await? {
+                Some(transfer) => {
+                    state
+                        .gateway
+                        .reverse_transfer(&transfer, entry.amount_cents, &key)
+                        .await
+                }
+                None => Err(anyhow::anyhow!("no transfer to reverse")),
+            },
+            // Commission stays with the platform, and what the card network took is taken:
+            // nothing to run.
+            LedgerKind::Fee | LedgerKind::FeeReversal | LedgerKind::Chargeback => Err(
+                anyhow::anyhow!("{:?} is not run against the processor", entry.kind),
+            ),
         };
         let now = state.now();
         let mut active: ledger_entries::ActiveModel = entry.clone().into();
@@ -193,6 +209,19 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// The processor id of the order's first payout that was made (the one a chargeback reverses).
+async fn paid_transfer(state: &AppState, order_id: &str) -> ApiResult<Option<String>> {
+    Ok(ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order_id))
+        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Transfer))
+        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Succeeded))
+        .filter(ledger_entries::Column::ProcessorId.is_not_null())
+        .order_by_asc(ledger_entries::Column::Id)
+        .one(&state.db.reader)
+        .await?
+        .and_then(|e| e.processor_id))
 }
 
 /// Captures an intent. A retry first asks the processor: a capture whose answer was lost may

@@ -2,6 +2,7 @@
 //! one transaction and returns either the result or refusals (`ApiError::Refused`).
 pub mod accounts;
 pub mod browse;
+pub mod chargebacks;
 pub mod disputes;
 pub mod files;
 pub mod invoicing;

@@ -32,7 +32,20 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
         .get("id")
         .and_then(|v| v.as_str())
         .ok_or_else(|| anyhow::anyhow!("{} without data.object.id", event.event_type))?;
-    let result = if event.event_type == "charge.refunded" {
+    let result = if event.event_type.starts_with("charge.dispute.") {
+        // The dispute as Stripe holds it now decides, so a `closed` before its `created` (or
+        // after a redelivery) converges on the same order state.
+        let dispute = state.gateway.retrieve_dispute(object_id).await?;
+        super::chargebacks::converge(state, dispute).await
+    } else if event.event_type == "transfer.reversed" {
+        // The reversed total only grows: the payload's figure is safe even when stale.
+        let reversed = event
+            .object
+            .get("amount_reversed")
+            .and_then(|v| v.as_i64())
+            .ok_or_else(|| anyhow::anyhow!("transfer.reversed without amount_reversed"))?;
+        super::orders::transfer_reversed(state, object_id, reversed).await
+    } else if event.event_type == "charge.refunded" {
         // The refunded total only grows: the payload's figure is safe even when stale.
         let refunded = event
             .object
@@ -102,6 +115,10 @@ pub async fn handle(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<O
             | "payment_intent.succeeded"
             | "payment_intent.canceled"
             | "charge.refunded"
+            | "charge.dispute.created"
+            | "charge.dispute.updated"
+            | "charge.dispute.closed"
+            | "transfer.reversed"
     ) {
         return handle_payment(state, event).await;
     }

@@ -15,7 +15,13 @@ use crate::ws_client::WsClient;
 
 const DISPUTE: &str = "id status reason description adminNotes refundAmount { cents currencyCode } openedBy { id } resolvedBy { id } resolvedAt order { id status refunded { cents } autoCompleteAt availableActions }";
 
-async fn open(app: &TestApp, who: &Session, order: &str, reason: &str, description: &str) -> Value {
+pub(crate) async fn open(
+    app: &TestApp,
+    who: &Session,
+    order: &str,
+    reason: &str,
+    description: &str,
+) -> Value {
     let query = format!(
         "mutation($i: OpenDisputeInput!) {{ openDispute(input: $i) {{ dispute {{ {DISPUTE} }} order {{ status }} userErrors {{ field message code }} }} }}"
     );
@@ -43,7 +49,7 @@ async fn review(app: &TestApp, who: &Session, dispute: &str) -> Value {
 }
 
 /// The whole response body, as for `review`.
-async fn resolve(
+pub(crate) async fn resolve(
     app: &TestApp,
     who: &Session,
     dispute: &str,
@@ -65,7 +71,10 @@ async fn resolve(
 
 /// The provider's earnings as its owner sees them: (paid out, pending, platform fees,
 /// refunded, completed orders).
-async fn earnings(app: &TestApp, seller: &Seller) -> (String, String, String, String, i64) {
+pub(crate) async fn earnings(
+    app: &TestApp,
+    seller: &Seller,
+) -> (String, String, String, String, i64) {
     let query = "query($id: ID!) { provider(id: $id) { earnings { paidOut { cents } pending { cents } platformFees { cents } refunded { cents } completedOrders } } }";
     let e = app
         .gql(
@@ -85,7 +94,7 @@ async fn earnings(app: &TestApp, seller: &Seller) -> (String, String, String, St
     )
 }
 
-fn money(
+pub(crate) fn money(
     paid_out: &str,
     pending: &str,
     fees: &str,
@@ -101,12 +110,12 @@ fn money(
     )
 }
 
-async fn admin_session(app: &TestApp) -> Session {
+pub(crate) async fn admin_session(app: &TestApp) -> Session {
     session_of(&app.login(ADMIN_EMAIL, PASSWORD).await)
 }
 
 /// A held card order taken by its provider to DELIVERED.
-async fn deliver_card_order(app: &TestApp, seller: &Seller, id: &str) {
+pub(crate) async fn deliver_card_order(app: &TestApp, seller: &Seller, id: &str) {
     for mutation in ["claimOrder", "deliverOrder"] {
         let input = match mutation {
             "deliverOrder" => json!({ "orderId": id, "summary": "Done" }),
@@ -125,7 +134,7 @@ fn dispute_id(payload: &Value) -> String {
 
 /// (field, amount, Idempotency-Key) of every POST the double received at `path`, where `field`
 /// names the object the money moved for (a refund's charge, a transfer's group).
-async fn money_posts(
+pub(crate) async fn money_posts(
     double: &StripeDouble,
     path: &str,
     field: &str,
@@ -145,11 +154,11 @@ async fn money_posts(
         .collect()
 }
 
-async fn refunds_of(double: &StripeDouble) -> Vec<(String, String, String)> {
+pub(crate) async fn refunds_of(double: &StripeDouble) -> Vec<(String, String, String)> {
     money_posts(double, "/v1/refunds", "charge").await
 }
 
-async fn transfers_of(double: &StripeDouble) -> Vec<(String, String, String)> {
+pub(crate) async fn transfers_of(double: &StripeDouble) -> Vec<(String, String, String)> {
     money_posts(double, "/v1/transfers", "transfer_group").await
 }
 

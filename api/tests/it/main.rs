@@ -2,6 +2,7 @@
 //! database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set) and speaks GraphQL
 //! over HTTP and websockets.
 mod accounts;
+mod chargebacks;
 mod disputes;
 mod files;
 mod helpers;

@@ -8,7 +8,7 @@ use sea_orm_migration::SchemaManager;
 
 use crate::helpers::fresh_database_url;
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 24] = [
     "users",
     "refresh_tokens",
     "tenants",
@@ -32,6 +32,7 @@ const TABLES: [&str; 23] = [
     "stripe_events",
     "idempotency_keys",
     "provider_status_changes",
+    "chargebacks",
 ];
 
 async fn tables_present(db: &Db) -> Vec<&'static str> {
@@ -71,8 +72,8 @@ async fn migrations_go_up_down_and_up_again() {
     // One step down removes only the newest migration's tables.
     Migrator::down(&db.writer, Some(1)).await.expect("one down");
     let present = tables_present(&db).await;
-    assert!(!present.contains(&"provider_status_changes"));
-    assert!(present.contains(&"idempotency_keys"));
+    assert!(!present.contains(&"chargebacks"));
+    assert!(present.contains(&"provider_status_changes"));
     Migrator::up(&db.writer, None).await.expect("up");
 }
 

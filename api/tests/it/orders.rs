@@ -68,8 +68,9 @@ pub(crate) async fn invoice_of(app: &TestApp, order_id: &str) -> entity::invoice
         .expect("invoice")
 }
 
-/// charge = transfers + fee + refunds, over SUCCEEDED entries, with nothing left unsettled.
-/// Commission OWED on a MANUAL order is money outside the platform and stays out of the sum.
+/// charge = net transfers + net fee + refunds + what a lost chargeback took, over SUCCEEDED
+/// entries, with nothing PENDING (a payout a lost chargeback cancelled is FAILED and counts for
+/// nothing). Commission OWED on a MANUAL order is money outside the platform and stays out.
 pub(crate) async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
     let rows: Vec<_> = ledger(app, order_id)
         .await
@@ -83,12 +84,20 @@ pub(crate) async fn assert_ledger_balances(app: &TestApp, order_id: &str) {
             .sum::<i64>()
     };
     assert!(
-        rows.iter().all(|(_, s, _)| s == "SUCCEEDED"),
+        rows.iter()
+            .all(|(_, s, _)| s == "SUCCEEDED" || s == "FAILED"),
         "unsettled entries: {rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|(k, s, _)| s == "SUCCEEDED" || k == "TRANSFER"),
+        "only a payout may be cancelled: {rows:?}"
     );
     assert_eq!(
         sum("CHARGE"),
-        sum("TRANSFER") + sum("FEE") + sum("REFUND"),
+        sum("TRANSFER") - sum("TRANSFER_REVERSAL") + sum("FEE") - sum("FEE_REVERSAL")
+            + sum("REFUND")
+            + sum("CHARGEBACK"),
         "{rows:?}"
     );
 }

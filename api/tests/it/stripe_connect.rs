@@ -578,7 +578,7 @@ pub(crate) async fn paid_out(app: &TestApp, seller: &Seller) -> Value {
 }
 
 /// A charge event in Stripe's event shape carrying the double's charge object.
-fn charge_event(event_id: &str, kind: &str, charge: &Value) -> String {
+pub(crate) fn charge_event(event_id: &str, kind: &str, charge: &Value) -> String {
     let mut event = stripe_double::fixture("event");
     event["id"] = json!(event_id);
     event["type"] = json!(kind);

@@ -14,7 +14,10 @@
 //!   both refuse an unknown intent (404) or one in the wrong state (400).
 //!   `POST /v1/refunds` refunds part or all of a charge the double captured (`re_double…`;
 //!   refused beyond what is left), and `POST /v1/transfers` pays a known account from a charge
-//!   the double captured (`tr_double…`).
+//!   the double captured (`tr_double…`), and `POST /v1/transfers/{id}/reversals` takes part
+//!   or all of one back (`trr_double…`; refused beyond what is left).
+//! - Chargebacks: a test opens a dispute on a captured charge (`open_dispute`, `dp_double…`)
+//!   and closes it (`close_dispute`); `GET /v1/disputes/{id}` serves it as the double holds it.
 //!
 //! Every POST keeps Stripe's idempotency: a repeated `Idempotency-Key` with the same method, path
 //! and parameters replays the first successful reply (header `idempotent-replayed: true`); with
@@ -48,8 +51,12 @@ struct State {
     charges: HashMap<String, Value>,
     /// id → refund
     refunds: HashMap<String, Value>,
-    /// id → transfer
+    /// id → transfer (with what has been reversed of it)
     transfers: HashMap<String, Value>,
+    /// id → transfer reversal
+    reversals: HashMap<String, Value>,
+    /// id → dispute (chargeback) as last changed
+    disputes: HashMap<String, Value>,
     /// Idempotency-Key → the request first sent with it and the reply given
     replies: HashMap<String, Idempotent>,
     /// id prefix (`acct`, `pi`, `ch`, …) → how many ids the double has made with it
@@ -148,6 +155,15 @@ pub async fn start() -> StripeDouble {
         .named("GET /v1/payment_intents/{id} (fallback)")
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/disputes/[^/]+$"))
+        .respond_with(RetrieveDisputeResponder {
+            state: state.clone(),
+        })
+        .with_priority(FALLBACK_PRIORITY)
+        .named("GET /v1/disputes/{id} (fallback)")
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/account_links"))
         .respond_with(AccountLinkResponder {
@@ -158,7 +174,7 @@ pub async fn start() -> StripeDouble {
         .mount(&server)
         .await;
 
-    let escrow: [(&str, &str, Handler); 5] = [
+    let escrow: [(&str, &str, Handler); 6] = [
         (
             "POST /v1/payment_intents (fallback)",
             r"^/v1/payment_intents$",
@@ -183,6 +199,11 @@ pub async fn start() -> StripeDouble {
             "POST /v1/transfers (fallback)",
             r"^/v1/transfers$",
             create_transfer,
+        ),
+        (
+            "POST /v1/transfers/{id}/reversals (fallback)",
+            r"^/v1/transfers/[^/]+/reversals$",
+            create_transfer_reversal,
         ),
     ];
     for (name, pattern, handler) in escrow {
@@ -332,6 +353,37 @@ impl StripeDouble {
         charge["refunded"] =
             json!(refunded == charge["amount_captured"].as_i64().unwrap_or_default());
         charge.clone()
+    }
+
+    /// A transfer reversal the double made.
+    pub fn reversal(&self, id: &str) -> Option<Value> {
+        lock(&self.state).reversals.get(id).cloned()
+    }
+
+    /// The card network disputes a charge the double captured, for what is left of it after
+    /// refunds (`needs_response`, funds withdrawn); returns the dispute.
+    pub fn open_dispute(&self, charge_id: &str, reason: &str) -> Value {
+        let mut state = lock(&self.state);
+        let charge = state.charges.get(charge_id).cloned().expect("known charge");
+        let id = state.next_id("dp");
+        let amount = charge["amount_captured"].as_i64().unwrap_or_default()
+            - charge["amount_refunded"].as_i64().unwrap_or_default();
+        let dispute = dispute_object(&id, &charge, amount, reason);
+        if let Some(charge) = state.charges.get_mut(charge_id) {
+            charge["disputed"] = json!(true);
+        }
+        state.disputes.insert(id, dispute.clone());
+        dispute
+    }
+
+    /// The card network decides a dispute: `won` or `lost`; returns the dispute.
+    pub fn close_dispute(&self, id: &str, status: &str) -> Value {
+        let mut state = lock(&self.state);
+        let dispute = state.disputes.get_mut(id).expect("known dispute");
+        dispute["status"] = json!(status);
+        dispute["evidence_details"]["submission_count"] = json!(1);
+        dispute["evidence_details"]["has_evidence"] = json!(true);
+        dispute.clone()
     }
 
     /// The ids of the payment intents the double made, in creation order.
@@ -528,6 +580,34 @@ pub fn transfer_object(id: &str, amount: i64, currency: &str, destination: &str)
     transfer["transfer_group"] = Value::Null;
     transfer["reversals"]["url"] = json!(format!("/v1/transfers/{id}/reversals"));
     transfer
+}
+
+/// Stripe's example dispute as a fresh chargeback of `amount` of `charge`.
+pub fn dispute_object(id: &str, charge: &Value, amount: i64, reason: &str) -> Value {
+    let mut dispute = fixture("dispute");
+    dispute["id"] = json!(id);
+    dispute["amount"] = json!(amount);
+    dispute["charge"] = charge["id"].clone();
+    dispute["currency"] = charge["currency"].clone();
+    dispute["payment_intent"] = charge["payment_intent"].clone();
+    dispute["created"] = json!(now());
+    dispute["reason"] = json!(reason);
+    dispute["status"] = json!("needs_response");
+    dispute["is_charge_refundable"] = json!(false);
+    dispute["payment_method_details"]["card"]["case_type"] = json!("chargeback");
+    dispute
+}
+
+/// Stripe's example transfer reversal of `amount` of `transfer`.
+pub fn reversal_object(id: &str, transfer: &Value, amount: i64) -> Value {
+    let mut reversal = fixture("transfer_reversal");
+    reversal["id"] = json!(id);
+    reversal["amount"] = json!(amount);
+    reversal["currency"] = transfer["currency"].clone();
+    reversal["transfer"] = transfer["id"].clone();
+    reversal["created"] = json!(now());
+    reversal["metadata"] = json!({});
+    reversal
 }
 
 /// The url-encoded form body of a request, decoded (`capabilities[transfers][requested]` →
@@ -930,6 +1010,66 @@ fn create_transfer(state: &mut State, request: &Request) -> Result<Value, Refusa
     transfer["metadata"] = metadata(&fields);
     state.transfers.insert(id, transfer.clone());
     Ok(transfer)
+}
+
+/// `POST /v1/transfers/{id}/reversals`: part or all of what is left of a transfer it made.
+fn create_transfer_reversal(state: &mut State, request: &Request) -> Result<Value, Refusal> {
+    let path = request.url.path();
+    let transfer_id = path
+        .strip_prefix("/v1/transfers/")
+        .and_then(|rest| rest.strip_suffix("/reversals"))
+        .unwrap_or(path)
+        .to_owned();
+    let fields = form(request);
+    let requested = optional_integer(&fields, "amount")?;
+    let Some(transfer) = state.transfers.get_mut(&transfer_id) else {
+        return Err(Refusal::new(
+            404,
+            "resource_missing",
+            format!("No such transfer: '{transfer_id}'"),
+            "id",
+        ));
+    };
+    let left = transfer["amount"].as_i64().unwrap_or_default()
+        - transfer["amount_reversed"].as_i64().unwrap_or_default();
+    let amount = requested.unwrap_or(left);
+    if amount <= 0 || amount > left {
+        return Err(Refusal::new(
+            400,
+            "transfer_reversal_amount_too_large",
+            format!(
+                "Reversal amount ({amount}) is greater than what is left of the transfer ({left})"
+            ),
+            "amount",
+        ));
+    }
+    let reversed = transfer["amount_reversed"].as_i64().unwrap_or_default() + amount;
+    transfer["amount_reversed"] = json!(reversed);
+    transfer["reversed"] = json!(reversed == transfer["amount"].as_i64().unwrap_or_default());
+    let transfer = transfer.clone();
+    let id = state.next_id("trr");
+    let reversal = reversal_object(&id, &transfer, amount);
+    state.reversals.insert(id, reversal.clone());
+    Ok(reversal)
+}
+
+struct RetrieveDisputeResponder {
+    state: Shared,
+}
+
+impl Respond for RetrieveDisputeResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let id = request.url.path().trim_start_matches("/v1/disputes/");
+        match lock(&self.state).disputes.get(id) {
+            Some(dispute) => ResponseTemplate::new(200).set_body_json(dispute),
+            None => stripe_error(
+                404,
+                "resource_missing",
+                format!("No such dispute: '{id}'"),
+                "dispute",
+            ),
+        }
+    }
 }
 
 struct CreateAccountResponder {

@@ -296,6 +296,20 @@ impl Order {
             .and_then(|mut all| all.pop())
             .map(crate::graphql::disputes::Dispute))
     }
+    /// the chargeback on the order's charge, if the card network ever disputed it (an addition
+    /// to the contract)
+    async fn chargeback(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::disputes::Chargeback>> {
+        Ok(ctx
+            .loaders()?
+            .chargebacks_by_order
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(crate::graphql::disputes::Chargeback))
+    }
     /// status history, oldest first
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
         Ok(ctx

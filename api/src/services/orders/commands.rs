@@ -14,7 +14,7 @@ use crate::domain::order::{self as machine, Action, Actor, Effect, OrderStatus, 
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::services::ledger::*;
-use crate::services::{invoicing, Viewer};
+use crate::services::{chargebacks, invoicing, Viewer};
 use crate::state::AppState;
 
 /// What a command adds to its transition.
@@ -27,6 +27,8 @@ pub struct Extra<'a> {
     pub cancel_reason: Option<String>,
     /// the dispute this move opens or resolves
     pub dispute: Option<crate::services::disputes::DisputeWrite>,
+    /// the chargeback this move opens or closes
+    pub chargeback: Option<crate::services::chargebacks::ChargebackWrite>,
 }
 
 pub struct DeliveryInput {
@@ -197,7 +199,8 @@ pub(crate) fn refusal(refusal: machine::Refusal) -> ApiError {
         machine::Refusal::InvalidState { .. }
         | machine::Refusal::WrongPaymentMode
         | machine::Refusal::NotLate
-        | machine::Refusal::NotDeliveredYet => RefusalCode::InvalidState,
+        | machine::Refusal::NotDeliveredYet
+        | machine::Refusal::ChargebackOpen => RefusalCode::InvalidState,
         machine::Refusal::NotAllowed { .. } => RefusalCode::NotAllowed,
         machine::Refusal::RevisionsExhausted => RefusalCode::LimitExceeded,
         machine::Refusal::InvalidRefund => RefusalCode::Invalid,
@@ -274,10 +277,19 @@ pub async fn apply(
                 Expr::value(Option::<DateTime<Utc>>::None),
             ),
             Effect::Settle(s) => set(orders::Column::RefundedCents, Expr::value(s.refund)),
+            Effect::OpenChargeback => set(orders::Column::ChargebackOpen, Expr::value(true)),
+            Effect::CloseChargeback => set(orders::Column::ChargebackOpen, Expr::value(false)),
+            Effect::RestartAutoComplete => set(
+                orders::Column::AutoCompleteAt,
+                Expr::value(now + Duration::days(i64::from(order.auto_complete_days))),
+            ),
             _ => {}
         }
     }
+    // A won chargeback returns a completed order to where it was: completed then, counted once.
+    let resumed = matches!(action, Action::ChargebackWon(_));
     match outcome.to {
+        OrderStatus::Completed if resumed => {}
         OrderStatus::Completed => set(orders::Column::CompletedAt, Expr::value(now)),
         OrderStatus::Cancelled | OrderStatus::Refunded if from != outcome.to => {
             set(orders::Column::CancelledAt, Expr::value(now));
@@ -318,6 +330,7 @@ pub async fn apply(
     .await?;
 
     let stripe = order.payment_mode == PaymentMode::Stripe;
+    let mut notices = vec![notice];
     for effect in &outcome.effects {
         match effect {
             Effect::InvoicePendingConfirmation => {
@@ -360,8 +373,25 @@ pub async fn apply(
                     .await?;
                 }
             }
+            Effect::ReverseTransfer => chargebacks::hold_and_recover(&txn, &order, now).await?,
+            Effect::RepayTransfer => chargebacks::release_and_repay(&txn, &order, now).await?,
+            Effect::ChargebackLoss => {
+                let (dispute, taken) = chargebacks::record_loss(&txn, &order, now).await?;
+                orders::Entity::update_many()
+                    .col_expr(
+                        orders::Column::RefundedCents,
+                        Expr::col(orders::Column::RefundedCents).add(taken),
+                    )
+                    .filter(orders::Column::Id.eq(order.id.clone()))
+                    .exec(&txn)
+                    .await?;
+                notices.extend(dispute);
+            }
             _ => {}
         }
+    }
+    if let Some(write) = extra.chargeback {
+        chargebacks::write_in(&txn, &order, write, now).await?;
     }
     if let Some(delivery) = extra.delivery {
         let revision = deliveries::Entity::find()
@@ -387,11 +417,10 @@ pub async fn apply(
         .insert(&txn)
         .await?;
     }
-    let mut notices = vec![notice];
     if let Some(write) = extra.dispute {
         notices.push(crate::services::disputes::write_in(&txn, &order, write, now).await?);
     }
-    if outcome.to == OrderStatus::Completed && from != OrderStatus::Completed {
+    if outcome.to == OrderStatus::Completed && from != OrderStatus::Completed && !resumed {
         providers::Entity::update_many()
             .col_expr(
                 providers::Column::TotalOrdersCompleted,

@@ -48,6 +48,7 @@ pub fn facts(order: &orders::Model, now: DateTime<Utc>) -> Facts {
         revisions_used: order.revisions_used,
         revisions_included: order.revisions_included,
         is_late: order.sla_deadline.is_some_and(|d| d < now),
+        chargeback_open: order.chargeback_open,
     }
 }
 

@@ -154,6 +154,7 @@ pub async fn place_order(
         completed_at: Set(None),
         cancelled_at: Set(None),
         cancel_reason: Set(None),
+        chargeback_open: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }

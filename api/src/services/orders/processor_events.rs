@@ -6,8 +6,8 @@ use entity::ledger_entries::{LedgerKind, LedgerStatus};
 use entity::{ledger_entries, orders};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 
 use super::*;
@@ -232,9 +232,7 @@ pub(crate) async fn refund_stray_payment(
 }
 
 /// `charge.refunded`: `amount_refunded` is the charge's refunded total, which only grows, so a
-/// stale or repeated event never undoes anything. PENDING refunds it covers (the platform's
-/// call went through but the answer was lost) are confirmed; any rest was refunded outside
-/// the platform and is recorded as such.
+/// stale or repeated event never undoes anything.
 pub async fn charge_refunded(
     state: &AppState,
     charge_id: &str,
@@ -247,40 +245,65 @@ pub async fn charge_refunded(
     else {
         return Ok(());
     };
+    reconcile_total(state, &order, LedgerKind::Refund, amount_refunded).await
+}
+
+/// `transfer.reversed`: `amount_reversed` is the transfer's reversed total, which only grows.
+pub async fn transfer_reversed(
+    state: &AppState,
+    transfer_id: &str,
+    amount_reversed: i64,
+) -> ApiResult<()> {
+    let Some(payout) = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Transfer))
+        .filter(ledger_entries::Column::ProcessorId.eq(transfer_id))
+        .one(&state.db.reader)
+        .await?
+    else {
+        return Ok(());
+    };
+    let order = load(&state.db.reader, &payout.order_id).await?;
+    reconcile_total(state, &order, LedgerKind::TransferReversal, amount_reversed).await
+}
+
+/// The processor reports `reported` as the total of `kind` (refunds of the charge, reversals
+/// of the payout). PENDING entries it covers (the platform's call went through but the answer
+/// was lost) are confirmed; any rest was made outside the platform and is recorded as such,
+/// once per reported total.
+async fn reconcile_total(
+    state: &AppState,
+    order: &orders::Model,
+    kind: LedgerKind,
+    reported: i64,
+) -> ApiResult<()> {
     let now = state.now();
     let mut notices = Vec::new();
     let txn = state.db.writer.begin().await?;
-    let refunds = ledger_entries::Entity::find()
+    let entries = ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
-        .filter(ledger_entries::Column::Kind.eq(LedgerKind::Refund))
+        .filter(ledger_entries::Column::Kind.eq(kind))
         .order_by_asc(ledger_entries::Column::Id)
         .all(&txn)
         .await?;
-    let mut known: i64 = refunds
+    let mut known: i64 = entries
         .iter()
         .filter(|r| r.status == LedgerStatus::Succeeded)
         .map(|r| r.amount_cents)
         .sum();
     let mut still_pending = 0;
-    for pending in refunds.iter().filter(|r| r.status == LedgerStatus::Pending) {
-        if still_pending == 0 && known + pending.amount_cents <= amount_refunded {
-            confirm_refund(&txn, pending, now).await?;
+    for pending in entries.iter().filter(|r| r.status == LedgerStatus::Pending) {
+        if still_pending == 0 && known + pending.amount_cents <= reported {
+            mark_succeeded(&txn, pending, None, now).await?;
             known += pending.amount_cents;
         } else {
             still_pending += pending.amount_cents;
         }
     }
-    let outside = amount_refunded - known - still_pending;
+    let outside = reported - known - still_pending;
     if outside > 0 {
-        let mut entry = new_ledger_entry(
-            &order,
-            LedgerKind::Refund,
-            outside,
-            LedgerStatus::Succeeded,
-            None,
-            now,
-        );
-        entry.idempotency_key = Set(format!("{}:refund_outside:{amount_refunded}", order.id));
+        let what = kind.to_value().to_lowercase();
+        let mut entry = new_ledger_entry(order, kind, outside, LedgerStatus::Succeeded, None, now);
+        entry.idempotency_key = Set(format!("{}:{what}_outside:{reported}", order.id));
         match entry.insert(&txn).await {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err, "ledger_entries_idempotency_key") => {
@@ -289,25 +312,33 @@ pub async fn charge_refunded(
             }
             Err(err) => return Err(err.into()),
         }
-        orders::Entity::update_many()
-            .col_expr(
-                orders::Column::RefundedCents,
-                Expr::col(orders::Column::RefundedCents).add(outside),
-            )
-            .col_expr(orders::Column::UpdatedAt, Expr::value(now))
-            .filter(orders::Column::Id.eq(order.id.clone()))
-            .exec(&txn)
-            .await?;
+        if kind == LedgerKind::Refund {
+            orders::Entity::update_many()
+                .col_expr(
+                    orders::Column::RefundedCents,
+                    Expr::col(orders::Column::RefundedCents).add(outside),
+                )
+                .col_expr(orders::Column::UpdatedAt, Expr::value(now))
+                .filter(orders::Column::Id.eq(order.id.clone()))
+                .exec(&txn)
+                .await?;
+        }
         let at = order.status;
-        let note =
-            format!("{outside} cents were refunded at the payment processor, outside the platform");
+        let note = format!(
+            "{outside} cents were {} at the payment processor, outside the platform",
+            if kind == LedgerKind::Refund {
+                "refunded"
+            } else {
+                "taken back from the payout"
+            }
+        );
         notices.push(
             record_event(
                 &txn,
-                &order,
+                order,
                 Some(at),
                 at,
-                "refund_outside",
+                &format!("{what}_outside"),
                 Actor::Processor,
                 None,
                 Some(&note),
@@ -315,20 +346,10 @@ pub async fn charge_refunded(
             )
             .await?,
         );
-        tracing::warn!(order = %order.id, charge = charge_id, amount = outside, "refund made outside the platform recorded");
+        tracing::warn!(order = %order.id, kind = ?kind, amount = outside, "money moved outside the platform recorded");
     }
     txn.commit().await?;
     state.events.committed(notices);
-    Ok(())
-}
-
-/// A PENDING refund the processor reports done.
-pub(crate) async fn confirm_refund(
-    txn: &DatabaseTransaction,
-    entry: &ledger_entries::Model,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    mark_succeeded(txn, entry, None, now).await?;
     Ok(())
 }
 
