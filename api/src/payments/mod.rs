@@ -44,6 +44,8 @@ pub struct PaymentIntent {
     pub amount_received: i64,
     /// the charge (`ch_…`) of the latest attempt, if any
     pub latest_charge: Option<String>,
+    /// what has been refunded of that charge, when the intent was retrieved with its charge
+    pub amount_refunded: i64,
     /// an authorization must be captured before this (the card charge's `capture_before`);
     /// known when the intent was retrieved with its charge
     pub capture_before: Option<chrono::DateTime<chrono::Utc>>,
@@ -163,6 +165,15 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// A dispute as the processor holds it now (`GET /v1/disputes/{id}`): chargeback webhooks
     /// decide from this, whatever order they arrive in.
     async fn retrieve_dispute(&self, dispute_id: &str) -> anyhow::Result<ProcessorDispute>;
+
+    /// The transfers in a transfer group (an order's payouts) as (id, amount), oldest first, as
+    /// the processor holds them (`GET /v1/transfers?transfer_group=…`): a retried payout asks
+    /// first.
+    async fn transfers_in_group(&self, transfer_group: &str) -> anyhow::Result<Vec<(String, i64)>>;
+
+    /// What has been reversed of a transfer (`GET /v1/transfers/{id}`, `amount_reversed`): a
+    /// retried reversal asks first.
+    async fn reversed_total(&self, transfer_id: &str) -> anyhow::Result<i64>;
 }
 
 /// The gateway the settings ask for: Stripe when STRIPE_SECRET_KEY is set, else simulated.

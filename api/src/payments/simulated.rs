@@ -52,6 +52,7 @@ impl PaymentGateway for SimulatedGateway {
             status: "requires_capture".to_owned(),
             amount_received: 0,
             latest_charge: None,
+            amount_refunded: 0,
             capture_before: None,
             authorization_reported: true,
         })
@@ -66,6 +67,7 @@ impl PaymentGateway for SimulatedGateway {
             status: "requires_capture".to_owned(),
             amount_received: 0,
             latest_charge: None,
+            amount_refunded: 0,
             capture_before: None,
             authorization_reported: false,
         })
@@ -132,6 +134,15 @@ impl PaymentGateway for SimulatedGateway {
     async fn retrieve_dispute(&self, dispute_id: &str) -> anyhow::Result<ProcessorDispute> {
         // Card networks open disputes only on real charges; without Stripe there are none.
         anyhow::bail!("no dispute {dispute_id}: payments are simulated")
+    }
+
+    // Simulated calls never fail, so nothing is ever retried and nobody asks.
+    async fn transfers_in_group(&self, transfer_group: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        anyhow::bail!("transfers of {transfer_group} are not kept: payments are simulated")
+    }
+
+    async fn reversed_total(&self, transfer_id: &str) -> anyhow::Result<i64> {
+        anyhow::bail!("transfer {transfer_id} is not kept: payments are simulated")
     }
 }
 

@@ -12,7 +12,7 @@ use stripe_connect::account::{
     CreateAccountCapabilitiesTransfers, CreateAccountType, RetrieveAccount,
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
-use stripe_connect::transfer::CreateTransfer;
+use stripe_connect::transfer::{CreateTransfer, ListTransfer, RetrieveTransfer};
 use stripe_connect::transfer_reversal::CreateIdTransferReversal;
 use stripe_connect::Account;
 use stripe_core::dispute::RetrieveDispute;
@@ -300,6 +300,38 @@ impl PaymentGateway for StripeGateway {
             reason: dispute.reason,
         })
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn transfers_in_group(&self, transfer_group: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        // An order has one payout, two after a won chargeback: one page holds them all.
+        let page = ListTransfer::new()
+            .transfer_group(transfer_group)
+            .limit(100)
+            .send(&self.client)
+            .await
+            .with_context(|| format!("listing the Stripe transfers of {transfer_group}"))?;
+        anyhow::ensure!(
+            !page.has_more,
+            "more than 100 transfers in group {transfer_group}"
+        );
+        // Stripe lists newest first.
+        let mut transfers: Vec<(String, i64)> = page
+            .data
+            .iter()
+            .map(|t| (t.id.as_str().to_owned(), t.amount))
+            .collect();
+        transfers.reverse();
+        Ok(transfers)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn reversed_total(&self, transfer_id: &str) -> anyhow::Result<i64> {
+        let transfer = RetrieveTransfer::new(transfer_id)
+            .send(&self.client)
+            .await
+            .with_context(|| format!("retrieving Stripe transfer {transfer_id}"))?;
+        Ok(transfer.amount_reversed)
+    }
 }
 
 /// Stripe takes ISO currency codes in lower case ("usd"). Codes the library does not know are
@@ -343,6 +375,11 @@ fn payment_intent(intent: stripe_core::PaymentIntent) -> PaymentIntent {
         client_secret: intent.client_secret,
         status: intent.status.as_str().to_owned(),
         amount_received: intent.amount_received,
+        amount_refunded: intent
+            .latest_charge
+            .as_ref()
+            .and_then(|charge| charge.as_object())
+            .map_or(0, |charge| charge.amount_refunded),
         latest_charge: intent.latest_charge.map(|c| c.id().as_str().to_owned()),
         authorization_reported: false,
     }

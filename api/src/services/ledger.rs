@@ -127,52 +127,20 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
             continue;
         }
         let key = format!("{}:{}", entry.idempotency_key, entry.attempts + 1);
-        let result = match entry.kind {
-            LedgerKind::Charge => match &order.payment_intent_id {
-                Some(intent) => capture(state, intent, entry.attempts, &key).await,
-                None => Err(anyhow::anyhow!("no payment intent to capture")),
-            },
-            LedgerKind::Refund => match &order.charge_id {
-                Some(charge) => state.gateway.refund(charge, entry.amount_cents, &key).await,
-                None => Err(anyhow::anyhow!("no captured charge to refund yet")),
-            },
-            LedgerKind::Transfer => {
-                let tenant = tenants::Entity::find_by_id(order.tenant_id.clone())
-                    .one(&state.db.reader)
-                    .await?;
-                match (tenant.and_then(|t| t.stripe_account_id), &order.charge_id) {
-                    (Some(account), Some(charge)) => {
-                        state
-                            .gateway
-                            .transfer(crate::payments::NewTransfer {
-                                order_id: &order.id,
-                                amount_cents: entry.amount_cents,
-                                currency: &order.currency,
-                                destination_account: &account,
-                                source_transaction: charge,
-                                idempotency_key: &key,
-                            })
-                            .await
-                    }
-                    _ => Err(anyhow::anyhow!(
-                        "no connected account or charge to transfer from"
-                    )),
-                }
+        // A retry asks first: the lost answer of an earlier attempt may have been a success.
+        let meanwhile = if entry.attempts > 0 {
+            made_meanwhile(state, &order, &entry).await
+        } else {
+            Ok(None)
+        };
+        let result = match meanwhile {
+            Err(err) => Err(err),
+            Ok(Some(made)) => {
+                tracing::warn!(entry = %entry.id, kind = ?entry.kind,
+                    "an earlier attempt went through though its answer was lost; not made again");
+                Ok(made)
             }
-            LedgerKind::TransferReversal => match paid_transfer(state, &order.id).await? {
-                Some(transfer) => {
-                    state
-                        .gateway
-                        .reverse_transfer(&transfer, entry.amount_cents, &key)
-                        .await
-                }
-                None => Err(anyhow::anyhow!("no transfer to reverse")),
-            },
-            // Commission stays with the platform, and what the card network took is taken:
-            // nothing to run.
-            LedgerKind::Fee | LedgerKind::FeeReversal | LedgerKind::Chargeback => Err(
-                anyhow::anyhow!("{:?} is not run against the processor", entry.kind),
-            ),
+            Ok(None) => run_entry(state, &order, &entry, &key).await,
         };
         let now = state.now();
         let mut active: ledger_entries::ActiveModel = entry.clone().into();
@@ -181,14 +149,16 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
         match result {
             Ok(processor_id) => {
                 active.status = Set(LedgerStatus::Succeeded);
-                active.processor_id = Set(Some(processor_id.clone()));
+                if processor_id.is_some() {
+                    active.processor_id = Set(processor_id.clone());
+                }
                 active.last_error = Set(None);
                 active.next_attempt_at = Set(None);
                 let txn = state.db.writer.begin().await?;
                 active.update(&txn).await?;
-                if entry.kind == LedgerKind::Charge {
+                if let (LedgerKind::Charge, Some(charge)) = (entry.kind, processor_id) {
                     orders::Entity::update_many()
-                        .col_expr(orders::Column::ChargeId, Expr::value(processor_id))
+                        .col_expr(orders::Column::ChargeId, Expr::value(charge))
                         .filter(orders::Column::Id.eq(order.id.clone()))
                         .exec(&txn)
                         .await?;
@@ -211,8 +181,112 @@ pub async fn process_ledger(state: &AppState, order_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Runs one PENDING entry against the processor; the processor's id of what it made.
+async fn run_entry(
+    state: &AppState,
+    order: &orders::Model,
+    entry: &ledger_entries::Model,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
+    let made = match entry.kind {
+        LedgerKind::Charge => match &order.payment_intent_id {
+            Some(intent) => capture(state, intent, entry.attempts, key).await,
+            None => Err(anyhow::anyhow!("no payment intent to capture")),
+        },
+        LedgerKind::Refund => match &order.charge_id {
+            Some(charge) => state.gateway.refund(charge, entry.amount_cents, key).await,
+            None => Err(anyhow::anyhow!("no captured charge to refund yet")),
+        },
+        LedgerKind::Transfer => {
+            let tenant = tenants::Entity::find_by_id(order.tenant_id.clone())
+                .one(&state.db.reader)
+                .await?;
+            match (tenant.and_then(|t| t.stripe_account_id), &order.charge_id) {
+                (Some(account), Some(charge)) => {
+                    state
+                        .gateway
+                        .transfer(crate::payments::NewTransfer {
+                            order_id: &order.id,
+                            amount_cents: entry.amount_cents,
+                            currency: &order.currency,
+                            destination_account: &account,
+                            source_transaction: charge,
+                            idempotency_key: key,
+                        })
+                        .await
+                }
+                _ => Err(anyhow::anyhow!(
+                    "no connected account or charge to transfer from"
+                )),
+            }
+        }
+        LedgerKind::TransferReversal => match paid_transfer(state, &order.id).await? {
+            Some(transfer) => {
+                state
+                    .gateway
+                    .reverse_transfer(&transfer, entry.amount_cents, key)
+                    .await
+            }
+            None => Err(anyhow::anyhow!("no transfer to reverse")),
+        },
+        // Commission stays with the platform, and what the card network took is taken:
+        // nothing to run.
+        LedgerKind::Fee | LedgerKind::FeeReversal | LedgerKind::Chargeback => Err(anyhow::anyhow!(
+            "{:?} is not run against the processor",
+            entry.kind
+        )),
+    };
+    made.map(Some)
+}
+
+/// A retry asks the processor first: an earlier attempt whose answer was lost may have gone
+/// through, and making it again would move the money twice (a second partial refund, a second
+/// payout). `Some` when the processor holds more of the entry's kind for the order than the
+/// ledger knows of, by at least the entry's amount, with the processor's id of it when it can
+/// tell. (A capture asks in `capture`.)
+async fn made_meanwhile(
+    state: &AppState,
+    order: &orders::Model,
+    entry: &ledger_entries::Model,
+) -> anyhow::Result<Option<Option<String>>> {
+    let mut made_id = None;
+    let reported = match entry.kind {
+        LedgerKind::Refund => match &order.payment_intent_id {
+            Some(intent) => {
+                state
+                    .gateway
+                    .retrieve_payment_intent(intent)
+                    .await?
+                    .amount_refunded
+            }
+            None => return Ok(None),
+        },
+        LedgerKind::Transfer => {
+            let transfers = state.gateway.transfers_in_group(&order.id).await?;
+            // The newest is the one the lost answer would have named.
+            made_id = transfers.last().map(|(id, _)| id.clone());
+            transfers.iter().map(|(_, amount)| amount).sum()
+        }
+        LedgerKind::TransferReversal => match paid_transfer(state, &order.id).await? {
+            Some(transfer) => state.gateway.reversed_total(&transfer).await?,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let known: i64 = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
+        .filter(ledger_entries::Column::Kind.eq(entry.kind))
+        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Succeeded))
+        .all(&state.db.reader)
+        .await?
+        .iter()
+        .map(|e| e.amount_cents)
+        .sum();
+    Ok((reported - known >= entry.amount_cents).then_some(made_id))
+}
+
 /// The processor id of the order's first payout that was made (the one a chargeback reverses).
-async fn paid_transfer(state: &AppState, order_id: &str) -> ApiResult<Option<String>> {
+async fn paid_transfer(state: &AppState, order_id: &str) -> anyhow::Result<Option<String>> {
     Ok(ledger_entries::Entity::find()
         .filter(ledger_entries::Column::OrderId.eq(order_id))
         .filter(ledger_entries::Column::Kind.eq(LedgerKind::Transfer))

@@ -574,3 +574,71 @@ async fn admins_follow_every_dispute_change_live_and_nobody_else_may() {
     assert_eq!(got["order"]["status"], "COMPLETED");
     admin.assert_quiet(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn lost_answers_of_a_partial_resolution_are_asked_about_never_made_twice() {
+    let (app, double) = stripe_app().await;
+    let (seller, buyer, id, intent) =
+        held_card_order(&app, &double, "lostp", "acct_lostp_0001").await;
+    let admin = admin_session(&app).await;
+    deliver_card_order(&app, &seller, &id).await;
+    let opened = open(&app, &buyer, &id, "QUALITY", "Half of it").await;
+    let dispute = dispute_id(&opened);
+
+    // Both calls go through at Stripe but neither answer comes back.
+    double.lose_next_answer("/v1/refunds").await;
+    double.lose_next_answer("/v1/transfers").await;
+    let resolved = resolve(&app, &admin, &dispute, "PARTIAL", "split", Some("2500")).await;
+    assert_eq!(
+        resolved["data"]["resolveDispute"]["userErrors"],
+        json!([]),
+        "{resolved}"
+    );
+    let pending: Vec<_> = crate::orders::ledger(&app, &id)
+        .await
+        .into_iter()
+        .filter(|(_, status, _)| status == "PENDING")
+        .collect();
+    assert_eq!(
+        pending,
+        vec![
+            ("REFUND".to_owned(), "PENDING".to_owned(), 2500),
+            ("TRANSFER".to_owned(), "PENDING".to_owned(), 6375),
+        ]
+    );
+
+    // The retry asks Stripe first, finds both made, and makes neither again.
+    app.clock.advance(chrono::Duration::minutes(2));
+    let ran = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(ran.ledger_retried, 1);
+    assert_eq!(refunds_of(&double).await.len(), 1, "refunded once");
+    assert_eq!(transfers_of(&double).await.len(), 1, "paid out once");
+    let charge = double.payment_intent(&intent).expect("intent")["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    assert_eq!(
+        double.charge(&charge).expect("charge")["amount_refunded"],
+        2500
+    );
+    crate::orders::assert_ledger_balances(&app, &id).await;
+    assert_eq!(
+        earnings(&app, &seller).await,
+        money("6375", "0", "1125", "2500", 1)
+    );
+    // The payout's id was learned from Stripe's list, so a later chargeback can reverse it.
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let payout = entity::ledger_entries::Entity::find()
+        .filter(entity::ledger_entries::Column::OrderId.eq(id.as_str()))
+        .filter(
+            entity::ledger_entries::Column::Kind.eq(entity::ledger_entries::LedgerKind::Transfer),
+        )
+        .one(&db.reader)
+        .await
+        .expect("query")
+        .expect("payout");
+    assert_eq!(payout.processor_id.as_deref(), Some("tr_double0001"));
+}

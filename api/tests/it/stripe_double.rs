@@ -15,7 +15,10 @@
 //!   `POST /v1/refunds` refunds part or all of a charge the double captured (`re_double…`;
 //!   refused beyond what is left), and `POST /v1/transfers` pays a known account from a charge
 //!   the double captured (`tr_double…`), and `POST /v1/transfers/{id}/reversals` takes part
-//!   or all of one back (`trr_double…`; refused beyond what is left).
+//!   or all of one back (`trr_double…`; refused beyond what is left). `GET /v1/transfers`
+//!   lists them (filtered by `transfer_group`, newest first) and `GET /v1/transfers/{id}` serves
+//!   one with what has been reversed of it. `lose_next_answer` makes the next POST to a path
+//!   go through while its caller gets a 500, as when an answer is lost on the way back.
 //! - Chargebacks: a test opens a dispute on a captured charge (`open_dispute`, `dp_double…`)
 //!   and closes it (`close_dispute`); `GET /v1/disputes/{id}` serves it as the double holds it.
 //!
@@ -164,6 +167,24 @@ pub async fn start() -> StripeDouble {
         .named("GET /v1/disputes/{id} (fallback)")
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/transfers"))
+        .respond_with(ListTransfersResponder {
+            state: state.clone(),
+        })
+        .with_priority(FALLBACK_PRIORITY)
+        .named("GET /v1/transfers (fallback)")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/transfers/[^/]+$"))
+        .respond_with(RetrieveTransferResponder {
+            state: state.clone(),
+        })
+        .with_priority(FALLBACK_PRIORITY)
+        .named("GET /v1/transfers/{id} (fallback)")
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/account_links"))
         .respond_with(AccountLinkResponder {
@@ -174,7 +195,25 @@ pub async fn start() -> StripeDouble {
         .mount(&server)
         .await;
 
-    let escrow: [(&str, &str, Handler); 6] = [
+    for (name, pattern, handler) in escrow_routes() {
+        Mock::given(method("POST"))
+            .and(path_regex(pattern))
+            .respond_with(PostResponder {
+                handler,
+                state: state.clone(),
+                lose_answer: false,
+            })
+            .with_priority(FALLBACK_PRIORITY)
+            .named(name)
+            .mount(&server)
+            .await;
+    }
+    StripeDouble { server, state }
+}
+
+/// The stateful POST endpoints: (name, path pattern, handler).
+fn escrow_routes() -> [(&'static str, &'static str, Handler); 6] {
+    [
         (
             "POST /v1/payment_intents (fallback)",
             r"^/v1/payment_intents$",
@@ -205,20 +244,7 @@ pub async fn start() -> StripeDouble {
             r"^/v1/transfers/[^/]+/reversals$",
             create_transfer_reversal,
         ),
-    ];
-    for (name, pattern, handler) in escrow {
-        Mock::given(method("POST"))
-            .and(path_regex(pattern))
-            .respond_with(PostResponder {
-                handler,
-                state: state.clone(),
-            })
-            .with_priority(FALLBACK_PRIORITY)
-            .named(name)
-            .mount(&server)
-            .await;
-    }
-    StripeDouble { server, state }
+    ]
 }
 
 impl StripeDouble {
@@ -353,6 +379,27 @@ impl StripeDouble {
         charge["refunded"] =
             json!(refunded == charge["amount_captured"].as_i64().unwrap_or_default());
         charge.clone()
+    }
+
+    /// The next POST to `path` is made as usual, but its caller gets a 500 instead of the
+    /// answer (the answer was lost on its way back). Later ones are answered again.
+    pub async fn lose_next_answer(&self, path: &str) {
+        let (name, _, handler) = escrow_routes()
+            .into_iter()
+            .find(|(_, pattern, _)| regex_lite_match(pattern, path))
+            .unwrap_or_else(|| panic!("no POST endpoint for {path}"));
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path(path))
+            .respond_with(PostResponder {
+                handler,
+                state: self.state.clone(),
+                lose_answer: true,
+            })
+            .up_to_n_times(1)
+            .with_priority(1)
+            .named(format!("{name}: answer lost"))
+            .mount(&self.server)
+            .await;
     }
 
     /// A transfer reversal the double made.
@@ -786,10 +833,12 @@ fn optional_text(fields: &BTreeMap<String, String>, name: &str) -> Value {
 /// A POST endpoint of the double: the object to answer with, or Stripe's refusal.
 type Handler = fn(&mut State, &Request) -> Result<Value, Refusal>;
 
-/// Runs a `Handler` with Stripe's idempotency around it.
+/// Runs a `Handler` with Stripe's idempotency around it; with `lose_answer`, the work is done
+/// and remembered but the caller gets a 500.
 struct PostResponder {
     handler: Handler,
     state: Shared,
+    lose_answer: bool,
 }
 
 impl Respond for PostResponder {
@@ -801,6 +850,9 @@ impl Respond for PostResponder {
         match (self.handler)(&mut state, request) {
             Ok(reply) => {
                 state.remember(request, &reply);
+                if self.lose_answer {
+                    return ResponseTemplate::new(500);
+                }
                 ResponseTemplate::new(200).set_body_json(reply)
             }
             Err(refusal) => refusal.into_response(),
@@ -1051,6 +1103,74 @@ fn create_transfer_reversal(state: &mut State, request: &Request) -> Result<Valu
     let reversal = reversal_object(&id, &transfer, amount);
     state.reversals.insert(id, reversal.clone());
     Ok(reversal)
+}
+
+/// Whether `path` matches one of `escrow_routes`' anchored patterns (`[^/]+` for an id).
+fn regex_lite_match(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_start_matches('^').trim_end_matches('$');
+    let parts: Vec<&str> = pattern.split("[^/]+").collect();
+    let mut rest = path;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(after) = rest.strip_prefix(part) else {
+            return false;
+        };
+        rest = after;
+        if i + 1 < parts.len() {
+            let end = rest.find('/').unwrap_or(rest.len());
+            if end == 0 {
+                return false;
+            }
+            rest = &rest[end..];
+        }
+    }
+    rest.is_empty()
+}
+
+struct ListTransfersResponder {
+    state: Shared,
+}
+
+impl Respond for ListTransfersResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let group = request
+            .url
+            .query_pairs()
+            .find(|(key, _)| key == "transfer_group")
+            .map(|(_, value)| value.into_owned());
+        let state = lock(&self.state);
+        let mut transfers: Vec<&Value> = state
+            .transfers
+            .values()
+            .filter(|t| group.as_deref().is_none_or(|g| t["transfer_group"] == g))
+            .collect();
+        // Newest first, as Stripe lists; ids count up.
+        transfers.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "data": transfers,
+            "has_more": false,
+            "url": "/v1/transfers",
+        }))
+    }
+}
+
+struct RetrieveTransferResponder {
+    state: Shared,
+}
+
+impl Respond for RetrieveTransferResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let id = request.url.path().trim_start_matches("/v1/transfers/");
+        match lock(&self.state).transfers.get(id) {
+            Some(transfer) => ResponseTemplate::new(200).set_body_json(transfer),
+            None => stripe_error(
+                404,
+                "resource_missing",
+                format!("No such transfer: '{id}'"),
+                "id",
+            ),
+        }
+    }
 }
 
 struct RetrieveDisputeResponder {
@@ -1357,6 +1477,7 @@ mod tests {
                 status: "requires_capture".to_owned(),
                 amount_received: 0,
                 latest_charge: Some("ch_double0001".to_owned()),
+                amount_refunded: 0,
                 capture_before: None,
                 // Stripe reports the authorization by webhook, never with this answer.
                 authorization_reported: false,
