@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use entity::chargebacks::{self, ChargebackStatus};
 use entity::disputes::{self, DisputeStatus};
 use entity::ledger_entries::{self, LedgerKind, LedgerStatus};
-use entity::orders;
+use entity::orders::{self, OrderStatus};
+use entity::providers;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -200,6 +201,7 @@ pub(crate) async fn write_in(
             }
         }
         ChargebackWrite::Close { id, status } => {
+            let row = find(txn, &id).await?;
             let updated = chargebacks::Entity::update_many()
                 .col_expr(chargebacks::Column::Status, Expr::value(status))
                 .col_expr(chargebacks::Column::ClosedAt, Expr::value(now))
@@ -213,6 +215,19 @@ pub(crate) async fn write_in(
                     RefusalCode::Conflict,
                     "the chargeback changed meanwhile",
                 )));
+            }
+            // A completed order whose money the network took back no longer counts as one.
+            let was_completed = row.is_some_and(|r| r.prior_status == OrderStatus::Completed);
+            if status == ChargebackStatus::Lost && was_completed {
+                providers::Entity::update_many()
+                    .col_expr(
+                        providers::Column::TotalOrdersCompleted,
+                        Expr::col(providers::Column::TotalOrdersCompleted).sub(1),
+                    )
+                    .filter(providers::Column::Id.eq(order.provider_id.clone()))
+                    .filter(providers::Column::TotalOrdersCompleted.gt(0))
+                    .exec(txn)
+                    .await?;
             }
             Ok(())
         }
