@@ -3,6 +3,7 @@
 pub mod account;
 pub mod dispute;
 pub mod file;
+pub mod invoice;
 pub mod listing;
 pub mod message;
 pub mod money;
@@ -20,11 +21,16 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-/// Refuses control characters (NUL above all: PostgreSQL cannot store it); long texts may
-/// keep newlines and tabs.
+/// Refuses control characters (NUL above all: PostgreSQL cannot store it) and the bidi
+/// overrides and isolates that make a text display as something else; long texts may keep
+/// newlines and tabs.
 pub fn refuse_control(text: &str, what: &str, multiline: bool) -> Result<(), Invalid> {
     let allowed = |c: char| multiline && (c == '\n' || c == '\t' || c == '\r');
-    if text.chars().any(|c| c.is_control() && !allowed(c)) {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if text
+        .chars()
+        .any(|c| (c.is_control() && !allowed(c)) || bidi(c))
+    {
         return Err(Invalid(format!(
             "{what} must not contain control characters"
         )));

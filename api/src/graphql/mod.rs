@@ -5,6 +5,7 @@ pub mod connection;
 pub mod disputes;
 pub mod errors;
 pub mod files;
+pub mod invoicing;
 pub mod limits;
 pub mod listings;
 pub mod loaders;
@@ -49,6 +50,7 @@ pub struct MutationRoot(
     messaging::MessagingMutation,
     disputes::DisputesMutation,
     reviews::ReviewsMutation,
+    invoicing::InvoicingMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;

@@ -3,6 +3,7 @@ use async_graphql::{Context, Interface, Object, ID};
 
 use super::accounts::User;
 use super::disputes::Dispute;
+use super::invoicing::Contact;
 use super::listings::Listing;
 use super::loaders::loader_error;
 use super::messaging::{Message, MessageThread};
@@ -34,6 +35,7 @@ pub enum Node {
     Message(Message),
     Dispute(Dispute),
     Review(Review),
+    Contact(Contact),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -122,6 +124,11 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
         Some(Kind::Review) => {
             let review = review_service::find(ctx.state()?, id).await?;
             Ok(review.map(|r| Node::Review(Review(r))))
+        }
+        Some(Kind::Contact) => {
+            let contact =
+                crate::services::contacts::for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(contact.map(|c| Node::Contact(Contact(c))))
         }
         _ => Ok(None),
     }

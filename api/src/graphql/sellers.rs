@@ -90,6 +90,17 @@ impl Tenant {
     async fn accepts_orders(&self) -> bool {
         service::payment_setup(&self.0).accepts_orders()
     }
+    /// the tenant's contacts, newest first (members; admins see live ones); empty for anyone
+    /// else
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<crate::graphql::invoicing::ContactFilter>,
+    ) -> async_graphql::Result<crate::graphql::invoicing::ContactConnection> {
+        crate::graphql::invoicing::tenant_contacts(ctx, &self.0.id, first, after, filter).await
+    }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod browse;
 pub mod chargebacks;
+pub mod contacts;
 pub mod disputes;
 pub mod files;
 pub mod invoicing;

@@ -8,6 +8,7 @@ mod files;
 mod helpers;
 mod http;
 mod introspection;
+mod invoicing;
 mod jobs;
 mod listings;
 mod messaging;
