@@ -5,7 +5,7 @@ use entity::invoices::InvoiceStatus;
 use entity::{
     contacts, counters, invoice_counters, invoice_line_items, invoices, orders, payments, users,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveEnum as _, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
 };
@@ -14,74 +14,59 @@ use crate::db::is_unique_violation;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 
-/// Draws the next value of a named global counter inside the caller's transaction
-/// (`UPDATE … SET next_value = next_value + 1 … RETURNING`, which serializes on the row).
+/// Draws the next value of a named global counter inside the caller's transaction, in one
+/// statement: `INSERT … ON CONFLICT DO UPDATE SET next_value = next_value + 1 RETURNING`. The
+/// row serializes concurrent draws, the first draw creates it, and no failed insert can abort
+/// a PostgreSQL transaction (an insert-then-update fallback did, on a fresh database). A
+/// transaction that rolls back returns its value: numbers stay gapless.
 pub async fn next_counter(conn: &impl ConnectionTrait, name: &str) -> ApiResult<i64> {
-    for _ in 0..2 {
-        let updated = counters::Entity::update_many()
-            .col_expr(
+    let row = counters::Entity::insert(counters::ActiveModel {
+        name: Set(name.to_owned()),
+        next_value: Set(1),
+    })
+    .on_conflict(
+        OnConflict::column(counters::Column::Name)
+            .value(
                 counters::Column::NextValue,
-                Expr::col(counters::Column::NextValue).add(1),
+                Expr::col((counters::Entity, counters::Column::NextValue)).add(1),
             )
-            .filter(counters::Column::Name.eq(name))
-            .exec_with_returning(conn)
-            .await?;
-        if let Some(row) = updated.first() {
-            return Ok(row.next_value);
-        }
-        let inserted = counters::ActiveModel {
-            name: Set(name.to_owned()),
-            next_value: Set(1),
-        }
-        .insert(conn)
-        .await;
-        match inserted {
-            Ok(row) => return Ok(row.next_value),
-            // Someone created it first: draw from it.
-            Err(err) if err.sql_err().is_some() => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApiError::Internal(anyhow::anyhow!(
-        "counter {name} could not be drawn"
-    )))
+            .to_owned(),
+    )
+    .exec_with_returning(conn)
+    .await?;
+    Ok(row.next_value)
 }
 
-/// The next invoice number of a tenant for a year: `INV-YYYY-NNNNNN`.
+/// The next invoice number of a tenant for a year, `INV-YYYY-NNNNNN`, drawn as `next_counter`
+/// draws: consecutive within a tenant and year, and given back by a create that fails.
 pub async fn next_invoice_number(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
     year: i32,
 ) -> ApiResult<String> {
-    for _ in 0..2 {
-        let updated = invoice_counters::Entity::update_many()
-            .col_expr(
+    let row = invoice_counters::Entity::insert(invoice_counters::ActiveModel {
+        tenant_id: Set(tenant_id.to_owned()),
+        year: Set(year),
+        next_value: Set(1),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            invoice_counters::Column::TenantId,
+            invoice_counters::Column::Year,
+        ])
+        .value(
+            invoice_counters::Column::NextValue,
+            Expr::col((
+                invoice_counters::Entity,
                 invoice_counters::Column::NextValue,
-                Expr::col(invoice_counters::Column::NextValue).add(1),
-            )
-            .filter(invoice_counters::Column::TenantId.eq(tenant_id))
-            .filter(invoice_counters::Column::Year.eq(year))
-            .exec_with_returning(conn)
-            .await?;
-        if let Some(row) = updated.first() {
-            return Ok(format!("INV-{year}-{:06}", row.next_value));
-        }
-        let inserted = invoice_counters::ActiveModel {
-            tenant_id: Set(tenant_id.to_owned()),
-            year: Set(year),
-            next_value: Set(1),
-        }
-        .insert(conn)
-        .await;
-        match inserted {
-            Ok(_) => return Ok(format!("INV-{year}-{:06}", 1)),
-            Err(err) if err.sql_err().is_some() => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApiError::Internal(anyhow::anyhow!(
-        "invoice counter could not be drawn"
-    )))
+            ))
+            .add(1),
+        )
+        .to_owned(),
+    )
+    .exec_with_returning(conn)
+    .await?;
+    Ok(format!("INV-{year}-{:06}", row.next_value))
 }
 
 /// The tenant's live contact for a marketplace user, made on first contact.

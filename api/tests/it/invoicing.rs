@@ -440,3 +440,56 @@ async fn strangers_anonymous_callers_and_buyers_get_nothing_from_a_tenants_book(
         0
     );
 }
+
+#[tokio::test]
+async fn the_first_orders_of_a_fresh_database_placed_at_once_all_get_consecutive_numbers() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "rush@example.com").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "5000" })).await;
+    let mut buyers = Vec::new();
+    for i in 0..10 {
+        buyers.push(
+            app.register(&format!("rush{i}@example.com"), &format!("Rush {i}"))
+                .await,
+        );
+    }
+    // No counter row exists yet: every placement races to create it.
+    let place = "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id number } userErrors { code message } } }";
+    let placed = futures_util::future::join_all(
+        buyers
+            .iter()
+            .map(|b| app.post(Some(&b.access_token), place, json!({ "l": listing }))),
+    )
+    .await;
+    let mut numbers = Vec::new();
+    for (status, body) in &placed {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        let payload = &body["data"]["placeOrder"];
+        assert_eq!(payload["userErrors"], json!([]), "{payload}");
+        numbers.push(
+            payload["order"]["number"]
+                .as_str()
+                .expect("number")
+                .to_owned(),
+        );
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=10).map(|n| format!("ORD-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let mut invoices: Vec<String> = entity::invoices::Entity::find()
+        .all(&db.reader)
+        .await
+        .expect("invoices")
+        .into_iter()
+        .map(|i| i.number)
+        .collect();
+    invoices.sort();
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    let expected: Vec<String> = (1..=10).map(|n| format!("INV-{year}-{n:06}")).collect();
+    assert_eq!(invoices, expected);
+}
