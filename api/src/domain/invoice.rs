@@ -60,9 +60,182 @@ pub fn search_text(raw: Option<&str>) -> Result<Option<String>, Invalid> {
     Ok(Some(bounded_text(raw, "query", 1, 200)?.to_lowercase()))
 }
 
+/// Most lines one invoice holds.
+pub const MAX_LINES: usize = 100;
+/// Most units one line bills.
+pub const MAX_QUANTITY: i32 = 1_000_000;
+
+/// One line as a client sent it.
+#[derive(Debug, Clone)]
+pub struct LineInput<'a> {
+    pub description: &'a str,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+}
+
+/// A checked line: its total is quantity × unit price, computed without overflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub description: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+}
+
+/// Where a line was refused: its index and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRefusal {
+    /// the line's index, or `None` for the list as a whole
+    pub index: Option<usize>,
+    pub field: &'static str,
+    pub reason: Invalid,
+}
+
+/// Checks 1–100 lines (description 1–500 characters, quantity 1–1,000,000, unit price ≥ 0)
+/// and their sum. A product or sum beyond the 64-bit range is refused, never wrapped.
+pub fn lines(raw: &[LineInput<'_>]) -> Result<(Vec<Line>, i64), LineRefusal> {
+    if raw.is_empty() || raw.len() > MAX_LINES {
+        return Err(LineRefusal {
+            index: None,
+            field: "lineItems",
+            reason: Invalid(format!("an invoice has 1 to {MAX_LINES} line items")),
+        });
+    }
+    let mut total: i64 = 0;
+    let mut out = Vec::with_capacity(raw.len());
+    for (index, line) in raw.iter().enumerate() {
+        let refuse = |field: &'static str, reason: Invalid| LineRefusal {
+            index: Some(index),
+            field,
+            reason,
+        };
+        refuse_control(line.description, "description", false)
+            .map_err(|e| refuse("description", e))?;
+        let description = bounded_text(line.description, "description", 1, 500)
+            .map_err(|e| refuse("description", e))?;
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            return Err(refuse(
+                "quantity",
+                Invalid(format!("quantity must be 1 to {MAX_QUANTITY}")),
+            ));
+        }
+        if line.unit_price_cents < 0 {
+            return Err(refuse(
+                "unitPriceCents",
+                Invalid("a unit price cannot be negative".into()),
+            ));
+        }
+        let too_large =
+            || Invalid("the amount is beyond what an invoice can hold (2^63 - 1 cents)".into());
+        let line_total = line
+            .unit_price_cents
+            .checked_mul(i64::from(line.quantity))
+            .ok_or_else(|| refuse("unitPriceCents", too_large()))?;
+        total = total
+            .checked_add(line_total)
+            .ok_or_else(|| refuse("unitPriceCents", too_large()))?;
+        out.push(Line {
+            description,
+            quantity: line.quantity,
+            unit_price_cents: line.unit_price_cents,
+            total_cents: line_total,
+        });
+    }
+    Ok((out, total))
+}
+
+/// An optional deposit: 0 ..= total.
+pub fn deposit(deposit: Option<i64>, total: i64) -> Result<Option<i64>, Invalid> {
+    match deposit {
+        Some(d) if d < 0 => Err(Invalid("a deposit cannot be negative".into())),
+        Some(d) if d > total => Err(Invalid("the deposit cannot exceed the total".into())),
+        other => Ok(other),
+    }
+}
+
+/// An ISO 4217 code: three letters, stored upper-case.
+pub fn currency(raw: &str) -> Result<String, Invalid> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(Invalid(
+            "currencyCode must be three letters, such as USD".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn line(description: &str, quantity: i32, unit: i64) -> LineInput<'_> {
+        LineInput {
+            description,
+            quantity,
+            unit_price_cents: unit,
+        }
+    }
+
+    #[test]
+    fn lines_sum_exactly_and_refuse_overflow_instead_of_wrapping() {
+        let (checked, total) =
+            lines(&[line(" Review ", 2, 1_250_000_000), line("Notes", 1, 0)]).expect("lines");
+        assert_eq!(total, 2_500_000_000);
+        assert_eq!(checked[0].description, "Review");
+        assert_eq!(checked[0].total_cents, 2_500_000_000);
+        let (_, big) = lines(&[line("Big", 1, 9_000_000_000_000_000)]).expect("big");
+        assert_eq!(big, 9_000_000_000_000_000);
+        let product = lines(&[line("Too much", 2, i64::MAX / 2 + 1)]).unwrap_err();
+        assert_eq!((product.index, product.field), (Some(0), "unitPriceCents"));
+        let sum = lines(&[line("A", 1, i64::MAX), line("B", 1, 1)]).unwrap_err();
+        assert_eq!(sum.index, Some(1));
+    }
+
+    #[test]
+    fn every_line_is_checked_where_it_stands() {
+        assert_eq!(lines(&[]).unwrap_err().index, None);
+        let many: Vec<_> = (0..101).map(|_| line("x", 1, 1)).collect();
+        assert_eq!(lines(&many).unwrap_err().field, "lineItems");
+        assert!(lines(&many[..100]).is_ok());
+        for (bad, field) in [
+            (line(" ", 1, 1), "description"),
+            (line("a\u{0}", 1, 1), "description"),
+            (line("a", 0, 1), "quantity"),
+            (line("a", MAX_QUANTITY + 1, 1), "quantity"),
+            (line("a", 1, -1), "unitPriceCents"),
+        ] {
+            let refused = lines(&[line("ok", 1, 1), bad]).unwrap_err();
+            assert_eq!((refused.index, refused.field), (Some(1), field));
+        }
+    }
+
+    #[test]
+    fn deposits_and_currencies_are_bounded() {
+        assert_eq!(deposit(Some(0), 10), Ok(Some(0)));
+        assert_eq!(deposit(Some(10), 10), Ok(Some(10)));
+        assert!(deposit(Some(11), 10).is_err());
+        assert!(deposit(Some(-1), 10).is_err());
+        assert_eq!(currency(" usd "), Ok("USD".to_owned()));
+        assert!(currency("US").is_err());
+        assert!(currency("U5D").is_err());
+    }
+
+    proptest! {
+        /// Whatever the lines, the total is their exact sum or a refusal: never a wrapped value.
+        #[test]
+        fn totals_are_exact_or_refused(
+            items in proptest::collection::vec((1i32..=MAX_QUANTITY, 0i64..=i64::MAX), 1..5),
+        ) {
+            let raw: Vec<_> = items.iter().map(|(q, u)| line("x", *q, *u)).collect();
+            let exact: i128 = items.iter().map(|(q, u)| i128::from(*q) * i128::from(*u)).sum();
+            match lines(&raw) {
+                Ok((_, total)) => prop_assert_eq!(i128::from(total), exact),
+                Err(_) => prop_assert!(exact > i128::from(i64::MAX)),
+            }
+        }
+    }
 
     #[test]
     fn names_are_trimmed_bounded_and_one_line() {

@@ -1,18 +1,21 @@
 //! The invoice book: contacts (and, as they land, invoices) of a tenant, for its members.
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use entity::contacts;
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use entity::{contacts, invoice_line_items, invoices, payments};
 
 use super::accounts::User;
 use super::connection::connection;
 use super::errors::{into_payload, Payload, UserError};
 use super::loaders::loader_error;
 use super::money::Money;
-use super::scalars::DateTime;
-use super::sellers::Tenant;
+use super::orders::{Order, PaymentModeGql};
+use super::scalars::{BigInt, DateTime};
+use super::sellers::{mirror_enum, Tenant};
 use super::ContextExt;
+use crate::domain::invoice::LineInput;
 use crate::error::ApiError;
 use crate::pagination::{encode_cursor, PageRequest};
 use crate::services::contacts::{self as service, ContactChanges, ContactCursor, NewContact};
+use crate::services::invoices::{self as invoice_service, InvoiceCursor, NewInvoice};
 
 /// A client in a tenant's book; its members (and admins, live ones only) may read it.
 #[derive(Clone)]
@@ -211,5 +214,348 @@ impl InvoicingMutation {
     ) -> async_graphql::Result<ContactPayload> {
         let result = service::restore(ctx.state()?, ctx.viewer(), &input.contact_id).await;
         into_payload(result, contact_payload)
+    }
+}
+
+mirror_enum!(InvoiceStatusGql, "InvoiceStatus", entity::invoices::InvoiceStatus, {
+    Draft, Sent, PendingConfirmation, Paid, PartiallyRefunded, Refunded, Void,
+});
+
+/// An invoice of a tenant's book: its members read it (deleted too), admins while it is live,
+/// and the client it is addressed to once it is issued.
+#[derive(Clone)]
+pub struct Invoice(pub invoices::Model);
+
+impl Invoice {
+    fn money(&self, cents: i64) -> Money {
+        Money::new(cents, &self.0.currency)
+    }
+}
+
+#[Object]
+impl Invoice {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// unique per tenant, e.g. INV-2026-000042
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
+        ctx.loaders()?
+            .tenants
+            .load_one(self.0.tenant_id.clone())
+            .await
+            .map_err(loader_error)?
+            .map(Tenant)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("invoice without tenant")).into())
+    }
+    /// the tenant's contact record; for its members and admins only
+    async fn contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Contact>> {
+        let Some(id) = &self.0.contact_id else {
+            return Ok(None);
+        };
+        Ok(service::for_viewer(ctx.state()?, ctx.viewer(), id)
+            .await?
+            .map(Contact))
+    }
+    /// the marketplace user the invoice is addressed to
+    async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match &self.0.client_id {
+            Some(id) => User::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// the order it bills, for whoever may read that order
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
+        match &self.0.order_id {
+            Some(id) => Order::load_for_viewer(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    async fn status(&self) -> InvoiceStatusGql {
+        self.0.status.into()
+    }
+    /// locked when the invoice is created
+    async fn payment_mode(&self) -> PaymentModeGql {
+        self.0.payment_mode.into()
+    }
+    async fn line_items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineItem>> {
+        Ok(ctx
+            .loaders()?
+            .invoice_lines
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|line| InvoiceLineItem(line, self.0.currency.clone()))
+            .collect())
+    }
+    async fn total(&self) -> Money {
+        self.money(self.0.total_cents)
+    }
+    async fn deposit(&self) -> Option<Money> {
+        self.0.deposit_cents.map(|c| self.money(c))
+    }
+    /// what is still to be paid
+    async fn balance(&self) -> Money {
+        self.money(self.0.total_cents - self.0.paid_cents)
+    }
+    async fn refunded(&self) -> Money {
+        self.money(self.0.refunded_cents)
+    }
+    async fn buyer_marked_paid_at(&self) -> Option<DateTime> {
+        self.0.buyer_marked_paid_at.map(DateTime)
+    }
+    async fn buyer_payment_method(&self) -> Option<&str> {
+        self.0.buyer_payment_method.as_deref()
+    }
+    async fn buyer_payment_reference(&self) -> Option<&str> {
+        self.0.buyer_payment_reference.as_deref()
+    }
+    async fn provider_confirmed_at(&self) -> Option<DateTime> {
+        self.0.provider_confirmed_at.map(DateTime)
+    }
+    async fn provider_confirmed_by(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<User>> {
+        match &self.0.provider_confirmed_by {
+            Some(id) => User::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// payments received, oldest first
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        Ok(ctx
+            .loaders()?
+            .invoice_payments
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Payment)
+            .collect())
+    }
+    async fn issued_at(&self) -> Option<DateTime> {
+        self.0.issued_at.map(DateTime)
+    }
+    async fn due_at(&self) -> Option<DateTime> {
+        self.0.due_at.map(DateTime)
+    }
+    async fn paid_at(&self) -> Option<DateTime> {
+        self.0.paid_at.map(DateTime)
+    }
+    async fn deleted_at(&self) -> Option<DateTime> {
+        self.0.deleted_at.map(DateTime)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
+
+/// One line of an invoice, in the invoice's currency.
+pub struct InvoiceLineItem(pub invoice_line_items::Model, pub String);
+
+#[Object]
+impl InvoiceLineItem {
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn quantity(&self) -> i32 {
+        self.0.quantity
+    }
+    async fn unit_price(&self) -> Money {
+        Money::new(self.0.unit_price_cents, &self.1)
+    }
+    async fn total(&self) -> Money {
+        Money::new(self.0.total_cents, &self.1)
+    }
+}
+
+/// A payment received against an invoice.
+#[derive(Clone)]
+pub struct Payment(pub payments::Model);
+
+#[Object]
+impl Payment {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn amount(&self) -> Money {
+        Money::new(self.0.amount_cents, &self.0.currency)
+    }
+    async fn method(&self) -> &str {
+        &self.0.method
+    }
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+    async fn received_at(&self) -> DateTime {
+        DateTime(self.0.received_at)
+    }
+}
+
+connection!(InvoiceConnection, InvoiceEdge, Invoice);
+
+#[derive(InputObject, Default)]
+pub struct InvoiceFilter {
+    pub tenant_id: Option<ID>,
+    pub status: Option<Vec<InvoiceStatusGql>>,
+    pub contact_id: Option<ID>,
+    /// deleted invoices too (members only)
+    #[graphql(default_with = "Some(false)")]
+    pub include_deleted: Option<bool>,
+}
+
+/// A page of invoices: of `tenant_id` when given, else of the viewer's tenants and those
+/// addressed to the viewer.
+pub async fn invoice_page(
+    ctx: &Context<'_>,
+    tenant_id: Option<&str>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<InvoiceFilter>,
+) -> async_graphql::Result<InvoiceConnection> {
+    let page = PageRequest::<InvoiceCursor>::parse(first, after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    let filter = invoice_service::InvoiceFilter {
+        tenant_id: tenant_id
+            .map(str::to_owned)
+            .or(filter.tenant_id.map(|id| id.0)),
+        status: filter
+            .status
+            .map(|all| all.into_iter().map(Into::into).collect()),
+        contact_id: filter.contact_id.map(|id| id.0),
+        include_deleted: filter.include_deleted.unwrap_or(false),
+    };
+    let page = invoice_service::list(ctx.state()?, ctx.viewer(), filter, page).await?;
+    Ok(InvoiceConnection::build(
+        page,
+        |i| encode_cursor(&InvoiceCursor { id: i.id.clone() }),
+        Invoice,
+    ))
+}
+
+#[derive(Default)]
+pub struct InvoicingQuery;
+
+#[Object]
+impl InvoicingQuery {
+    /// an invoice the viewer may read, else null
+    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Invoice>> {
+        Ok(invoice_service::for_viewer(ctx.state()?, ctx.viewer(), &id)
+            .await?
+            .map(Invoice))
+    }
+    /// invoices of the viewer's tenants, or addressed to the viewer as client
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<InvoiceFilter>,
+    ) -> async_graphql::Result<InvoiceConnection> {
+        invoice_page(ctx, None, first, after, filter).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct InvoiceLineItemInput {
+    pub description: String,
+    #[graphql(default_with = "Some(1)")]
+    pub quantity: Option<i32>,
+    pub unit_price_cents: BigInt,
+}
+
+#[derive(InputObject)]
+pub struct CreateInvoiceInput {
+    pub tenant_id: ID,
+    pub contact_id: ID,
+    pub line_items: Vec<InvoiceLineItemInput>,
+    pub deposit_cents: Option<BigInt>,
+    #[graphql(default_with = "Some(\"USD\".to_owned())")]
+    pub currency_code: Option<String>,
+    pub due_at: Option<DateTime>,
+    pub payment_mode: Option<PaymentModeGql>,
+}
+
+#[derive(InputObject)]
+pub struct InvoiceIdInput {
+    pub invoice_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct InvoicePayload {
+    pub invoice: Option<Invoice>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload for InvoicePayload {
+    fn refused(user_errors: Vec<UserError>) -> Self {
+        InvoicePayload {
+            invoice: None,
+            user_errors,
+        }
+    }
+}
+
+fn invoice_payload(invoice: invoices::Model) -> InvoicePayload {
+    InvoicePayload {
+        invoice: Some(Invoice(invoice)),
+        user_errors: Vec::new(),
+    }
+}
+
+#[derive(Default)]
+pub struct InvoicesMutation;
+
+#[Object]
+impl InvoicesMutation {
+    /// a member bills a live contact of the tenant: a DRAFT, numbered at once
+    async fn create_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateInvoiceInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let lines = input
+            .line_items
+            .iter()
+            .map(|line| LineInput {
+                description: &line.description,
+                quantity: line.quantity.unwrap_or(1),
+                unit_price_cents: line.unit_price_cents.0,
+            })
+            .collect();
+        let result = invoice_service::create(
+            ctx.state()?,
+            ctx.viewer(),
+            NewInvoice {
+                tenant_id: &input.tenant_id,
+                contact_id: &input.contact_id,
+                lines,
+                deposit_cents: input.deposit_cents.map(|d| d.0),
+                currency: input.currency_code.as_deref().unwrap_or("USD"),
+                due_at: input.due_at.map(|d| d.0),
+                payment_mode: input.payment_mode.map(Into::into),
+            },
+        )
+        .await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// DRAFT → SENT: the client may read it from now on
+    async fn issue_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceIdInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::issue(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
+        into_payload(result, invoice_payload)
     }
 }

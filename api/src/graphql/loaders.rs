@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    chargebacks, deliveries, disputes, listings, message_threads, order_events, orders, providers,
-    reviews, tenants, users,
+    chargebacks, deliveries, disputes, invoice_line_items, invoices, listings, message_threads,
+    order_events, orders, payments, providers, reviews, tenants, users,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -30,6 +30,12 @@ pub struct Loaders {
     pub threads: DataLoader<ThreadLoader, HashMapCache>,
     /// an order's chargeback (one at most)
     pub chargebacks_by_order: DataLoader<ChargebackByOrderLoader, HashMapCache>,
+    /// an order's invoice (one at most)
+    pub invoices_by_order: DataLoader<InvoiceByOrderLoader, HashMapCache>,
+    /// an invoice's lines, by position
+    pub invoice_lines: DataLoader<InvoiceLinesLoader, HashMapCache>,
+    /// an invoice's payments, oldest first
+    pub invoice_payments: DataLoader<InvoicePaymentsLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -53,6 +59,9 @@ impl Loaders {
             reviews_by_order: cached(ReviewByOrderLoader { db: db.clone() }),
             threads: cached(ThreadLoader { db: db.clone() }),
             chargebacks_by_order: cached(ChargebackByOrderLoader { db: db.clone() }),
+            invoices_by_order: cached(InvoiceByOrderLoader { db: db.clone() }),
+            invoice_lines: cached(InvoiceLinesLoader { db: db.clone() }),
+            invoice_payments: cached(InvoicePaymentsLoader { db: db.clone() }),
         }
     }
 
@@ -72,6 +81,9 @@ impl Loaders {
         loaders.reviews_by_order.enable_all_cache(false);
         loaders.threads.enable_all_cache(false);
         loaders.chargebacks_by_order.enable_all_cache(false);
+        loaders.invoices_by_order.enable_all_cache(false);
+        loaders.invoice_lines.enable_all_cache(false);
+        loaders.invoice_payments.enable_all_cache(false);
         loaders
     }
 }
@@ -112,6 +124,28 @@ loader_by!(ReviewByOrderLoader, reviews, OrderId, order_id);
 loader_by!(ThreadLoader, message_threads, Id, id);
 loader_by!(ChargebackByOrderLoader, chargebacks, OrderId, order_id);
 
+/// Invoices by the order they bill (`order_id` is optional on invoices).
+pub struct InvoiceByOrderLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<String> for InvoiceByOrderLoader {
+    type Value = invoices::Model;
+    type Error = Arc<sea_orm::DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, invoices::Model>, Self::Error> {
+        let rows = invoices::Entity::find()
+            .filter(invoices::Column::OrderId.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((r.order_id.clone()?, r)))
+            .collect())
+    }
+}
+
 /// Declares a loader of every `$entity` row whose `$column` is the key, grouped by key in
 /// `$order` order (one `IN (…)` query for a whole page of parents).
 macro_rules! loader_group_by {
@@ -147,6 +181,14 @@ macro_rules! loader_group_by {
 loader_group_by!(OrderEventsLoader, order_events, OrderId, order_id, Id);
 loader_group_by!(DeliveriesLoader, deliveries, OrderId, order_id, Revision);
 loader_group_by!(DisputesLoader, disputes, OrderId, order_id, Id);
+loader_group_by!(
+    InvoiceLinesLoader,
+    invoice_line_items,
+    InvoiceId,
+    invoice_id,
+    Position
+);
+loader_group_by!(InvoicePaymentsLoader, payments, InvoiceId, invoice_id, Id);
 
 /// A loader's database failure as an internal error (its text never reaches the client).
 pub fn loader_error(err: Arc<sea_orm::DbErr>) -> crate::error::ApiError {

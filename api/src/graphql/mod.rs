@@ -37,6 +37,7 @@ pub struct QueryRoot(
     orders::OrdersQuery,
     messaging::MessagingQuery,
     disputes::DisputesQuery,
+    invoicing::InvoicingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,6 +52,7 @@ pub struct MutationRoot(
     disputes::DisputesMutation,
     reviews::ReviewsMutation,
     invoicing::InvoicingMutation,
+    invoicing::InvoicesMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;

@@ -3,7 +3,7 @@ use async_graphql::{Context, Interface, Object, ID};
 
 use super::accounts::User;
 use super::disputes::Dispute;
-use super::invoicing::Contact;
+use super::invoicing::{Contact, Invoice, Payment};
 use super::listings::Listing;
 use super::loaders::loader_error;
 use super::messaging::{Message, MessageThread};
@@ -36,6 +36,8 @@ pub enum Node {
     Dispute(Dispute),
     Review(Review),
     Contact(Contact),
+    Invoice(Invoice),
+    Payment(Payment),
 }
 
 /// Most ids one `nodes` call resolves.
@@ -129,6 +131,17 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
             let contact =
                 crate::services::contacts::for_viewer(ctx.state()?, ctx.viewer(), id).await?;
             Ok(contact.map(|c| Node::Contact(Contact(c))))
+        }
+        Some(Kind::Invoice) => {
+            let invoice =
+                crate::services::invoices::for_viewer(ctx.state()?, ctx.viewer(), id).await?;
+            Ok(invoice.map(|i| Node::Invoice(Invoice(i))))
+        }
+        Some(Kind::Payment) => {
+            let payment =
+                crate::services::invoices::payment_for_viewer(ctx.state()?, ctx.viewer(), id)
+                    .await?;
+            Ok(payment.map(|p| Node::Payment(Payment(p))))
         }
         _ => Ok(None),
     }

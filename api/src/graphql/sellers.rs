@@ -101,6 +101,17 @@ impl Tenant {
     ) -> async_graphql::Result<crate::graphql::invoicing::ContactConnection> {
         crate::graphql::invoicing::tenant_contacts(ctx, &self.0.id, first, after, filter).await
     }
+    /// the tenant's invoices, newest first (members; admins see live ones); empty for anyone
+    /// else
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<crate::graphql::invoicing::InvoiceFilter>,
+    ) -> async_graphql::Result<crate::graphql::invoicing::InvoiceConnection> {
+        crate::graphql::invoicing::invoice_page(ctx, Some(&self.0.id), first, after, filter).await
+    }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }

@@ -6,6 +6,7 @@ pub mod chargebacks;
 pub mod contacts;
 pub mod disputes;
 pub mod files;
+pub mod invoices;
 pub mod invoicing;
 pub mod ledger;
 pub mod listings;

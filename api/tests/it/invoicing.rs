@@ -493,3 +493,300 @@ async fn the_first_orders_of_a_fresh_database_placed_at_once_all_get_consecutive
     let expected: Vec<String> = (1..=10).map(|n| format!("INV-{year}-{n:06}")).collect();
     assert_eq!(invoices, expected);
 }
+
+const INVOICE: &str = "id number status paymentMode total { cents currencyCode } deposit { cents } balance { cents } refunded { cents } issuedAt dueAt lineItems { description quantity unitPrice { cents } total { cents } } payments { id } client { id } contact { id } tenant { id }";
+
+async fn create_invoice(app: &TestApp, who: &Session, input: Value) -> Value {
+    let query = format!(
+        "mutation($i: CreateInvoiceInput!) {{ createInvoice(input: $i) {{ invoice {{ {INVOICE} }} userErrors {{ field message code }} }} }}"
+    );
+    let body = app
+        .post(Some(&who.access_token), &query, json!({ "i": input }))
+        .await
+        .1;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["createInvoice"].clone()
+}
+
+async fn issue_invoice(app: &TestApp, who: &Session, id: &str) -> Value {
+    app.gql(
+        Some(&who.access_token),
+        "mutation($i: InvoiceIdInput!) { issueInvoice(input: $i) { invoice { status issuedAt } userErrors { field code } } }",
+        json!({ "i": { "invoiceId": id } }),
+    )
+    .await["issueInvoice"]
+        .clone()
+}
+
+async fn read_invoice(app: &TestApp, who: &Session, id: &str) -> Value {
+    app.gql(
+        Some(&who.access_token),
+        &format!("query($id: ID!) {{ invoice(id: $id) {{ {INVOICE} }} }}"),
+        json!({ "id": id }),
+    )
+    .await["invoice"]
+        .clone()
+}
+
+fn line(description: &str, quantity: i64, unit: &str) -> Value {
+    json!({ "description": description, "quantity": quantity, "unitPriceCents": unit })
+}
+
+#[tokio::test]
+async fn members_bill_contacts_in_exact_bigint_money_and_clients_read_issued_invoices() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "bill@example.com").await;
+    let other = manual_seller(&app, &admin, "billother@example.com").await;
+    let tenant = seller.tenant_id.clone();
+    let me = &seller.session;
+    let listing = app.listing(&seller, json!({ "priceCents": "5000" })).await;
+    let buyer = app.register("billb@example.com", "Bill Buyer").await;
+    let placed = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id } } }",
+            json!({ "l": listing }),
+        )
+        .await;
+    let order = placed["placeOrder"]["order"]["id"]
+        .as_str()
+        .expect("order")
+        .to_owned();
+    let client = app
+        .gql(
+            Some(&me.access_token),
+            "query($id: ID!) { node(id: $id) { ... on Tenant { contacts { nodes { id } } } } }",
+            json!({ "id": tenant }),
+        )
+        .await["node"]["contacts"]["nodes"][0]["id"]
+        .as_str()
+        .expect("the buyer's contact")
+        .to_owned();
+    let walk_in = id_of(&create(&app, me, &tenant, json!({ "name": "Walk-in" })).await);
+    let theirs = id_of(
+        &create(
+            &app,
+            &other.session,
+            &other.tenant_id,
+            json!({ "name": "Theirs" }),
+        )
+        .await,
+    );
+
+    // Refusals name the field, and nothing is created.
+    let base =
+        |lines: Value| json!({ "tenantId": tenant, "contactId": client, "lineItems": lines });
+    for (input, code, field) in [
+        (base(json!([])), "INVALID", json!(["input", "lineItems"])),
+        (
+            base(json!((0..101)
+                .map(|i| line(&format!("l{i}"), 1, "1"))
+                .collect::<Vec<_>>())),
+            "INVALID",
+            json!(["input", "lineItems"]),
+        ),
+        (
+            base(json!([line("ok", 1, "1"), line("none", 0, "1")])),
+            "INVALID",
+            json!(["input", "lineItems.1.quantity"]),
+        ),
+        (
+            base(json!([line("neg", 1, "-1")])),
+            "INVALID",
+            json!(["input", "lineItems.0.unitPriceCents"]),
+        ),
+        (
+            base(json!([line("nul\u{0}", 1, "1")])),
+            "INVALID",
+            json!(["input", "lineItems.0.description"]),
+        ),
+        // 2 × 9,000,000,000,000,000,000 would wrap a 64-bit integer: refused, never wrapped.
+        (
+            base(json!([line("huge", 2, "9000000000000000000")])),
+            "INVALID",
+            json!(["input", "lineItems.0.unitPriceCents"]),
+        ),
+        (
+            base(json!([
+                line("a", 1, "9223372036854775807"),
+                line("b", 1, "1")
+            ])),
+            "INVALID",
+            json!(["input", "lineItems.1.unitPriceCents"]),
+        ),
+        (
+            json!({ "tenantId": tenant, "contactId": client, "lineItems": [line("a", 1, "100")], "depositCents": "101" }),
+            "INVALID",
+            json!(["input", "depositCents"]),
+        ),
+        (
+            json!({ "tenantId": tenant, "contactId": client, "lineItems": [line("a", 1, "100")], "currencyCode": "US" }),
+            "INVALID",
+            json!(["input", "currencyCode"]),
+        ),
+        (
+            json!({ "tenantId": tenant, "contactId": theirs, "lineItems": [line("a", 1, "100")] }),
+            "NOT_FOUND",
+            json!(["input", "contactId"]),
+        ),
+        (
+            json!({ "tenantId": other.tenant_id, "contactId": theirs, "lineItems": [line("a", 1, "100")] }),
+            "NOT_FOUND",
+            json!(["input", "tenantId"]),
+        ),
+    ] {
+        let refused = create_invoice(&app, me, input.clone()).await;
+        assert_eq!(error_codes(&refused), vec![code], "{input}: {refused}");
+        assert_eq!(refused["userErrors"][0]["field"], field, "{refused}");
+        assert_eq!(refused["invoice"], Value::Null);
+    }
+    // Beyond 64 bits the value itself is refused before anything runs.
+    let query =
+        "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { userErrors { code } } }";
+    let beyond = app
+        .post(
+            Some(&me.access_token),
+            query,
+            json!({ "i": base(json!([line("x", 1, "9223372036854775808")])) }),
+        )
+        .await
+        .1;
+    assert_eq!(top_level_code(&beyond), "BAD_USER_INPUT", "{beyond}");
+
+    // $25M and 9,000,000,000,000,000 cents round-trip exactly as BigInt strings.
+    let big = create_invoice(
+        &app,
+        me,
+        json!({
+            "tenantId": tenant, "contactId": client, "depositCents": "2500000000",
+            "lineItems": [line("Audit", 2, "1250000000"), line("Retainer", 1, "9000000000000000")],
+        }),
+    )
+    .await;
+    assert_eq!(big["userErrors"], json!([]), "{big}");
+    let invoice = &big["invoice"];
+    assert_eq!(invoice["status"], "DRAFT");
+    assert_eq!(invoice["paymentMode"], "MANUAL", "the tenant's mode");
+    assert_eq!(invoice["total"]["cents"], "9000002500000000");
+    assert_eq!(invoice["deposit"]["cents"], "2500000000");
+    assert_eq!(invoice["balance"]["cents"], "9000002500000000");
+    assert_eq!(invoice["lineItems"][0]["total"]["cents"], "2500000000");
+    assert_eq!(
+        invoice["lineItems"][1]["unitPrice"]["cents"],
+        "9000000000000000"
+    );
+    assert_eq!(invoice["client"]["id"], buyer.id.as_str());
+    assert_eq!(invoice["contact"]["id"], client.as_str());
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    // The order's invoice took number 1.
+    assert_eq!(invoice["number"], format!("INV-{year}-000002"));
+    let id = invoice["id"].as_str().expect("id").to_owned();
+
+    // A draft is the tenant's own: the client neither reads nor lists it.
+    assert_eq!(read_invoice(&app, &buyer, &id).await, Value::Null);
+    let mine = "query { invoices { totalCount nodes { id status } } }";
+    let listed = app.gql(Some(&buyer.access_token), mine, json!({})).await;
+    assert_eq!(
+        listed["invoices"]["totalCount"], 1,
+        "only the order's: {listed}"
+    );
+    // Issued, it is theirs to read, but the tenant's contact record is not.
+    let issued = issue_invoice(&app, me, &id).await;
+    assert_eq!(issued["userErrors"], json!([]), "{issued}");
+    assert_eq!(issued["invoice"]["status"], "SENT");
+    assert!(issued["invoice"]["issuedAt"].is_string());
+    let seen = read_invoice(&app, &buyer, &id).await;
+    assert_eq!(seen["total"]["cents"], "9000002500000000");
+    assert_eq!(seen["contact"], Value::Null);
+    assert_eq!(
+        app.gql(Some(&buyer.access_token), mine, json!({})).await["invoices"]["totalCount"],
+        2
+    );
+    assert_eq!(
+        error_codes(&issue_invoice(&app, me, &id).await),
+        vec!["INVALID_STATE"]
+    );
+    // The order's own invoice, from the order, for its buyer and its provider.
+    let of_order =
+        "query($id: ID!) { order(id: $id) { invoice { number status total { cents } } } }";
+    for who in [&buyer, me] {
+        let got = app
+            .gql(Some(&who.access_token), of_order, json!({ "id": order }))
+            .await;
+        assert_eq!(
+            got["order"]["invoice"]["number"],
+            format!("INV-{year}-000001"),
+            "{got}"
+        );
+        assert_eq!(got["order"]["invoice"]["total"]["cents"], "5000");
+    }
+    // The book lists both for members; an invoice for a contact without an account has no
+    // client to read it.
+    let walk = create_invoice(
+        &app,
+        me,
+        json!({ "tenantId": tenant, "contactId": walk_in, "lineItems": [line("Call", 1, "0")], "paymentMode": "STRIPE", "currencyCode": "eur" }),
+    )
+    .await;
+    assert_eq!(walk["invoice"]["client"], Value::Null);
+    assert_eq!(walk["invoice"]["paymentMode"], "STRIPE");
+    assert_eq!(walk["invoice"]["total"]["currencyCode"], "EUR");
+    let book = "query($id: ID!) { node(id: $id) { ... on Tenant { invoices(filter: { status: [DRAFT] }) { totalCount } all: invoices { totalCount } } } }";
+    let counts = app
+        .gql(Some(&me.access_token), book, json!({ "id": tenant }))
+        .await;
+    assert_eq!(counts["node"]["invoices"]["totalCount"], 1);
+    assert_eq!(counts["node"]["all"]["totalCount"], 3);
+
+    // Another tenant's member: nothing to read, nothing to issue.
+    assert_eq!(read_invoice(&app, &other.session, &id).await, Value::Null);
+    let walk_id = walk["invoice"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        error_codes(&issue_invoice(&app, &other.session, &walk_id).await),
+        vec!["NOT_FOUND"]
+    );
+    assert_eq!(read_invoice(&app, me, &walk_id).await["status"], "DRAFT");
+    let anonymous = app
+        .post(
+            None,
+            "query($id: ID!) { invoice(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await
+        .1;
+    assert_eq!(anonymous["data"]["invoice"], Value::Null);
+}
+
+#[tokio::test]
+async fn fifty_invoices_created_at_once_get_fifty_consecutive_numbers() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "fifty@example.com").await;
+    let tenant = seller.tenant_id.clone();
+    let contact = id_of(&create(&app, &seller.session, &tenant, json!({ "name": "Many" })).await);
+    let input = |i: usize| json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line(&format!("Item {i}"), 1, "100")] });
+    // A refused create draws no number.
+    let refused = create_invoice(
+        &app,
+        &seller.session,
+        json!({ "tenantId": tenant, "contactId": contact, "lineItems": [] }),
+    )
+    .await;
+    assert_eq!(error_codes(&refused), vec!["INVALID"]);
+    let created = futures_util::future::join_all(
+        (0..50).map(|i| create_invoice(&app, &seller.session, input(i))),
+    )
+    .await;
+    let mut numbers: Vec<String> = created
+        .iter()
+        .map(|p| {
+            assert_eq!(p["userErrors"], json!([]), "{p}");
+            p["invoice"]["number"].as_str().expect("number").to_owned()
+        })
+        .collect();
+    numbers.sort();
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    let expected: Vec<String> = (1..=50).map(|n| format!("INV-{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}

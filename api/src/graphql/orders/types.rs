@@ -310,6 +310,24 @@ impl Order {
             .map_err(loader_error)?
             .map(crate::graphql::disputes::Chargeback))
     }
+    /// the order's invoice in the provider's book, for whoever may read it
+    async fn invoice(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::invoicing::Invoice>> {
+        let found = ctx
+            .loaders()?
+            .invoices_by_order
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?;
+        let Some(invoice) = found else {
+            return Ok(None);
+        };
+        let readable =
+            crate::services::invoices::readable(ctx.state()?, ctx.viewer(), &invoice).await?;
+        Ok(readable.then_some(crate::graphql::invoicing::Invoice(invoice)))
+    }
     /// status history, oldest first
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
         Ok(ctx
