@@ -165,10 +165,252 @@ pub fn currency(raw: &str) -> Result<String, Invalid> {
     }
 }
 
+pub use entity::invoices::InvoiceStatus;
+
+/// The money state of an invoice that the payment rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    pub status: InvoiceStatus,
+    pub total: i64,
+    pub paid: i64,
+    pub refunded: i64,
+}
+
+/// What a payment move leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub status: InvoiceStatus,
+    pub paid: i64,
+    pub refunded: i64,
+}
+
+/// Why a payment move is refused: the state (INVALID_STATE) or the amount (INVALID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    State(String),
+    Amount(String),
+}
+
+fn open_for_payment(status: InvoiceStatus) -> bool {
+    matches!(
+        status,
+        InvoiceStatus::Sent | InvoiceStatus::PendingConfirmation
+    )
+}
+
+/// The client says it paid (outside the platform): SENT → PENDING_CONFIRMATION.
+pub fn mark_paid(m: Money) -> Result<Moved, Refused> {
+    if m.status != InvoiceStatus::Sent {
+        return Err(Refused::State(
+            "only a SENT invoice can be marked paid".into(),
+        ));
+    }
+    Ok(Moved {
+        status: InvoiceStatus::PendingConfirmation,
+        paid: m.paid,
+        refunded: m.refunded,
+    })
+}
+
+/// A payment of `amount` received: 1 ..= the balance; PAID once nothing is left.
+pub fn record_payment(m: Money, amount: i64) -> Result<Moved, Refused> {
+    if !open_for_payment(m.status) {
+        return Err(Refused::State(
+            "payments are recorded on SENT or PENDING_CONFIRMATION invoices".into(),
+        ));
+    }
+    let balance = m.total - m.paid;
+    if amount < 1 || amount > balance {
+        return Err(Refused::Amount(format!(
+            "the amount must be 1 to the balance ({balance})"
+        )));
+    }
+    let paid = m.paid + amount;
+    Ok(Moved {
+        status: if paid == m.total {
+            InvoiceStatus::Paid
+        } else {
+            m.status
+        },
+        paid,
+        refunded: m.refunded,
+    })
+}
+
+/// A member confirms the rest arrived: a payment for the whole balance (nothing, for a free
+/// invoice), PAID.
+pub fn confirm(m: Money) -> Result<(Moved, i64), Refused> {
+    if !open_for_payment(m.status) {
+        return Err(Refused::State(
+            "only a SENT or PENDING_CONFIRMATION invoice can be confirmed".into(),
+        ));
+    }
+    let balance = m.total - m.paid;
+    Ok((
+        Moved {
+            status: InvoiceStatus::Paid,
+            paid: m.total,
+            refunded: m.refunded,
+        },
+        balance,
+    ))
+}
+
+/// A refund of `amount`: never beyond what was paid and not yet refunded.
+pub fn refund(m: Money, amount: i64) -> Result<Moved, Refused> {
+    let settled = matches!(
+        m.status,
+        InvoiceStatus::Paid | InvoiceStatus::PartiallyRefunded
+    );
+    let part_paid = open_for_payment(m.status) && m.paid > 0;
+    if !(settled || part_paid) {
+        return Err(Refused::State("nothing was paid to refund".into()));
+    }
+    let refundable = m.paid - m.refunded;
+    if amount < 1 || amount > refundable {
+        return Err(Refused::Amount(format!(
+            "the refund must be 1 to what was paid and not refunded ({refundable})"
+        )));
+    }
+    let refunded = m.refunded + amount;
+    Ok(Moved {
+        status: if refunded == m.paid {
+            InvoiceStatus::Refunded
+        } else {
+            InvoiceStatus::PartiallyRefunded
+        },
+        paid: m.paid,
+        refunded,
+    })
+}
+
+/// VOID: only with nothing paid, before it is settled.
+pub fn void(m: Money) -> Result<Moved, Refused> {
+    if m.paid > 0 {
+        return Err(Refused::State(
+            "an invoice with a payment cannot be voided: refund it".into(),
+        ));
+    }
+    if !matches!(
+        m.status,
+        InvoiceStatus::Draft | InvoiceStatus::Sent | InvoiceStatus::PendingConfirmation
+    ) {
+        return Err(Refused::State("the invoice cannot be voided now".into()));
+    }
+    Ok(Moved {
+        status: InvoiceStatus::Void,
+        paid: 0,
+        refunded: m.refunded,
+    })
+}
+
+/// Only drafts and voided invoices may be (soft) deleted.
+pub fn may_delete(status: InvoiceStatus) -> bool {
+    matches!(status, InvoiceStatus::Draft | InvoiceStatus::Void)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn at(status: InvoiceStatus, total: i64, paid: i64, refunded: i64) -> Money {
+        Money {
+            status,
+            total,
+            paid,
+            refunded,
+        }
+    }
+
+    #[test]
+    fn partial_payments_reach_paid_at_zero_and_never_exceed_the_balance() {
+        let sent = at(InvoiceStatus::Sent, 100, 0, 0);
+        let part = record_payment(sent, 30).expect("part");
+        assert_eq!((part.status, part.paid), (InvoiceStatus::Sent, 30));
+        let later = at(part.status, 100, part.paid, 0);
+        assert!(matches!(record_payment(later, 71), Err(Refused::Amount(_))));
+        assert!(matches!(record_payment(later, 0), Err(Refused::Amount(_))));
+        let done = record_payment(later, 70).expect("rest");
+        assert_eq!((done.status, done.paid), (InvoiceStatus::Paid, 100));
+        assert!(matches!(
+            record_payment(at(InvoiceStatus::Paid, 100, 100, 0), 1),
+            Err(Refused::State(_))
+        ));
+        assert!(matches!(
+            record_payment(at(InvoiceStatus::Draft, 100, 0, 0), 1),
+            Err(Refused::State(_))
+        ));
+    }
+
+    #[test]
+    fn confirming_pays_the_balance_and_marking_needs_a_sent_invoice() {
+        let pending = mark_paid(at(InvoiceStatus::Sent, 100, 30, 0)).expect("mark");
+        assert_eq!(pending.status, InvoiceStatus::PendingConfirmation);
+        assert!(mark_paid(at(InvoiceStatus::Draft, 100, 0, 0)).is_err());
+        let (paid, payment) = confirm(at(pending.status, 100, 30, 0)).expect("confirm");
+        assert_eq!(
+            (paid.status, paid.paid, payment),
+            (InvoiceStatus::Paid, 100, 70)
+        );
+        assert!(confirm(at(InvoiceStatus::Void, 100, 0, 0)).is_err());
+    }
+
+    #[test]
+    fn refunds_stay_within_what_was_paid() {
+        let paid = at(InvoiceStatus::Paid, 100, 100, 0);
+        let part = refund(paid, 40).expect("part");
+        assert_eq!(part.status, InvoiceStatus::PartiallyRefunded);
+        let after = at(part.status, 100, 100, part.refunded);
+        assert!(matches!(refund(after, 61), Err(Refused::Amount(_))));
+        assert_eq!(
+            refund(after, 60).expect("rest").status,
+            InvoiceStatus::Refunded
+        );
+        assert!(matches!(
+            refund(at(InvoiceStatus::Sent, 100, 0, 0), 1),
+            Err(Refused::State(_))
+        ));
+        // A deposit paid on a SENT invoice can be refunded.
+        assert_eq!(
+            refund(at(InvoiceStatus::Sent, 100, 30, 0), 30)
+                .expect("deposit")
+                .status,
+            InvoiceStatus::Refunded
+        );
+    }
+
+    #[test]
+    fn voids_need_nothing_paid_and_deletes_need_a_draft_or_void() {
+        assert_eq!(
+            void(at(InvoiceStatus::Sent, 100, 0, 0))
+                .expect("void")
+                .status,
+            InvoiceStatus::Void
+        );
+        assert!(void(at(InvoiceStatus::Sent, 100, 1, 0)).is_err());
+        assert!(void(at(InvoiceStatus::Refunded, 100, 0, 0)).is_err());
+        assert!(may_delete(InvoiceStatus::Draft) && may_delete(InvoiceStatus::Void));
+        assert!(!may_delete(InvoiceStatus::Sent) && !may_delete(InvoiceStatus::Paid));
+    }
+
+    proptest! {
+        /// Whatever payments and refunds are tried, 0 ≤ refunded ≤ paid ≤ total holds.
+        #[test]
+        fn paid_and_refunded_stay_within_bounds(
+            total in 1i64..1_000_000,
+            steps in proptest::collection::vec((any::<bool>(), -10i64..1_000_010), 1..30),
+        ) {
+            let mut m = at(InvoiceStatus::Sent, total, 0, 0);
+            for (pay, amount) in steps {
+                let moved = if pay { record_payment(m, amount) } else { refund(m, amount) };
+                if let Ok(next) = moved {
+                    m = at(next.status, total, next.paid, next.refunded);
+                }
+                prop_assert!(0 <= m.refunded && m.refunded <= m.paid && m.paid <= m.total);
+            }
+        }
+    }
 
     fn line(description: &str, quantity: i32, unit: i64) -> LineInput<'_> {
         LineInput {

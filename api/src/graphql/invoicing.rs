@@ -490,6 +490,28 @@ pub struct InvoiceIdInput {
     pub invoice_id: ID,
 }
 
+#[derive(InputObject)]
+pub struct MarkInvoicePaidInput {
+    pub invoice_id: ID,
+    pub method: String,
+    pub reference: String,
+}
+
+#[derive(InputObject)]
+pub struct RecordPaymentInput {
+    pub invoice_id: ID,
+    pub amount_cents: BigInt,
+    pub method: String,
+    pub reference: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RefundInvoiceInput {
+    pub invoice_id: ID,
+    pub amount_cents: BigInt,
+    pub reason: String,
+}
+
 #[derive(SimpleObject)]
 pub struct InvoicePayload {
     pub invoice: Option<Invoice>,
@@ -556,6 +578,99 @@ impl InvoicesMutation {
         input: InvoiceIdInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let result = invoice_service::issue(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// the client says it paid a MANUAL invoice → PENDING_CONFIRMATION (an order's invoice
+    /// moves with its order, as `markOrderPaid` would)
+    async fn mark_invoice_paid(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkInvoicePaidInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::mark_paid(
+            ctx.state()?,
+            ctx.viewer(),
+            &input.invoice_id,
+            &input.method,
+            &input.reference,
+        )
+        .await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// a member confirms the money arrived → PAID, with a payment for the balance
+    async fn confirm_invoice_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceIdInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result =
+            invoice_service::confirm_payment(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// a member records a payment of 1 … the balance; PAID at zero
+    async fn record_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPaymentInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::record_payment(
+            ctx.state()?,
+            ctx.viewer(),
+            &input.invoice_id,
+            input.amount_cents.0,
+            &input.method,
+            input.reference.as_deref(),
+        )
+        .await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// a member refunds 1 … what was paid and not yet refunded
+    async fn refund_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundInvoiceInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::refund(
+            ctx.state()?,
+            ctx.viewer(),
+            &input.invoice_id,
+            input.amount_cents.0,
+            &input.reason,
+        )
+        .await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// VOID, only with nothing paid
+    async fn void_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceIdInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::void(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
+        into_payload(result, invoice_payload)
+    }
+
+    /// soft delete of a DRAFT or VOID invoice
+    async fn delete_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceIdInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::delete(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
+        into_payload(result, invoice_payload)
+    }
+
+    async fn restore_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceIdInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let result = invoice_service::restore(ctx.state()?, ctx.viewer(), &input.invoice_id).await;
         into_payload(result, invoice_payload)
     }
 }

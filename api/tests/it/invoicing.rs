@@ -790,3 +790,298 @@ async fn fifty_invoices_created_at_once_get_fifty_consecutive_numbers() {
     let expected: Vec<String> = (1..=50).map(|n| format!("INV-{year}-{n:06}")).collect();
     assert_eq!(numbers, expected);
 }
+
+/// Runs an invoice mutation as `who` and returns its payload.
+async fn invoice_move(app: &TestApp, who: &Session, mutation: &str, input: Value) -> Value {
+    let input_type = match mutation {
+        "markInvoicePaid" => "MarkInvoicePaidInput",
+        "recordPayment" => "RecordPaymentInput",
+        "refundInvoice" => "RefundInvoiceInput",
+        _ => "InvoiceIdInput",
+    };
+    let query = format!(
+        "mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ invoice {{ status balance {{ cents }} refunded {{ cents }} deletedAt paidAt buyerPaymentMethod providerConfirmedBy {{ id }} payments {{ amount {{ cents }} method reference }} }} userErrors {{ field code message }} }} }}"
+    );
+    app.gql(Some(&who.access_token), &query, json!({ "i": input }))
+        .await[mutation]
+        .clone()
+}
+
+async fn contact_totals(app: &TestApp, id: &str) -> (i32, i64) {
+    let c = stored(app, id).await;
+    (c.total_transactions, c.total_spent_cents)
+}
+
+#[tokio::test]
+async fn a_standalone_invoice_is_paid_in_parts_refunded_within_what_was_paid_and_kept_exact() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "parts@example.com").await;
+    let me = &seller.session;
+    let tenant = seller.tenant_id.clone();
+    let contact = id_of(&create(&app, me, &tenant, json!({ "name": "Partial Payer" })).await);
+    let made = create_invoice(
+        &app,
+        me,
+        json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line("Work", 1, "10000")] }),
+    )
+    .await;
+    let id = made["invoice"]["id"].as_str().expect("id").to_owned();
+    let pay = |amount: &str| json!({ "invoiceId": id, "amountCents": amount, "method": "wire", "reference": "T-1" });
+
+    // Nothing is paid on a draft, and a draft with nothing paid can be voided or deleted only.
+    assert_eq!(
+        error_codes(&invoice_move(&app, me, "recordPayment", pay("100")).await),
+        vec!["INVALID_STATE"]
+    );
+    issue_invoice(&app, me, &id).await;
+    for (amount, code) in [("0", "INVALID"), ("10001", "INVALID"), ("-5", "INVALID")] {
+        let refused = invoice_move(&app, me, "recordPayment", pay(amount)).await;
+        assert_eq!(error_codes(&refused), vec![code], "{amount}: {refused}");
+        assert_eq!(
+            refused["userErrors"][0]["field"],
+            json!(["input", "amountCents"])
+        );
+    }
+    let part = invoice_move(&app, me, "recordPayment", pay("3000")).await;
+    assert_eq!(part["userErrors"], json!([]), "{part}");
+    assert_eq!(part["invoice"]["status"], "SENT");
+    assert_eq!(part["invoice"]["balance"]["cents"], "7000");
+    assert_eq!(contact_totals(&app, &contact).await, (0, 3000));
+    // Never above the balance; a voided or deleted invoice with money on it is refused.
+    assert_eq!(
+        error_codes(&invoice_move(&app, me, "recordPayment", pay("7001")).await),
+        vec!["INVALID"]
+    );
+    for mutation in ["voidInvoice", "deleteInvoice"] {
+        let refused = invoice_move(&app, me, mutation, json!({ "invoiceId": id })).await;
+        assert_eq!(error_codes(&refused), vec!["INVALID_STATE"], "{mutation}");
+    }
+    let rest = invoice_move(&app, me, "recordPayment", pay("7000")).await;
+    assert_eq!(rest["invoice"]["status"], "PAID");
+    assert_eq!(rest["invoice"]["balance"]["cents"], "0");
+    assert!(rest["invoice"]["paidAt"].is_string());
+    assert_eq!(
+        rest["invoice"]["payments"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(contact_totals(&app, &contact).await, (1, 10_000));
+
+    // A partial refund, then one that would exceed what was paid: refused, nothing changed.
+    let refund =
+        |amount: &str| json!({ "invoiceId": id, "amountCents": amount, "reason": "Scope cut" });
+    let back = invoice_move(&app, me, "refundInvoice", refund("4000")).await;
+    assert_eq!(back["userErrors"], json!([]), "{back}");
+    assert_eq!(back["invoice"]["status"], "PARTIALLY_REFUNDED");
+    assert_eq!(back["invoice"]["refunded"]["cents"], "4000");
+    let before = stored_invoice(&app, &id).await;
+    let too_much = invoice_move(&app, me, "refundInvoice", refund("6001")).await;
+    assert_eq!(error_codes(&too_much), vec!["INVALID"], "{too_much}");
+    assert_eq!(stored_invoice(&app, &id).await, before);
+    assert_eq!(contact_totals(&app, &contact).await, (1, 6000));
+    let blank = invoice_move(
+        &app,
+        me,
+        "refundInvoice",
+        json!({ "invoiceId": id, "amountCents": "1", "reason": " " }),
+    )
+    .await;
+    assert_eq!(error_codes(&blank), vec!["INVALID"]);
+    let all = invoice_move(&app, me, "refundInvoice", refund("6000")).await;
+    assert_eq!(all["invoice"]["status"], "REFUNDED");
+    assert_eq!(contact_totals(&app, &contact).await, (1, 0));
+
+    // A draft is voided, deleted (gone from the book, shown on request) and restored whole.
+    let draft = create_invoice(
+        &app,
+        me,
+        json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line("Maybe", 1, "500")] }),
+    )
+    .await["invoice"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        invoice_move(&app, me, "voidInvoice", json!({ "invoiceId": draft })).await["invoice"]
+            ["status"],
+        "VOID"
+    );
+    let gone = invoice_move(&app, me, "deleteInvoice", json!({ "invoiceId": draft })).await;
+    assert!(gone["invoice"]["deletedAt"].is_string(), "{gone}");
+    let book = "query($id: ID!) { node(id: $id) { ... on Tenant { live: invoices { totalCount } all: invoices(filter: { includeDeleted: true }) { totalCount } } } }";
+    let counts = app
+        .gql(Some(&me.access_token), book, json!({ "id": tenant }))
+        .await;
+    assert_eq!(counts["node"]["live"]["totalCount"], 1);
+    assert_eq!(counts["node"]["all"]["totalCount"], 2);
+    assert_eq!(
+        error_codes(&invoice_move(&app, me, "issueInvoice", json!({ "invoiceId": draft })).await),
+        vec!["INVALID_STATE"]
+    );
+    let back = invoice_move(&app, me, "restoreInvoice", json!({ "invoiceId": draft })).await;
+    assert_eq!(back["invoice"]["deletedAt"], Value::Null);
+    assert_eq!(back["invoice"]["status"], "VOID");
+    assert_eq!(
+        app.gql(Some(&me.access_token), book, json!({ "id": tenant }))
+            .await["node"]["live"]["totalCount"],
+        2
+    );
+}
+
+async fn stored_invoice(app: &TestApp, id: &str) -> entity::invoices::Model {
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    entity::invoices::Entity::find_by_id(id.to_owned())
+        .one(&db.reader)
+        .await
+        .expect("query")
+        .expect("invoice")
+}
+
+#[tokio::test]
+async fn a_manual_order_is_paid_through_its_invoice_and_order_and_invoice_never_disagree() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "flow@example.com").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "5000" })).await;
+    let buyer = app.register("flowb@example.com", "Flow Buyer").await;
+    let placed = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id invoice { id status } } } }",
+            json!({ "l": listing }),
+        )
+        .await;
+    let order = placed["placeOrder"]["order"]["id"]
+        .as_str()
+        .expect("order")
+        .to_owned();
+    let invoice = placed["placeOrder"]["order"]["invoice"]["id"]
+        .as_str()
+        .expect("the order's invoice")
+        .to_owned();
+    assert_eq!(placed["placeOrder"]["order"]["invoice"]["status"], "SENT");
+    let state = |who: &Session| {
+        let token = who.access_token.clone();
+        let order = order.clone();
+        let app = app.clone();
+        async move {
+            let got = app
+                .gql(
+                    Some(&token),
+                    "query($id: ID!) { order(id: $id) { status invoice { status balance { cents } } } }",
+                    json!({ "id": order }),
+                )
+                .await;
+            (
+                got["order"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                got["order"]["invoice"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+    };
+
+    // Only the client marks it paid; a partial payment cannot split it from its order.
+    let stranger = invoice_move(
+        &app,
+        &seller.session,
+        "markInvoicePaid",
+        json!({ "invoiceId": invoice, "method": "wire", "reference": "X" }),
+    )
+    .await;
+    assert_eq!(error_codes(&stranger), vec!["NOT_ALLOWED"]);
+    let partial = invoice_move(
+        &app,
+        &seller.session,
+        "recordPayment",
+        json!({ "invoiceId": invoice, "amountCents": "100", "method": "cash" }),
+    )
+    .await;
+    assert_eq!(error_codes(&partial), vec!["INVALID_STATE"]);
+    for mutation in ["voidInvoice", "refundInvoice"] {
+        let input = if mutation == "refundInvoice" {
+            json!({ "invoiceId": invoice, "amountCents": "1", "reason": "no" })
+        } else {
+            json!({ "invoiceId": invoice })
+        };
+        assert_eq!(
+            error_codes(&invoice_move(&app, &seller.session, mutation, input).await),
+            vec!["INVALID_STATE"],
+            "{mutation}"
+        );
+    }
+
+    let marked = invoice_move(
+        &app,
+        &buyer,
+        "markInvoicePaid",
+        json!({ "invoiceId": invoice, "method": "wire", "reference": "W-42" }),
+    )
+    .await;
+    assert_eq!(marked["userErrors"], json!([]), "{marked}");
+    assert_eq!(marked["invoice"]["status"], "PENDING_CONFIRMATION");
+    assert_eq!(marked["invoice"]["buyerPaymentMethod"], "wire");
+    assert_eq!(
+        state(&buyer).await,
+        ("PLACED".to_owned(), "PENDING_CONFIRMATION".to_owned())
+    );
+    // The order's own mutation now finds it marked: the two paths are one.
+    let again = app
+        .gql(
+            Some(&buyer.access_token),
+            "mutation($i: MarkOrderPaidInput!) { markOrderPaid(input: $i) { userErrors { code } } }",
+            json!({ "i": { "orderId": order, "method": "wire", "reference": "W-43" } }),
+        )
+        .await;
+    assert_eq!(again["markOrderPaid"]["userErrors"], json!([]), "{again}");
+
+    let confirmed = invoice_move(
+        &app,
+        &seller.session,
+        "confirmInvoicePayment",
+        json!({ "invoiceId": invoice }),
+    )
+    .await;
+    assert_eq!(confirmed["userErrors"], json!([]), "{confirmed}");
+    assert_eq!(confirmed["invoice"]["status"], "PAID");
+    assert_eq!(confirmed["invoice"]["balance"]["cents"], "0");
+    assert_eq!(
+        confirmed["invoice"]["providerConfirmedBy"]["id"],
+        seller.session.id.as_str()
+    );
+    assert_eq!(
+        state(&seller.session).await,
+        ("PAYMENT_HELD".to_owned(), "PAID".to_owned())
+    );
+    // Confirming again, by either path, changes nothing.
+    let twice = invoice_move(
+        &app,
+        &seller.session,
+        "confirmInvoicePayment",
+        json!({ "invoiceId": invoice }),
+    )
+    .await;
+    assert_eq!(error_codes(&twice), vec!["INVALID_STATE"]);
+    let paid = stored_invoice(&app, &invoice).await;
+    assert_eq!(paid.paid_cents, 5000);
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let contact = entity::contacts::Entity::find()
+        .filter(entity::contacts::Column::UserId.eq(buyer.id.as_str()))
+        .one(&db.reader)
+        .await
+        .expect("query")
+        .expect("contact");
+    assert_eq!(
+        (contact.total_transactions, contact.total_spent_cents),
+        (1, 5000)
+    );
+}
