@@ -1085,3 +1085,169 @@ async fn a_manual_order_is_paid_through_its_invoice_and_order_and_invoice_never_
         (1, 5000)
     );
 }
+
+#[tokio::test]
+async fn nobody_outside_the_tenant_reads_or_moves_its_invoices() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let owner = manual_seller(&app, &admin, "invowner@example.com").await;
+    let other = manual_seller(&app, &admin, "invother@example.com").await;
+    let listing = app.listing(&owner, json!({ "priceCents": "5000" })).await;
+    // A buyer with an order of the owner's tenant, to whom these invoices are not addressed.
+    let buyer = app.register("invbuyer@example.com", "Inv Buyer").await;
+    app.gql(
+        Some(&buyer.access_token),
+        "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { userErrors { code } } }",
+        json!({ "l": listing }),
+    )
+    .await;
+    let me = &owner.session;
+    let tenant = owner.tenant_id.clone();
+    let contact = id_of(&create(&app, me, &tenant, json!({ "name": "Private" })).await);
+    let new = |unit: &str| json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line("Work", 1, unit)] });
+    let draft = create_invoice(&app, me, new("100")).await["invoice"]["id"]
+        .as_str()
+        .expect("draft")
+        .to_owned();
+    let sent = create_invoice(&app, me, new("200")).await["invoice"]["id"]
+        .as_str()
+        .expect("sent")
+        .to_owned();
+    issue_invoice(&app, me, &sent).await;
+    let paid = create_invoice(&app, me, new("300")).await["invoice"]["id"]
+        .as_str()
+        .expect("paid")
+        .to_owned();
+    issue_invoice(&app, me, &paid).await;
+    invoice_move(
+        &app,
+        me,
+        "recordPayment",
+        json!({ "invoiceId": paid, "amountCents": "300", "method": "cash" }),
+    )
+    .await;
+    let void = create_invoice(&app, me, new("400")).await["invoice"]["id"]
+        .as_str()
+        .expect("void")
+        .to_owned();
+    invoice_move(&app, me, "voidInvoice", json!({ "invoiceId": void })).await;
+    invoice_move(&app, me, "deleteInvoice", json!({ "invoiceId": void })).await;
+    let all = [&draft, &sent, &paid, &void];
+    let mut before = Vec::new();
+    for id in all {
+        before.push(stored_invoice(&app, id).await);
+    }
+
+    let moves = [
+        (
+            "issueInvoice",
+            "InvoiceIdInput",
+            json!({ "invoiceId": draft }),
+        ),
+        (
+            "markInvoicePaid",
+            "MarkInvoicePaidInput",
+            json!({ "invoiceId": sent, "method": "wire", "reference": "R" }),
+        ),
+        (
+            "confirmInvoicePayment",
+            "InvoiceIdInput",
+            json!({ "invoiceId": sent }),
+        ),
+        (
+            "recordPayment",
+            "RecordPaymentInput",
+            json!({ "invoiceId": sent, "amountCents": "1", "method": "cash" }),
+        ),
+        (
+            "refundInvoice",
+            "RefundInvoiceInput",
+            json!({ "invoiceId": paid, "amountCents": "1", "reason": "mine" }),
+        ),
+        (
+            "voidInvoice",
+            "InvoiceIdInput",
+            json!({ "invoiceId": draft }),
+        ),
+        (
+            "deleteInvoice",
+            "InvoiceIdInput",
+            json!({ "invoiceId": draft }),
+        ),
+        (
+            "restoreInvoice",
+            "InvoiceIdInput",
+            json!({ "invoiceId": void }),
+        ),
+        ("createInvoice", "CreateInvoiceInput", new("1")),
+    ];
+    for (who, token) in [
+        (
+            "another tenant's member",
+            Some(other.session.access_token.as_str()),
+        ),
+        ("an unrelated buyer", Some(buyer.access_token.as_str())),
+        ("anonymous", None),
+    ] {
+        for id in all {
+            let (_, body) = app
+                .post(
+                    token,
+                    "query($id: ID!) { invoice(id: $id) { id } node(id: $id) { id } }",
+                    json!({ "id": id }),
+                )
+                .await;
+            assert_eq!(
+                body["data"],
+                json!({ "invoice": null, "node": null }),
+                "{who}: {body}"
+            );
+        }
+        let (_, listed) = app
+            .post(token, "query($t: ID!) { invoices { totalCount } of: invoices(filter: { tenantId: $t, includeDeleted: true }) { totalCount } }", json!({ "t": tenant }))
+            .await;
+        if token.is_some() {
+            assert_eq!(listed["data"]["of"]["totalCount"], 0, "{who}: {listed}");
+            let own = listed["data"]["invoices"]["totalCount"]
+                .as_i64()
+                .unwrap_or(-1);
+            // The buyer sees its own order's invoice only; the other member its own book (empty).
+            assert!(own <= 1, "{who}: {listed}");
+        } else {
+            assert_eq!(listed["data"]["of"]["totalCount"], 0, "{listed}");
+        }
+        for (mutation, input_type, input) in &moves {
+            let query = format!(
+                "mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ invoice {{ id }} userErrors {{ code }} }} }}"
+            );
+            let (_, body) = app.post(token, &query, json!({ "i": input })).await;
+            match token {
+                None => assert_eq!(
+                    top_level_code(&body),
+                    "UNAUTHENTICATED",
+                    "{mutation}: {body}"
+                ),
+                Some(_) => {
+                    let payload = &body["data"][mutation];
+                    assert_eq!(
+                        error_codes(payload),
+                        vec!["NOT_FOUND"],
+                        "{who} {mutation}: {body}"
+                    );
+                    assert_eq!(payload["invoice"], Value::Null);
+                }
+            }
+        }
+    }
+    // Nothing moved, and nothing was added to the book.
+    for (id, was) in all.iter().zip(&before) {
+        assert_eq!(&stored_invoice(&app, id).await, was);
+    }
+    let book = "query($id: ID!) { node(id: $id) { ... on Tenant { invoices(filter: { includeDeleted: true }) { totalCount } } } }";
+    assert_eq!(
+        app.gql(Some(&me.access_token), book, json!({ "id": tenant }))
+            .await["node"]["invoices"]["totalCount"],
+        5,
+        "four of the book's own and the order's"
+    );
+}
