@@ -26,10 +26,11 @@ pub enum Kind {
     TokenFamily,
     IdempotencyKey,
     ProviderStatusChange,
+    InvoiceEvent,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::User,
         Kind::Tenant,
         Kind::TenantMember,
@@ -51,6 +52,7 @@ impl Kind {
         Kind::TokenFamily,
         Kind::IdempotencyKey,
         Kind::ProviderStatusChange,
+        Kind::InvoiceEvent,
     ];
 
     pub const fn prefix(self) -> &'static str {
@@ -76,6 +78,7 @@ impl Kind {
             Kind::TokenFamily => "rtf",
             Kind::IdempotencyKey => "idk",
             Kind::ProviderStatusChange => "psc",
+            Kind::InvoiceEvent => "iev",
         }
     }
 }

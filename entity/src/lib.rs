@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod disputes;
 pub mod idempotency_keys;
 pub mod invoice_counters;
+pub mod invoice_events;
 pub mod invoice_line_items;
 pub mod invoices;
 pub mod ledger_entries;
@@ -34,6 +35,7 @@ pub mod prelude {
     pub use super::disputes::Entity as Disputes;
     pub use super::idempotency_keys::Entity as IdempotencyKeys;
     pub use super::invoice_counters::Entity as InvoiceCounters;
+    pub use super::invoice_events::Entity as InvoiceEvents;
     pub use super::invoice_line_items::Entity as InvoiceLineItems;
     pub use super::invoices::Entity as Invoices;
     pub use super::ledger_entries::Entity as LedgerEntries;

@@ -12,6 +12,7 @@ mod m20261122_000005_messaging;
 mod m20261122_000006_system;
 mod m20261122_000007_browsing;
 mod m20261201_000008_chargebacks;
+mod m20261201_000009_invoice_events;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_system::Migration),
             Box::new(m20261122_000007_browsing::Migration),
             Box::new(m20261201_000008_chargebacks::Migration),
+            Box::new(m20261201_000009_invoice_events::Migration),
         ]
     }
 }

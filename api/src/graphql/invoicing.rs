@@ -1,6 +1,6 @@
 //! The invoice book: contacts (and, as they land, invoices) of a tenant, for its members.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use entity::{contacts, invoice_line_items, invoices, payments};
+use entity::{contacts, invoice_events, invoice_line_items, invoices, payments};
 
 use super::accounts::User;
 use super::connection::connection;
@@ -339,6 +339,20 @@ impl Invoice {
             .map(Payment)
             .collect())
     }
+    /// every change of the invoice with its actor and time, oldest first (an addition to the
+    /// contract)
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceEvent>> {
+        Ok(ctx
+            .loaders()?
+            .invoice_events
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|event| InvoiceEvent(event, self.0.currency.clone()))
+            .collect())
+    }
     async fn issued_at(&self) -> Option<DateTime> {
         self.0.issued_at.map(DateTime)
     }
@@ -356,6 +370,41 @@ impl Invoice {
     }
     async fn updated_at(&self) -> DateTime {
         DateTime(self.0.updated_at)
+    }
+}
+
+/// One change of an invoice: what, from and to which status, by whom, when.
+pub struct InvoiceEvent(pub invoice_events::Model, pub String);
+
+#[Object]
+impl InvoiceEvent {
+    /// `create`, `issue`, `mark_paid`, `confirm_payment`, `record_payment`, `refund`, `void`,
+    /// `delete`, `restore`
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn from_status(&self) -> Option<InvoiceStatusGql> {
+        self.0.from_status.map(Into::into)
+    }
+    async fn to_status(&self) -> InvoiceStatusGql {
+        self.0.to_status.into()
+    }
+    /// who made the change; null for the system or the payment processor
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match &self.0.actor_id {
+            Some(id) => User::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// the money the change moved, if any
+    async fn amount(&self) -> Option<Money> {
+        self.0.amount_cents.map(|c| Money::new(c, &self.1))
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn occurred_at(&self) -> DateTime {
+        DateTime(self.0.occurred_at)
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    chargebacks, deliveries, disputes, invoice_line_items, invoices, listings, message_threads,
-    order_events, orders, payments, providers, reviews, tenants, users,
+    chargebacks, deliveries, disputes, invoice_events, invoice_line_items, invoices, listings,
+    message_threads, order_events, orders, payments, providers, reviews, tenants, users,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -36,6 +36,8 @@ pub struct Loaders {
     pub invoice_lines: DataLoader<InvoiceLinesLoader, HashMapCache>,
     /// an invoice's payments, oldest first
     pub invoice_payments: DataLoader<InvoicePaymentsLoader, HashMapCache>,
+    /// an invoice's event log, oldest first
+    pub invoice_events: DataLoader<InvoiceEventsLoader, HashMapCache>,
 }
 
 fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
@@ -62,6 +64,7 @@ impl Loaders {
             invoices_by_order: cached(InvoiceByOrderLoader { db: db.clone() }),
             invoice_lines: cached(InvoiceLinesLoader { db: db.clone() }),
             invoice_payments: cached(InvoicePaymentsLoader { db: db.clone() }),
+            invoice_events: cached(InvoiceEventsLoader { db: db.clone() }),
         }
     }
 
@@ -84,6 +87,7 @@ impl Loaders {
         loaders.invoices_by_order.enable_all_cache(false);
         loaders.invoice_lines.enable_all_cache(false);
         loaders.invoice_payments.enable_all_cache(false);
+        loaders.invoice_events.enable_all_cache(false);
         loaders
     }
 }
@@ -189,6 +193,13 @@ loader_group_by!(
     Position
 );
 loader_group_by!(InvoicePaymentsLoader, payments, InvoiceId, invoice_id, Id);
+loader_group_by!(
+    InvoiceEventsLoader,
+    invoice_events,
+    InvoiceId,
+    invoice_id,
+    Id
+);
 
 /// A loader's database failure as an internal error (its text never reaches the client).
 pub fn loader_error(err: Arc<sea_orm::DbErr>) -> crate::error::ApiError {

@@ -399,7 +399,7 @@ pub(crate) async fn record_loss(
     )
     .await?;
     if taken > 0 {
-        crate::services::invoicing::mark_refunded(txn, &order.id, taken, now).await?;
+        crate::services::invoicing::mark_refunded(txn, &order.id, taken, None, now).await?;
     }
     let open = disputes::Entity::find()
         .filter(disputes::Column::OrderId.eq(order.id.clone()))

@@ -14,6 +14,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::contacts::{access, Access};
+use super::invoicing::{log_change, InvoiceChange};
 use super::Viewer;
 use crate::domain::invoice::{self as rules, LineInput};
 use crate::domain::seller::TenantPaymentMode;
@@ -234,6 +235,20 @@ pub async fn create(
     invoice_line_items::Entity::insert_many(rows)
         .exec(&txn)
         .await?;
+    log_change(
+        &txn,
+        &invoice.id,
+        InvoiceChange {
+            action: "create",
+            from: None,
+            to: InvoiceStatus::Draft,
+            actor: viewer.id(),
+            amount: Some(total),
+            note: None,
+        },
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(invoice)
 }
@@ -253,6 +268,7 @@ pub async fn issue(
         )));
     }
     let now = state.now();
+    let txn = state.db.writer.begin().await?;
     let moved = invoices::Entity::update_many()
         .col_expr(invoices::Column::Status, Expr::value(InvoiceStatus::Sent))
         .col_expr(invoices::Column::IssuedAt, Expr::value(now))
@@ -260,7 +276,7 @@ pub async fn issue(
         .filter(invoices::Column::Id.eq(invoice.id.clone()))
         .filter(invoices::Column::Status.eq(InvoiceStatus::Draft))
         .filter(invoices::Column::DeletedAt.is_null())
-        .exec(&state.db.writer)
+        .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
         return Err(ApiError::refused(Refusal::new(
@@ -268,6 +284,21 @@ pub async fn issue(
             "only a DRAFT invoice can be issued",
         )));
     }
+    log_change(
+        &txn,
+        &invoice.id,
+        InvoiceChange {
+            action: "issue",
+            from: Some(invoice.status),
+            to: InvoiceStatus::Sent,
+            actor: viewer.id(),
+            amount: None,
+            note: None,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
     find(&state.db.writer, &invoice.id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("invoice vanished")))
@@ -402,6 +433,14 @@ fn live(invoice: &invoices::Model) -> ApiResult<()> {
     Ok(())
 }
 
+/// What the event log says of a move.
+struct Logged<'a> {
+    action: &'a str,
+    actor: Option<&'a str>,
+    amount: Option<i64>,
+    note: Option<&'a str>,
+}
+
 /// A payment received, recorded with the move.
 struct Received<'a> {
     amount: i64,
@@ -419,6 +458,7 @@ async fn persist(
     received: Option<Received<'_>>,
     refunded_now: i64,
     extra: Vec<(invoices::Column, sea_orm::sea_query::SimpleExpr)>,
+    change: Logged<'_>,
 ) -> ApiResult<invoices::Model> {
     let now = state.now();
     let txn = state.db.writer.begin().await?;
@@ -447,6 +487,20 @@ async fn persist(
             "the invoice changed meanwhile; read it again",
         )));
     }
+    log_change(
+        &txn,
+        &invoice.id,
+        InvoiceChange {
+            action: change.action,
+            from: Some(invoice.status),
+            to: moved.status,
+            actor: change.actor,
+            amount: change.amount,
+            note: change.note,
+        },
+        now,
+    )
+    .await?;
     let spent = received.as_ref().map_or(0, |r| r.amount) - refunded_now;
     if let Some(r) = received.filter(|r| r.amount > 0) {
         payments::ActiveModel {
@@ -546,12 +600,21 @@ pub async fn mark_paid(
         0,
         vec![
             (invoices::Column::BuyerMarkedPaidAt, Expr::value(now)),
-            (invoices::Column::BuyerPaymentMethod, Expr::value(method)),
+            (
+                invoices::Column::BuyerPaymentMethod,
+                Expr::value(method.clone()),
+            ),
             (
                 invoices::Column::BuyerPaymentReference,
-                Expr::value(reference),
+                Expr::value(reference.clone()),
             ),
         ],
+        Logged {
+            action: "mark_paid",
+            actor: Some(&user_id),
+            amount: None,
+            note: Some(&format!("{method}: {reference}")),
+        },
     )
     .await
 }
@@ -602,6 +665,12 @@ pub async fn confirm_payment(
                 Expr::value(user_id.clone()),
             ),
         ],
+        Logged {
+            action: "confirm_payment",
+            actor: user_id.as_deref(),
+            amount: Some(balance),
+            note: Some(&method),
+        },
     )
     .await
 }
@@ -639,6 +708,12 @@ pub async fn record_payment(
         }),
         0,
         Vec::new(),
+        Logged {
+            action: "record_payment",
+            actor: user_id.as_deref(),
+            amount: Some(amount),
+            note: Some(&method),
+        },
     )
     .await
 }
@@ -660,7 +735,21 @@ pub async fn refund(
     not_for_order_invoices(&invoice)?;
     let moved = rules::refund(money_of(&invoice), amount).map_err(refused)?;
     tracing::info!(invoice = %invoice.id, amount, reason = %reason, "invoice refunded");
-    persist(state, &invoice, moved, None, amount, Vec::new()).await
+    persist(
+        state,
+        &invoice,
+        moved,
+        None,
+        amount,
+        Vec::new(),
+        Logged {
+            action: "refund",
+            actor: viewer.id(),
+            amount: Some(amount),
+            note: Some(&reason),
+        },
+    )
+    .await
 }
 
 /// VOID: only with nothing paid.
@@ -682,6 +771,12 @@ pub async fn void(
         None,
         0,
         vec![(invoices::Column::VoidedAt, Expr::value(now))],
+        Logged {
+            action: "void",
+            actor: viewer.id(),
+            amount: None,
+            note: None,
+        },
     )
     .await
 }
@@ -701,7 +796,7 @@ pub async fn delete(
             "only a DRAFT or VOID invoice can be deleted",
         )));
     }
-    set_deleted(state, &invoice, Some(state.now())).await
+    set_deleted(state, viewer, &invoice, Some(state.now())).await
 }
 
 #[tracing::instrument(skip(state, viewer))]
@@ -717,23 +812,26 @@ pub async fn restore(
             "the invoice is not deleted",
         )));
     }
-    set_deleted(state, &invoice, None).await
+    set_deleted(state, viewer, &invoice, None).await
 }
 
 async fn set_deleted(
     state: &AppState,
+    viewer: &Viewer,
     invoice: &invoices::Model,
     at: Option<DateTime<Utc>>,
 ) -> ApiResult<invoices::Model> {
+    let now = state.now();
+    let txn = state.db.writer.begin().await?;
     let moved = invoices::Entity::update_many()
         .col_expr(invoices::Column::DeletedAt, Expr::value(at))
-        .col_expr(invoices::Column::UpdatedAt, Expr::value(state.now()))
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
         .filter(invoices::Column::Id.eq(invoice.id.clone()))
         .filter(match invoice.deleted_at {
             Some(_) => invoices::Column::DeletedAt.is_not_null(),
             None => invoices::Column::DeletedAt.is_null(),
         })
-        .exec(&state.db.writer)
+        .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
         return Err(ApiError::refused(Refusal::new(
@@ -741,5 +839,20 @@ async fn set_deleted(
             "the invoice changed meanwhile; read it again",
         )));
     }
+    log_change(
+        &txn,
+        &invoice.id,
+        InvoiceChange {
+            action: if at.is_some() { "delete" } else { "restore" },
+            from: Some(invoice.status),
+            to: invoice.status,
+            actor: viewer.id(),
+            amount: None,
+            note: None,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
     reload(state, &invoice.id).await
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Datelike, Utc};
 use entity::invoices::InvoiceStatus;
 use entity::{
-    contacts, counters, invoice_counters, invoice_line_items, invoices, orders, payments, users,
+    contacts, counters, invoice_counters, invoice_events, invoice_line_items, invoices, orders,
+    payments, users,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -67,6 +68,40 @@ pub async fn next_invoice_number(
     .exec_with_returning(conn)
     .await?;
     Ok(format!("INV-{year}-{:06}", row.next_value))
+}
+
+/// One change of an invoice for its event log.
+pub struct InvoiceChange<'a> {
+    pub action: &'a str,
+    pub from: Option<InvoiceStatus>,
+    pub to: InvoiceStatus,
+    /// the user who made it; `None` for the system or the payment processor
+    pub actor: Option<&'a str>,
+    pub amount: Option<i64>,
+    pub note: Option<&'a str>,
+}
+
+/// Records a change in the invoice's event log, inside the caller's transaction.
+pub async fn log_change(
+    conn: &impl ConnectionTrait,
+    invoice_id: &str,
+    change: InvoiceChange<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    invoice_events::ActiveModel {
+        id: Set(ids::new_id(Kind::InvoiceEvent)),
+        invoice_id: Set(invoice_id.to_owned()),
+        action: Set(change.action.to_owned()),
+        from_status: Set(change.from),
+        to_status: Set(change.to),
+        actor_id: Set(change.actor.map(str::to_owned)),
+        amount_cents: Set(change.amount),
+        note: Set(change.note.map(|n| n.chars().take(1000).collect())),
+        occurred_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
 }
 
 /// The tenant's live contact for a marketplace user, made on first contact.
@@ -160,6 +195,20 @@ pub async fn create_order_invoice(
     }
     .insert(conn)
     .await?;
+    log_change(
+        conn,
+        &invoice.id,
+        InvoiceChange {
+            action: "create",
+            from: None,
+            to: InvoiceStatus::Sent,
+            actor: Some(&order.buyer_id),
+            amount: Some(order.price_cents),
+            note: Some("the order's invoice, sent at placement"),
+        },
+        now,
+    )
+    .await?;
     Ok(invoice)
 }
 
@@ -179,8 +228,12 @@ pub async fn mark_pending_confirmation(
     order_id: &str,
     method: &str,
     reference: &str,
+    actor: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
+    let Some(invoice) = order_invoice(conn, order_id).await? else {
+        return Ok(());
+    };
     invoices::Entity::update_many()
         .col_expr(
             invoices::Column::Status,
@@ -193,10 +246,24 @@ pub async fn mark_pending_confirmation(
             Expr::value(reference),
         )
         .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
-        .filter(invoices::Column::OrderId.eq(order_id))
+        .filter(invoices::Column::Id.eq(invoice.id.clone()))
         .exec(conn)
         .await?;
-    Ok(())
+    let note = format!("{method}: {reference}");
+    log_change(
+        conn,
+        &invoice.id,
+        InvoiceChange {
+            action: "mark_paid",
+            from: Some(invoice.status),
+            to: InvoiceStatus::PendingConfirmation,
+            actor,
+            amount: None,
+            note: Some(&note),
+        },
+        now,
+    )
+    .await
 }
 
 /// The invoice is paid in full: a payment is recorded and the buyer's contact totals grow.
@@ -237,6 +304,20 @@ pub async fn mark_paid(
     }
     active.updated_at = Set(now);
     active.update(conn).await?;
+    log_change(
+        conn,
+        &invoice.id,
+        InvoiceChange {
+            action: "confirm_payment",
+            from: Some(invoice.status),
+            to: InvoiceStatus::Paid,
+            actor: confirmed_by,
+            amount: Some(invoice.total_cents - invoice.paid_cents),
+            note: Some(method),
+        },
+        now,
+    )
+    .await?;
     if let Some(contact_id) = invoice.contact_id {
         contacts::Entity::update_many()
             .col_expr(
@@ -257,16 +338,20 @@ pub async fn mark_paid(
 pub async fn mark_void(
     conn: &impl ConnectionTrait,
     order_id: &str,
+    actor: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    invoices::Entity::update_many()
+    let Some(invoice) = order_invoice(conn, order_id).await? else {
+        return Ok(());
+    };
+    let voided = invoices::Entity::update_many()
         .col_expr(
             invoices::Column::Status,
             Expr::value(InvoiceStatus::Void.to_value()),
         )
         .col_expr(invoices::Column::VoidedAt, Expr::value(now))
         .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
-        .filter(invoices::Column::OrderId.eq(order_id))
+        .filter(invoices::Column::Id.eq(invoice.id.clone()))
         .filter(invoices::Column::Status.is_in([
             InvoiceStatus::Draft,
             InvoiceStatus::Sent,
@@ -274,7 +359,23 @@ pub async fn mark_void(
         ]))
         .exec(conn)
         .await?;
-    Ok(())
+    if voided.rows_affected == 0 {
+        return Ok(());
+    }
+    log_change(
+        conn,
+        &invoice.id,
+        InvoiceChange {
+            action: "void",
+            from: Some(invoice.status),
+            to: InvoiceStatus::Void,
+            actor,
+            amount: None,
+            note: Some("the order was cancelled before payment"),
+        },
+        now,
+    )
+    .await
 }
 
 /// A refund of `amount` of the order's invoice: REFUNDED when all of it, else PARTIALLY_REFUNDED.
@@ -282,20 +383,35 @@ pub async fn mark_refunded(
     conn: &impl ConnectionTrait,
     order_id: &str,
     amount: i64,
+    actor: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let Some(invoice) = order_invoice(conn, order_id).await? else {
         return Ok(());
     };
     let refunded = (invoice.refunded_cents + amount).min(invoice.total_cents);
-    let mut active: invoices::ActiveModel = invoice.clone().into();
-    active.refunded_cents = Set(refunded);
-    active.status = Set(if refunded >= invoice.total_cents {
+    let status = if refunded >= invoice.total_cents {
         InvoiceStatus::Refunded
     } else {
         InvoiceStatus::PartiallyRefunded
-    });
+    };
+    let mut active: invoices::ActiveModel = invoice.clone().into();
+    active.refunded_cents = Set(refunded);
+    active.status = Set(status);
     active.updated_at = Set(now);
     active.update(conn).await?;
-    Ok(())
+    log_change(
+        conn,
+        &invoice.id,
+        InvoiceChange {
+            action: "refund",
+            from: Some(invoice.status),
+            to: status,
+            actor,
+            amount: Some(amount),
+            note: Some("refunded with the order"),
+        },
+        now,
+    )
+    .await
 }

@@ -890,6 +890,42 @@ async fn a_standalone_invoice_is_paid_in_parts_refunded_within_what_was_paid_and
     let all = invoice_move(&app, me, "refundInvoice", refund("6000")).await;
     assert_eq!(all["invoice"]["status"], "REFUNDED");
     assert_eq!(contact_totals(&app, &contact).await, (1, 0));
+    // Every change is in the log with its actor, amount and time; refusals left no trace.
+    let log = app
+        .gql(
+            Some(&me.access_token),
+            "query($id: ID!) { invoice(id: $id) { events { action fromStatus toStatus actor { id } amount { cents } note occurredAt } } }",
+            json!({ "id": id }),
+        )
+        .await["invoice"]["events"]
+        .clone();
+    let rows: Vec<(String, String, String)> = log
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"]["id"], seller.session.id.as_str(), "{e}");
+            assert!(e["occurredAt"].is_string());
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["toStatus"].as_str().unwrap_or_default().to_owned(),
+                e["amount"]["cents"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let expect = |a: &str, s: &str, c: &str| (a.to_owned(), s.to_owned(), c.to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            expect("create", "DRAFT", "10000"),
+            expect("issue", "SENT", "-"),
+            expect("record_payment", "SENT", "3000"),
+            expect("record_payment", "PAID", "7000"),
+            expect("refund", "PARTIALLY_REFUNDED", "4000"),
+            expect("refund", "REFUNDED", "6000"),
+        ]
+    );
+    assert_eq!(log[4]["note"], "Scope cut", "the refund's reason is kept");
 
     // A draft is voided, deleted (gone from the book, shown on request) and restored whole.
     let draft = create_invoice(
@@ -1070,6 +1106,35 @@ async fn a_manual_order_is_paid_through_its_invoice_and_order_and_invoice_never_
     assert_eq!(error_codes(&twice), vec!["INVALID_STATE"]);
     let paid = stored_invoice(&app, &invoice).await;
     assert_eq!(paid.paid_cents, 5000);
+    // The order's moves are in the invoice's log too, with who made them.
+    let log = app
+        .gql(
+            Some(&seller.session.access_token),
+            "query($id: ID!) { invoice(id: $id) { events { action toStatus actor { id } } } }",
+            json!({ "id": invoice }),
+        )
+        .await["invoice"]["events"]
+        .clone();
+    let rows: Vec<(String, String)> = log
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["actor"]["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("create".to_owned(), buyer.id.clone()),
+            ("mark_paid".to_owned(), buyer.id.clone()),
+            ("mark_paid".to_owned(), buyer.id.clone()),
+            ("confirm_payment".to_owned(), seller.session.id.clone()),
+        ]
+    );
     let db = api::db::Db::connect(&app.settings.database_url)
         .await
         .expect("db");

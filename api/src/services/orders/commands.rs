@@ -335,8 +335,10 @@ pub async fn apply(
         match effect {
             Effect::InvoicePendingConfirmation => {
                 let (method, reference) = extra.payment.unwrap_or(("", ""));
-                invoicing::mark_pending_confirmation(&txn, &order.id, method, reference, now)
-                    .await?;
+                invoicing::mark_pending_confirmation(
+                    &txn, &order.id, method, reference, actor_user, now,
+                )
+                .await?;
             }
             Effect::InvoicePaid => {
                 let (method, confirmed_by) = if stripe {
@@ -346,13 +348,13 @@ pub async fn apply(
                 };
                 invoicing::mark_paid(&txn, &order, method, None, confirmed_by, now).await?;
             }
-            Effect::InvoiceVoid => invoicing::mark_void(&txn, &order.id, now).await?,
+            Effect::InvoiceVoid => invoicing::mark_void(&txn, &order.id, actor_user, now).await?,
             Effect::Capture => {
                 add_ledger(&txn, &order, LedgerKind::Charge, order.price_cents, now).await?
             }
             Effect::Settle(s) => {
                 if s.refund > 0 {
-                    invoicing::mark_refunded(&txn, &order.id, s.refund, now).await?;
+                    invoicing::mark_refunded(&txn, &order.id, s.refund, actor_user, now).await?;
                 }
                 if stripe {
                     add_ledger(&txn, &order, LedgerKind::Refund, s.refund, now).await?;
