@@ -1,10 +1,9 @@
 //! The invoice book's rules: what a contact's fields may hold. Pure and unit-tested.
-use super::{bounded_text, refuse_control, Invalid};
+use super::{bounded_text, clean_text, refuse_control, Invalid};
 
 /// A contact's name: 1–200 characters, one line.
 pub fn contact_name(raw: &str) -> Result<String, Invalid> {
-    refuse_control(raw, "name", false)?;
-    bounded_text(raw, "name", 1, 200)
+    clean_text(raw, "name", 1, 200, false)
 }
 
 /// An optional email: blank clears it; otherwise one address of at most 254 characters with a
@@ -56,8 +55,9 @@ pub fn search_text(raw: Option<&str>) -> Result<Option<String>, Invalid> {
     let Some(raw) = raw.map(str::trim).filter(|q| !q.is_empty()) else {
         return Ok(None);
     };
-    refuse_control(raw, "query", false)?;
-    Ok(Some(bounded_text(raw, "query", 1, 200)?.to_lowercase()))
+    Ok(Some(
+        clean_text(raw, "query", 1, 200, false)?.to_lowercase(),
+    ))
 }
 
 /// Most lines one invoice holds.
@@ -109,9 +109,7 @@ pub fn lines(raw: &[LineInput<'_>]) -> Result<(Vec<Line>, i64), LineRefusal> {
             field,
             reason,
         };
-        refuse_control(line.description, "description", false)
-            .map_err(|e| refuse("description", e))?;
-        let description = bounded_text(line.description, "description", 1, 500)
+        let description = clean_text(line.description, "description", 1, 500, false)
             .map_err(|e| refuse("description", e))?;
         if !(1..=MAX_QUANTITY).contains(&line.quantity) {
             return Err(refuse(

@@ -38,6 +38,19 @@ pub fn refuse_control(text: &str, what: &str, multiline: bool) -> Result<(), Inv
     Ok(())
 }
 
+/// A text as clients may send it: no control characters or bidi overrides (newlines and tabs
+/// only where `multiline`), trimmed, `min..=max` characters.
+pub fn clean_text(
+    raw: &str,
+    what: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+) -> Result<String, Invalid> {
+    refuse_control(raw, what, multiline)?;
+    bounded_text(raw, what, min, max)
+}
+
 /// Trims `raw` and checks its length in characters against `min..=max`.
 pub fn bounded_text(raw: &str, what: &str, min: usize, max: usize) -> Result<String, Invalid> {
     let trimmed = raw.trim();

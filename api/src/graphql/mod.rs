@@ -2,6 +2,7 @@
 //! dataloaders and the request context (viewer, loaders, state).
 pub mod accounts;
 pub mod connection;
+pub mod contacts;
 pub mod disputes;
 pub mod errors;
 pub mod files;
@@ -51,7 +52,7 @@ pub struct MutationRoot(
     messaging::MessagingMutation,
     disputes::DisputesMutation,
     reviews::ReviewsMutation,
-    invoicing::InvoicingMutation,
+    contacts::ContactsMutation,
     invoicing::InvoicesMutation,
 );
 

@@ -2,8 +2,9 @@
 use async_graphql::{Context, Interface, Object, ID};
 
 use super::accounts::User;
+use super::contacts::Contact;
 use super::disputes::Dispute;
-use super::invoicing::{Contact, Invoice, Payment};
+use super::invoicing::{Invoice, Payment};
 use super::listings::Listing;
 use super::loaders::loader_error;
 use super::messaging::{Message, MessageThread};

@@ -97,9 +97,9 @@ impl Tenant {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        filter: Option<crate::graphql::invoicing::ContactFilter>,
-    ) -> async_graphql::Result<crate::graphql::invoicing::ContactConnection> {
-        crate::graphql::invoicing::tenant_contacts(ctx, &self.0.id, first, after, filter).await
+        filter: Option<crate::graphql::contacts::ContactFilter>,
+    ) -> async_graphql::Result<crate::graphql::contacts::ContactConnection> {
+        crate::graphql::contacts::tenant_contacts(ctx, &self.0.id, first, after, filter).await
     }
     /// the tenant's invoices, newest first (members; admins see live ones); empty for anyone
     /// else

@@ -15,14 +15,14 @@ use entity::providers;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    Set,
 };
 
 use crate::domain::order::{Action, Actor};
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{self, Notice};
 use crate::payments::ProcessorDispute;
-use crate::services::ledger::{add_ledger_entry, new_ledger_entry};
+use crate::services::ledger::{add_ledger_entry, new_ledger_entry, total, LIVE, SETTLED};
 use crate::services::orders::{apply, Extra};
 use crate::state::AppState;
 
@@ -149,17 +149,6 @@ async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<chargeb
         .await?)
 }
 
-/// The order's chargeback, if it ever had one.
-pub async fn of_order(
-    conn: &impl ConnectionTrait,
-    order_id: &str,
-) -> ApiResult<Option<chargebacks::Model>> {
-    Ok(chargebacks::Entity::find()
-        .filter(chargebacks::Column::OrderId.eq(order_id))
-        .one(conn)
-        .await?)
-}
-
 /// Writes the chargeback row inside the order move's transaction (`from` is the order's status
 /// before the move).
 pub(crate) async fn write_in(
@@ -234,31 +223,6 @@ pub(crate) async fn write_in(
     }
 }
 
-/// The order's entries of one kind that still count (PENDING or SUCCEEDED), oldest first.
-async fn live_entries(
-    conn: &impl ConnectionTrait,
-    order_id: &str,
-    kind: LedgerKind,
-) -> ApiResult<Vec<ledger_entries::Model>> {
-    Ok(ledger_entries::Entity::find()
-        .filter(ledger_entries::Column::OrderId.eq(order_id))
-        .filter(ledger_entries::Column::Kind.eq(kind))
-        .filter(
-            ledger_entries::Column::Status.is_in([LedgerStatus::Pending, LedgerStatus::Succeeded]),
-        )
-        .order_by_asc(ledger_entries::Column::Id)
-        .all(conn)
-        .await?)
-}
-
-fn total(entries: &[ledger_entries::Model], status: Option<LedgerStatus>) -> i64 {
-    entries
-        .iter()
-        .filter(|e| status.is_none_or(|s| e.status == s))
-        .map(|e| e.amount_cents)
-        .sum()
-}
-
 /// Payouts not yet made wait (no retry is due while the chargeback is open), and whatever
 /// already left is taken back: one TRANSFER_REVERSAL, run after the commit.
 pub(crate) async fn hold_and_recover(
@@ -276,14 +240,8 @@ pub(crate) async fn hold_and_recover(
         .filter(ledger_entries::Column::Status.eq(LedgerStatus::Pending))
         .exec(txn)
         .await?;
-    let paid = total(
-        &live_entries(txn, &order.id, LedgerKind::Transfer).await?,
-        Some(LedgerStatus::Succeeded),
-    );
-    let recovered = total(
-        &live_entries(txn, &order.id, LedgerKind::TransferReversal).await?,
-        None,
-    );
+    let paid = total(txn, &order.id, LedgerKind::Transfer, SETTLED).await?;
+    let recovered = total(txn, &order.id, LedgerKind::TransferReversal, LIVE).await?;
     add_ledger_entry(
         txn,
         order,
@@ -312,12 +270,12 @@ pub(crate) async fn release_and_repay(
         .await?;
     // Only what the chargeback took back: a reversal made outside the platform stays taken.
     let own_key = format!("{}:transfer_reversal", order.id);
-    let recovered: i64 = live_entries(txn, &order.id, LedgerKind::TransferReversal)
+    let recovered = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::IdempotencyKey.eq(own_key))
+        .filter(ledger_entries::Column::Status.is_in(LIVE.iter().copied()))
+        .one(txn)
         .await?
-        .iter()
-        .filter(|e| e.idempotency_key == own_key)
-        .map(|e| e.amount_cents)
-        .sum();
+        .map_or(0, |e| e.amount_cents);
     if recovered > 0 {
         let mut entry = new_ledger_entry(
             order,
@@ -361,14 +319,8 @@ pub(crate) async fn record_loss(
         .filter(ledger_entries::Column::Status.eq(LedgerStatus::Pending))
         .exec(txn)
         .await?;
-    let fees = total(
-        &live_entries(txn, &order.id, LedgerKind::Fee).await?,
-        Some(LedgerStatus::Succeeded),
-    );
-    let given_up = total(
-        &live_entries(txn, &order.id, LedgerKind::FeeReversal).await?,
-        None,
-    );
+    let fees = total(txn, &order.id, LedgerKind::Fee, SETTLED).await?;
+    let given_up = total(txn, &order.id, LedgerKind::FeeReversal, LIVE).await?;
     add_ledger_entry(
         txn,
         order,
@@ -379,14 +331,8 @@ pub(crate) async fn record_loss(
         now,
     )
     .await?;
-    let charged = total(
-        &live_entries(txn, &order.id, LedgerKind::Charge).await?,
-        None,
-    );
-    let refunded = total(
-        &live_entries(txn, &order.id, LedgerKind::Refund).await?,
-        None,
-    );
+    let charged = total(txn, &order.id, LedgerKind::Charge, LIVE).await?;
+    let refunded = total(txn, &order.id, LedgerKind::Refund, LIVE).await?;
     let taken = (charged - refunded).max(0);
     add_ledger_entry(
         txn,

@@ -12,26 +12,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::sellers::is_member;
-use super::Viewer;
+use super::{not_found_on as no_such, refused_on as invalid, Viewer};
 use crate::db::is_unique_violation;
 use crate::domain::invoice as rules;
-use crate::domain::Invalid;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::ids::{self, Kind};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
-
-fn invalid(field: &'static str) -> impl Fn(Invalid) -> ApiError {
-    move |e| ApiError::refused(Refusal::invalid(field, e.0))
-}
-
-fn no_such(field: &str, what: &str) -> ApiError {
-    ApiError::refused(Refusal::on_input(
-        field,
-        RefusalCode::NotFound,
-        format!("no such {what}"),
-    ))
-}
 
 /// How the viewer stands to a tenant's book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -273,16 +273,31 @@ async fn made_meanwhile(
         },
         _ => return Ok(None),
     };
-    let known: i64 = ledger_entries::Entity::find()
-        .filter(ledger_entries::Column::OrderId.eq(order.id.clone()))
-        .filter(ledger_entries::Column::Kind.eq(entry.kind))
-        .filter(ledger_entries::Column::Status.eq(LedgerStatus::Succeeded))
-        .all(&state.db.reader)
+    let known = total(&state.db.reader, &order.id, entry.kind, SETTLED).await?;
+    Ok((reported - known >= entry.amount_cents).then_some(made_id))
+}
+
+/// Entries that happened.
+pub(crate) const SETTLED: &[LedgerStatus] = &[LedgerStatus::Succeeded];
+/// Entries that happened or will: what still counts.
+pub(crate) const LIVE: &[LedgerStatus] = &[LedgerStatus::Pending, LedgerStatus::Succeeded];
+
+/// The order's total of one kind of entry in these statuses (an order has a handful).
+pub(crate) async fn total(
+    conn: &impl sea_orm::ConnectionTrait,
+    order_id: &str,
+    kind: LedgerKind,
+    statuses: &[LedgerStatus],
+) -> Result<i64, sea_orm::DbErr> {
+    Ok(ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::OrderId.eq(order_id))
+        .filter(ledger_entries::Column::Kind.eq(kind))
+        .filter(ledger_entries::Column::Status.is_in(statuses.iter().copied()))
+        .all(conn)
         .await?
         .iter()
         .map(|e| e.amount_cents)
-        .sum();
-    Ok((reported - known >= entry.amount_cents).then_some(made_id))
+        .sum())
 }
 
 /// The processor id of the order's first payout that was made (the one a chargeback reverses).

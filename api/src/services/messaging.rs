@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{invoicing, Viewer};
+use super::{invoicing, not_found_on as not_found, refused_on as invalid, Viewer};
 use crate::domain::message::{self, ThreadStatus};
 use crate::domain::seller::ProviderStatus;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
@@ -21,18 +21,6 @@ use crate::events::{self, Notice};
 use crate::ids::{self, Kind};
 use crate::pagination::{decode_cursor, Page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::state::AppState;
-
-fn not_found(field: &str, what: &str) -> ApiError {
-    ApiError::refused(Refusal::on_input(
-        field,
-        RefusalCode::NotFound,
-        format!("no such {what}"),
-    ))
-}
-
-fn invalid(field: &'static str) -> impl Fn(crate::domain::Invalid) -> ApiError {
-    move |e| ApiError::refused(Refusal::invalid(field, e.0))
-}
 
 pub struct StartThread {
     pub provider_id: String,

@@ -18,7 +18,22 @@ pub mod sellers;
 pub mod webhooks;
 
 use crate::domain::account::{Role, Roles};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::Invalid;
+use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
+
+/// NOT_FOUND on an input field: "no such <what>" (also what a viewer who may not see it gets).
+pub(crate) fn not_found_on(field: &str, what: &str) -> ApiError {
+    ApiError::refused(Refusal::on_input(
+        field,
+        RefusalCode::NotFound,
+        format!("no such {what}"),
+    ))
+}
+
+/// A domain value refused on an input field (INVALID with the rule's message), for `map_err`.
+pub(crate) fn refused_on(field: &'static str) -> impl Fn(Invalid) -> ApiError {
+    move |e| ApiError::refused(Refusal::invalid(field, e.0))
+}
 
 /// Who is asking: resolved once per request (HTTP header or websocket `connection_init`).
 #[derive(Clone, Debug, Default)]

@@ -13,22 +13,9 @@ pub use tenancy::*;
 use entity::{providers, tenants};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::Viewer;
+use super::{not_found_on as not_found, refused_on, Viewer};
 use crate::domain::seller::{self, PaymentSetup, ProviderStatus};
-use crate::domain::Invalid;
-use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
-
-fn refused_on(field: &'static str) -> impl Fn(Invalid) -> ApiError {
-    move |e| ApiError::refused(Refusal::invalid(field, e.0))
-}
-
-fn not_found(field: &str, what: &str) -> ApiError {
-    ApiError::refused(Refusal::on_input(
-        field,
-        RefusalCode::NotFound,
-        format!("no such {what}"),
-    ))
-}
+use crate::error::{ApiError, ApiResult};
 
 pub fn payment_setup(tenant: &tenants::Model) -> PaymentSetup {
     PaymentSetup {
