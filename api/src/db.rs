@@ -5,7 +5,7 @@
 //! readers use their own pool and never wait on a writer. On PostgreSQL both handles are the same
 //! pool. Services open write transactions on `writer` and read on `reader`.
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,9 @@ pub struct Db {
     pub backend: DbBackend,
     /// SQL statements executed so far, through either handle (SeaORM's metric callback).
     pub statements: Arc<AtomicU64>,
+    /// PostgreSQL: the row-security policies of the tenant-scoped tables are in place and the
+    /// connecting user may take their role (found by [`Db::migrate`]).
+    pub tenant_rls: Arc<AtomicBool>,
 }
 
 fn counted(mut conn: DatabaseConnection, counter: &Arc<AtomicU64>) -> DatabaseConnection {
@@ -53,6 +56,7 @@ impl Db {
                 writer: conn,
                 backend: DbBackend::Postgres,
                 statements,
+                tenant_rls: Arc::new(AtomicBool::new(false)),
             })
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -98,6 +102,7 @@ impl Db {
                 ),
                 backend: DbBackend::Sqlite,
                 statements,
+                tenant_rls: Arc::new(AtomicBool::new(false)),
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
@@ -114,7 +119,42 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), DbErr> {
         use migration::MigratorTrait;
-        migration::Migrator::up(&self.writer, None).await
+        migration::Migrator::up(&self.writer, None).await?;
+        let rls = self.backend == DbBackend::Postgres && self.has_tenant_policies().await?;
+        if self.backend == DbBackend::Postgres && !rls {
+            tracing::warn!(
+                role = migration::TENANT_ROLE,
+                "row-level security of the tenant-scoped tables is off: the migrating user could \
+                 not create or take the tenant role; membership is checked by the services only"
+            );
+        }
+        self.tenant_rls.store(rls, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// True when `invoices` carries the tenant policy and the current user may take its role.
+    async fn has_tenant_policies(&self) -> Result<bool, DbErr> {
+        let row = self
+            .writer
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT EXISTS (SELECT 1 FROM pg_policies \
+                       WHERE tablename = 'invoices' AND policyname = 'tenant_scope') \
+                     AND COALESCE(pg_has_role(current_user, \
+                       (SELECT oid FROM pg_roles WHERE rolname = '{}'), 'MEMBER'), false) AS ok",
+                    migration::TENANT_ROLE
+                ),
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<bool>>("", "ok")?.unwrap_or(false),
+            None => false,
+        })
+    }
+
+    pub fn tenant_rls(&self) -> bool {
+        self.tenant_rls.load(Ordering::Relaxed)
     }
 }
 

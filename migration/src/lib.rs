@@ -13,6 +13,9 @@ mod m20261122_000006_system;
 mod m20261122_000007_browsing;
 mod m20261201_000008_chargebacks;
 mod m20261201_000009_invoice_events;
+mod m20261201_000010_tenant_rls;
+
+pub use m20261201_000010_tenant_rls::TENANT_ROLE;
 
 pub struct Migrator;
 
@@ -29,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_browsing::Migration),
             Box::new(m20261201_000008_chargebacks::Migration),
             Box::new(m20261201_000009_invoice_events::Migration),
+            Box::new(m20261201_000010_tenant_rls::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::sellers::is_member;
-use super::{not_found_on as no_such, refused_on as invalid, Viewer};
+use super::{not_found_on as no_such, refused_on as invalid, tenancy, Viewer};
 use crate::db::is_unique_violation;
 use crate::domain::invoice as rules;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
@@ -38,13 +38,10 @@ pub async fn access(
     let Some(user_id) = viewer.id() else {
         return Ok(None);
     };
-    if is_member(conn, tenant_id, user_id).await? {
-        Ok(Some(Access::Member))
-    } else if viewer.is_admin() {
-        Ok(Some(Access::Admin))
-    } else {
-        Ok(None)
-    }
+    Ok(access_of(
+        viewer,
+        is_member(conn, tenant_id, user_id).await?,
+    ))
 }
 
 /// The tenant, when the viewer is one of its members (writes); NOT_FOUND on `field` otherwise.
@@ -104,11 +101,30 @@ pub async fn for_viewer(
     let Some(contact) = find(conn, contact_id).await? else {
         return Ok(None);
     };
-    Ok(match access(conn, viewer, &contact.tenant_id).await? {
-        Some(Access::Member) => Some(contact),
-        Some(Access::Admin) if contact.deleted_at.is_none() => Some(contact),
-        _ => None,
-    })
+    let access = access(conn, viewer, &contact.tenant_id).await?;
+    Ok(may_read(access, &contact).then_some(contact))
+}
+
+/// Members read a contact deleted or not, admins only a live one, nobody else.
+pub fn may_read(access: Option<Access>, contact: &contacts::Model) -> bool {
+    match access {
+        Some(Access::Member) => true,
+        Some(Access::Admin) => contact.deleted_at.is_none(),
+        None => false,
+    }
+}
+
+/// The access a viewer has to a book, knowing whether they are one of its members.
+pub fn access_of(viewer: &Viewer, is_member: bool) -> Option<Access> {
+    if viewer.id().is_none() {
+        None
+    } else if is_member {
+        Some(Access::Member)
+    } else if viewer.is_admin() {
+        Some(Access::Admin)
+    } else {
+        None
+    }
 }
 
 pub struct NewContact<'a> {
@@ -129,7 +145,8 @@ pub async fn create(
     let phone = rules::contact_phone(input.phone).map_err(invalid("phone"))?;
     let tenant = member_tenant(state, viewer, input.tenant_id, "tenantId").await?;
     let now = state.now();
-    Ok(contacts::ActiveModel {
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
+    let contact = contacts::ActiveModel {
         id: Set(ids::new_id(Kind::Contact)),
         tenant_id: Set(tenant.id),
         user_id: Set(None),
@@ -144,8 +161,10 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db.writer)
-    .await?)
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(contact)
 }
 
 /// What `update` changes: `None` leaves a field as it is; for email and phone a blank text
@@ -181,7 +200,10 @@ pub async fn update(
         active.phone = Set(rules::contact_phone(Some(phone)).map_err(invalid("phone"))?);
     }
     active.updated_at = Set(state.now());
-    Ok(active.update(&state.db.writer).await?)
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
+    let contact = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(contact)
 }
 
 /// Soft delete: the contact leaves every default read, count and uniqueness check.
@@ -193,12 +215,13 @@ pub async fn delete(
 ) -> ApiResult<contacts::Model> {
     let contact = writable(state, viewer, contact_id).await?;
     let now = state.now();
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
     let moved = contacts::Entity::update_many()
         .col_expr(contacts::Column::DeletedAt, Expr::value(now))
         .col_expr(contacts::Column::UpdatedAt, Expr::value(now))
         .filter(contacts::Column::Id.eq(contact.id.clone()))
         .filter(contacts::Column::DeletedAt.is_null())
-        .exec(&state.db.writer)
+        .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
         return Err(ApiError::refused(Refusal::new(
@@ -206,7 +229,9 @@ pub async fn delete(
             "the contact is already deleted",
         )));
     }
-    reload(state, &contact.id).await
+    let contact = reload(&txn, &contact.id).await?;
+    txn.commit().await?;
+    Ok(contact)
 }
 
 /// Brings a deleted contact back whole; refused while another live contact stands for the same
@@ -219,6 +244,7 @@ pub async fn restore(
 ) -> ApiResult<contacts::Model> {
     let contact = writable(state, viewer, contact_id).await?;
     let now = state.now();
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
     let moved = contacts::Entity::update_many()
         .col_expr(
             contacts::Column::DeletedAt,
@@ -227,10 +253,14 @@ pub async fn restore(
         .col_expr(contacts::Column::UpdatedAt, Expr::value(now))
         .filter(contacts::Column::Id.eq(contact.id.clone()))
         .filter(contacts::Column::DeletedAt.is_not_null())
-        .exec(&state.db.writer)
+        .exec(&txn)
         .await;
     match moved {
-        Ok(done) if done.rows_affected == 1 => reload(state, &contact.id).await,
+        Ok(done) if done.rows_affected == 1 => {
+            let contact = reload(&txn, &contact.id).await?;
+            txn.commit().await?;
+            Ok(contact)
+        }
         Ok(_) => Err(ApiError::refused(Refusal::new(
             RefusalCode::InvalidState,
             "the contact is not deleted",
@@ -245,8 +275,8 @@ pub async fn restore(
     }
 }
 
-async fn reload(state: &AppState, id: &str) -> ApiResult<contacts::Model> {
-    find(&state.db.writer, id)
+async fn reload(conn: &impl ConnectionTrait, id: &str) -> ApiResult<contacts::Model> {
+    find(conn, id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("contact {id} vanished")))
 }
@@ -271,8 +301,7 @@ pub async fn of_tenant(
     page: PageRequest<ContactCursor>,
 ) -> ApiResult<Page<contacts::Model>> {
     let query_text = rules::search_text(filter.query).map_err(invalid("query"))?;
-    let conn = &state.db.reader;
-    let Some(access) = access(conn, viewer, tenant_id).await? else {
+    let Some(access) = access(&state.db.reader, viewer, tenant_id).await? else {
         return Ok(Page::from_overfetch(Vec::new(), &page, 0));
     };
     let mut query = contacts::Entity::find().filter(contacts::Column::TenantId.eq(tenant_id));
@@ -290,14 +319,16 @@ pub async fn of_tenant(
                 .add(Expr::col(contacts::Column::Email).like(pattern)),
         );
     }
-    let total = query.clone().count(conn).await?;
+    let txn = tenancy::begin(state, viewer, &state.db.reader).await?;
+    let total = query.clone().count(&txn).await?;
     if let Some(after) = &page.after {
         query = query.filter(contacts::Column::Id.lt(after.id.clone()));
     }
     let rows = query
         .order_by_desc(contacts::Column::Id)
         .limit(page.fetch_limit())
-        .all(conn)
+        .all(&txn)
         .await?;
+    txn.commit().await?;
     Ok(Page::from_overfetch(rows, &page, total))
 }

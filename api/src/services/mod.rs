@@ -15,6 +15,7 @@ pub mod orders;
 pub mod realtime;
 pub mod reviews;
 pub mod sellers;
+pub mod tenancy;
 pub mod webhooks;
 
 use crate::domain::account::{Role, Roles};

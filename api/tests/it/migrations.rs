@@ -3,7 +3,7 @@
 use api::db::{is_unique_violation, Db};
 use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, Set, Statement};
 use sea_orm_migration::SchemaManager;
 
 use crate::helpers::fresh_database_url;
@@ -70,12 +70,37 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db.writer, None).await.expect("up again");
     assert_eq!(tables_present(&db).await, TABLES.to_vec());
 
-    // One step down removes only the newest migration's tables.
+    // One step down undoes only the newest migration: row security (PostgreSQL) goes, every
+    // table stays; the next step removes the invoice event log alone.
+    assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
     Migrator::down(&db.writer, Some(1)).await.expect("one down");
+    assert_eq!(tables_present(&db).await, TABLES.to_vec());
+    assert!(!row_secured(&db).await);
+    Migrator::down(&db.writer, Some(1)).await.expect("two down");
     let present = tables_present(&db).await;
     assert!(!present.contains(&"invoice_events"));
     assert!(present.contains(&"chargebacks"));
     Migrator::up(&db.writer, None).await.expect("up");
+    assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
+}
+
+/// PostgreSQL: `invoices` has row security on and its tenant policy.
+async fn row_secured(db: &Db) -> bool {
+    if db.backend != DbBackend::Postgres {
+        return false;
+    }
+    let row = db
+        .writer
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policies p \
+               WHERE p.tablename = 'invoices' AND p.policyname = 'tenant_scope') AS on \
+             FROM pg_class c WHERE c.relname = 'invoices'",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get::<bool>("", "on").expect("on")
 }
 
 #[tokio::test]

@@ -9,13 +9,13 @@ use entity::{contacts, invoice_line_items, invoices, payments, tenant_members, t
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
 use super::contacts::{access, Access};
 use super::invoicing::{log_change, InvoiceChange};
-use super::{not_found_on as no_such, Viewer};
+use super::{not_found_on as no_such, tenancy, Viewer};
 use crate::domain::invoice::{self as rules, LineInput};
 use crate::domain::seller::TenantPaymentMode;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
@@ -183,7 +183,7 @@ pub async fn create(
         _ => PaymentMode::Manual,
     });
 
-    let txn = state.db.writer.begin().await?;
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
     let number = super::invoicing::next_invoice_number(&txn, &tenant.id, now.year()).await?;
     let invoice = invoices::ActiveModel {
         id: Set(ids::new_id(Kind::Invoice)),
@@ -263,7 +263,7 @@ pub async fn issue(
         )));
     }
     let now = state.now();
-    let txn = state.db.writer.begin().await?;
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
     let moved = invoices::Entity::update_many()
         .col_expr(invoices::Column::Status, Expr::value(InvoiceStatus::Sent))
         .col_expr(invoices::Column::IssuedAt, Expr::value(now))
@@ -293,10 +293,11 @@ pub async fn issue(
         now,
     )
     .await?;
-    txn.commit().await?;
-    find(&state.db.writer, &invoice.id)
+    let invoice = find(&txn, &invoice.id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("invoice vanished")))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("invoice vanished")))?;
+    txn.commit().await?;
+    Ok(invoice)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -377,14 +378,16 @@ pub async fn list(
     if let Some(contact_id) = &filter.contact_id {
         query = query.filter(invoices::Column::ContactId.eq(contact_id.as_str()));
     }
-    let total = query.clone().count(conn).await?;
+    let txn = tenancy::begin(state, viewer, conn).await?;
+    let total = query.clone().count(&txn).await?;
     if let Some(after) = &page.after {
         query = query.filter(invoices::Column::Id.lt(after.id.clone()));
     }
     let rows = query
         .order_by_desc(invoices::Column::Id)
         .limit(page.fetch_limit())
-        .all(conn)
+        .all(&txn)
         .await?;
+    txn.commit().await?;
     Ok(Page::from_overfetch(rows, &page, total))
 }

@@ -17,6 +17,7 @@ fn money_of(invoice: &invoices::Model) -> rules::Money {
     rules::Money {
         status: invoice.status,
         total: invoice.total_cents,
+        deposit: invoice.deposit_cents.unwrap_or(0),
         paid: invoice.paid_cents,
         refunded: invoice.refunded_cents,
     }
@@ -53,7 +54,8 @@ fn changed_meanwhile() -> ApiError {
 /// What the event log says of a move.
 struct Logged<'a> {
     action: &'a str,
-    actor: Option<&'a str>,
+    /// who moves it: the actor in the log, and the scope of the transaction
+    by: &'a Viewer,
     amount: Option<i64>,
     note: Option<&'a str>,
 }
@@ -78,7 +80,7 @@ async fn persist(
     change: Logged<'_>,
 ) -> ApiResult<invoices::Model> {
     let now = state.now();
-    let txn = state.db.writer.begin().await?;
+    let txn = tenancy::begin(state, change.by, &state.db.writer).await?;
     let mut update = invoices::Entity::update_many()
         .col_expr(invoices::Column::Status, Expr::value(moved.status))
         .col_expr(invoices::Column::PaidCents, Expr::value(moved.paid))
@@ -108,7 +110,7 @@ async fn persist(
             action: change.action,
             from: Some(invoice.status),
             to: moved.status,
-            actor: change.actor,
+            actor: change.by.id(),
             amount: change.amount,
             note: change.note,
         },
@@ -223,7 +225,7 @@ pub async fn mark_paid(
         ],
         Logged {
             action: "mark_paid",
-            actor: Some(&user_id),
+            by: viewer,
             amount: None,
             note: Some(&format!("{method}: {reference}")),
         },
@@ -279,7 +281,7 @@ pub async fn confirm_payment(
         ],
         Logged {
             action: "confirm_payment",
-            actor: user_id.as_deref(),
+            by: viewer,
             amount: Some(balance),
             note: Some(&method),
         },
@@ -322,7 +324,7 @@ pub async fn record_payment(
         Vec::new(),
         Logged {
             action: "record_payment",
-            actor: user_id.as_deref(),
+            by: viewer,
             amount: Some(amount),
             note: Some(&method),
         },
@@ -355,7 +357,7 @@ pub async fn refund(
         Vec::new(),
         Logged {
             action: "refund",
-            actor: viewer.id(),
+            by: viewer,
             amount: Some(amount),
             note: Some(&reason),
         },
@@ -384,7 +386,7 @@ pub async fn void(
         vec![(invoices::Column::VoidedAt, Expr::value(now))],
         Logged {
             action: "void",
-            actor: viewer.id(),
+            by: viewer,
             amount: None,
             note: None,
         },
@@ -433,7 +435,7 @@ async fn set_deleted(
     at: Option<DateTime<Utc>>,
 ) -> ApiResult<invoices::Model> {
     let now = state.now();
-    let txn = state.db.writer.begin().await?;
+    let txn = tenancy::begin(state, viewer, &state.db.writer).await?;
     let moved = invoices::Entity::update_many()
         .col_expr(invoices::Column::DeletedAt, Expr::value(at))
         .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
