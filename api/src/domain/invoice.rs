@@ -170,8 +170,21 @@ pub use entity::invoices::InvoiceStatus;
 pub struct Money {
     pub status: InvoiceStatus,
     pub total: i64,
+    /// the deposit asked for up front (0 for none): the first payments must reach it together
+    pub deposit: i64,
     pub paid: i64,
     pub refunded: i64,
+}
+
+/// What is still to be paid: the rest of the total while the invoice is open for payment
+/// (DRAFT, SENT, PENDING_CONFIRMATION), nothing once it is settled or closed.
+pub fn balance(status: InvoiceStatus, total: i64, paid: i64) -> i64 {
+    match status {
+        InvoiceStatus::Draft | InvoiceStatus::Sent | InvoiceStatus::PendingConfirmation => {
+            total - paid
+        }
+        _ => 0,
+    }
 }
 
 /// What a payment move leads to.
@@ -224,6 +237,12 @@ pub fn record_payment(m: Money, amount: i64) -> Result<Moved, Refused> {
         )));
     }
     let paid = m.paid + amount;
+    if paid < m.deposit {
+        return Err(Refused::Amount(format!(
+            "the deposit comes first: at least {} is needed to reach it",
+            m.deposit - m.paid
+        )));
+    }
     Ok(Moved {
         status: if paid == m.total {
             InvoiceStatus::Paid
@@ -254,7 +273,9 @@ pub fn confirm(m: Money) -> Result<(Moved, i64), Refused> {
     ))
 }
 
-/// A refund of `amount`: never beyond what was paid and not yet refunded.
+/// A refund of `amount`: never beyond what was paid and not yet refunded. A settled invoice
+/// is refunded in parts or whole; an open one that was paid in part is refunded whole, which
+/// closes it (REFUNDED): a part refund would leave it open with money both owed and returned.
 pub fn refund(m: Money, amount: i64) -> Result<Moved, Refused> {
     let settled = matches!(
         m.status,
@@ -268,6 +289,12 @@ pub fn refund(m: Money, amount: i64) -> Result<Moved, Refused> {
     if amount < 1 || amount > refundable {
         return Err(Refused::Amount(format!(
             "the refund must be 1 to what was paid and not refunded ({refundable})"
+        )));
+    }
+    if part_paid && amount != refundable {
+        return Err(Refused::Amount(format!(
+            "an invoice paid in part is refunded whole ({refundable}), which closes it; \
+             settle it first to refund a part"
         )));
     }
     let refunded = m.refunded + amount;
@@ -316,6 +343,7 @@ mod tests {
         Money {
             status,
             total,
+            deposit: 0,
             paid,
             refunded,
         }
@@ -369,13 +397,32 @@ mod tests {
             refund(at(InvoiceStatus::Sent, 100, 0, 0), 1),
             Err(Refused::State(_))
         ));
-        // A deposit paid on a SENT invoice can be refunded.
-        assert_eq!(
-            refund(at(InvoiceStatus::Sent, 100, 30, 0), 30)
-                .expect("deposit")
-                .status,
-            InvoiceStatus::Refunded
-        );
+        // A deposit paid on a SENT invoice is refunded whole, closing it with nothing owed.
+        let closed = refund(at(InvoiceStatus::Sent, 100, 30, 0), 30).expect("deposit");
+        assert_eq!(closed.status, InvoiceStatus::Refunded);
+        assert_eq!(balance(closed.status, 100, closed.paid), 0);
+        assert!(matches!(
+            refund(at(InvoiceStatus::Sent, 100, 30, 0), 10),
+            Err(Refused::Amount(_))
+        ));
+    }
+
+    #[test]
+    fn a_deposit_is_paid_first_and_the_balance_is_what_an_open_invoice_still_asks() {
+        let sent = Money {
+            deposit: 40,
+            ..at(InvoiceStatus::Sent, 100, 0, 0)
+        };
+        assert!(matches!(record_payment(sent, 39), Err(Refused::Amount(_))));
+        let first = record_payment(sent, 40).expect("the deposit");
+        let after = Money {
+            paid: first.paid,
+            ..sent
+        };
+        assert_eq!(record_payment(after, 1).expect("then any part").paid, 41);
+        assert_eq!(balance(InvoiceStatus::Sent, 100, 40), 60);
+        assert_eq!(balance(InvoiceStatus::Void, 100, 0), 0);
+        assert_eq!(balance(InvoiceStatus::PartiallyRefunded, 100, 100), 0);
     }
 
     #[test]

@@ -53,14 +53,17 @@ impl Invoice {
     }
     /// the tenant's contact record; for its members and admins only
     async fn contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Contact>> {
-        let Some(id) = &self.0.contact_id else {
+        use crate::services::contacts::{access_of, may_read};
+        let (Some(id), Some(user_id)) = (&self.0.contact_id, ctx.viewer().id()) else {
             return Ok(None);
         };
-        Ok(
-            crate::services::contacts::for_viewer(ctx.state()?, ctx.viewer(), id)
-                .await?
-                .map(Contact),
-        )
+        let loaders = ctx.loaders()?;
+        let membership = (self.0.tenant_id.clone(), user_id.to_owned());
+        let member = loaders.memberships.load_one(membership);
+        let contact = loaders.contacts.load_one(id.clone());
+        let (member, contact) = futures_util::try_join!(member, contact).map_err(loader_error)?;
+        let access = access_of(ctx.viewer(), member.is_some());
+        Ok(contact.filter(|c| may_read(access, c)).map(Contact))
     }
     /// the marketplace user the invoice is addressed to
     async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -101,9 +104,14 @@ impl Invoice {
     async fn deposit(&self) -> Option<Money> {
         self.0.deposit_cents.map(|c| self.money(c))
     }
-    /// what is still to be paid
+    /// what is still to be paid: the rest of the total while the invoice is open for payment,
+    /// zero once it is paid, refunded or void
     async fn balance(&self) -> Money {
-        self.money(self.0.total_cents - self.0.paid_cents)
+        self.money(crate::domain::invoice::balance(
+            self.0.status,
+            self.0.total_cents,
+            self.0.paid_cents,
+        ))
     }
     async fn refunded(&self) -> Money {
         self.money(self.0.refunded_cents)

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    chargebacks, deliveries, disputes, invoice_events, invoice_line_items, invoices, listings,
-    message_threads, order_events, orders, payments, providers, reviews, tenants, users,
+    chargebacks, contacts, deliveries, disputes, invoice_events, invoice_line_items, invoices,
+    listings, message_threads, order_events, orders, payments, providers, reviews, tenant_members,
+    tenants, users,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -38,9 +39,17 @@ pub struct Loaders {
     pub invoice_payments: DataLoader<InvoicePaymentsLoader, HashMapCache>,
     /// an invoice's event log, oldest first
     pub invoice_events: DataLoader<InvoiceEventsLoader, HashMapCache>,
+    /// contacts by id
+    pub contacts: DataLoader<ContactLoader, HashMapCache>,
+    /// (tenant, user) pairs that are memberships
+    pub memberships: DataLoader<MembershipLoader, HashMapCache>,
 }
 
-fn cached<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
+fn cached<K, T>(loader: T) -> DataLoader<T, HashMapCache>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
@@ -65,6 +74,8 @@ impl Loaders {
             invoice_lines: cached(InvoiceLinesLoader { db: db.clone() }),
             invoice_payments: cached(InvoicePaymentsLoader { db: db.clone() }),
             invoice_events: cached(InvoiceEventsLoader { db: db.clone() }),
+            contacts: cached(ContactLoader { db: db.clone() }),
+            memberships: cached(MembershipLoader { db: db.clone() }),
         }
     }
 
@@ -88,6 +99,8 @@ impl Loaders {
         loaders.invoice_lines.enable_all_cache(false);
         loaders.invoice_payments.enable_all_cache(false);
         loaders.invoice_events.enable_all_cache(false);
+        loaders.contacts.enable_all_cache(false);
+        loaders.memberships.enable_all_cache(false);
         loaders
     }
 }
@@ -127,6 +140,34 @@ loader_by!(OrderLoader, orders, Id, id);
 loader_by!(ReviewByOrderLoader, reviews, OrderId, order_id);
 loader_by!(ThreadLoader, message_threads, Id, id);
 loader_by!(ChargebackByOrderLoader, chargebacks, OrderId, order_id);
+loader_by!(ContactLoader, contacts, Id, id);
+
+/// Memberships by (tenant, user): a pair is in the answer when the user is a member.
+pub struct MembershipLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<(String, String)> for MembershipLoader {
+    type Value = ();
+    type Error = Arc<sea_orm::DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<HashMap<(String, String), ()>, Self::Error> {
+        let rows = tenant_members::Entity::find()
+            .filter(tenant_members::Column::TenantId.is_in(keys.iter().map(|k| k.0.clone())))
+            .filter(tenant_members::Column::UserId.is_in(keys.iter().map(|k| k.1.clone())))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows
+            .into_iter()
+            .map(|m| ((m.tenant_id, m.user_id), ()))
+            .filter(|(pair, _)| keys.contains(pair))
+            .collect())
+    }
+}
 
 /// Invoices by the order they bill (`order_id` is optional on invoices).
 pub struct InvoiceByOrderLoader {

@@ -1316,3 +1316,316 @@ async fn nobody_outside_the_tenant_reads_or_moves_its_invoices() {
         "four of the book's own and the order's"
     );
 }
+
+/// PostgreSQL's row security behind the services: a transaction in the tenant role sees and
+/// changes only the books its settings name, sees nothing without them, and leaves nothing on
+/// the pooled connection. Two books are made through the API (whose own scoped transactions
+/// must pass the policies); the second line is then probed with SQL as a buggy service would.
+#[tokio::test]
+async fn row_security_confines_a_tenant_scoped_transaction_to_its_books() {
+    use sqlx::{Connection, Row};
+    let app = spawn_app().await;
+    if !app.uses_postgres() {
+        return;
+    }
+    assert!(app.state.db.tenant_rls(), "the policies are in place");
+    let admin = app.register_admin().await;
+    let a = manual_seller(&app, &admin, "rls-a@example.com").await;
+    let b = manual_seller(&app, &admin, "rls-b@example.com").await;
+    let client = app.register("rls-client@example.com", "Rls Client").await;
+    let mut invoices = Vec::new();
+    for seller in [&a, &b] {
+        let contact = id_of(
+            &create(
+                &app,
+                &seller.session,
+                &seller.tenant_id,
+                json!({ "name": "Client" }),
+            )
+            .await,
+        );
+        let made = create_invoice(
+            &app,
+            &seller.session,
+            json!({ "tenantId": seller.tenant_id, "contactId": contact, "lineItems": [line("Work", 1, "700")] }),
+        )
+        .await;
+        assert_eq!(made["userErrors"], json!([]), "{made}");
+        let id = made["invoice"]["id"].as_str().expect("invoice").to_owned();
+        issue_invoice(&app, &seller.session, &id).await;
+        invoices.push(id);
+    }
+    // The client's own invoice (a contact standing for a marketplace user, made by an order)
+    // passes the client branch of the policy when the client marks it paid.
+    let listing = app.listing(&b, json!({ "priceCents": "5000" })).await;
+    app.gql(
+        Some(&client.access_token),
+        "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { userErrors { code } } }",
+        json!({ "l": listing }),
+    )
+    .await;
+    let page = app
+        .gql(
+            Some(&b.session.access_token),
+            "query($id: ID!) { node(id: $id) { ... on Tenant { contacts { nodes { id marketplaceUser { id } } } } } }",
+            json!({ "id": b.tenant_id }),
+        )
+        .await;
+    let known = page["node"]["contacts"]["nodes"]
+        .as_array()
+        .and_then(|nodes| {
+            nodes
+                .iter()
+                .find(|n| n["marketplaceUser"]["id"] == client.id.as_str())
+        })
+        .and_then(|n| n["id"].as_str())
+        .expect("the order made a contact for the client")
+        .to_owned();
+    let made = create_invoice(
+        &app,
+        &b.session,
+        json!({ "tenantId": b.tenant_id, "contactId": known, "lineItems": [line("Work", 1, "900")] }),
+    )
+    .await;
+    let id = made["invoice"]["id"].as_str().expect("invoice").to_owned();
+    issue_invoice(&app, &b.session, &id).await;
+    let marked = invoice_move(
+        &app,
+        &client,
+        "markInvoicePaid",
+        json!({ "invoiceId": id, "method": "wire", "reference": "R-1" }),
+    )
+    .await;
+    assert_eq!(
+        marked["invoice"]["status"], "PENDING_CONFIRMATION",
+        "{marked}"
+    );
+
+    let mut conn = sqlx::PgConnection::connect(&app.settings.database_url)
+        .await
+        .expect("connect");
+    // Scoped to tenant A: B's rows are invisible, and writes to them change nothing or fail.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_ids', $1, true)")
+        .bind(&a.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    sqlx::query("SET LOCAL ROLE marketplace_tenant")
+        .execute(&mut *tx)
+        .await
+        .expect("role");
+    let seen: Vec<String> = sqlx::query("SELECT tenant_id FROM invoices")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("invoices")
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+    assert_eq!(seen, vec![a.tenant_id.clone()]);
+    for table in ["contacts", "invoice_counters"] {
+        let other: i64 = sqlx::query(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = $1"
+        ))
+        .bind(&b.tenant_id)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count")
+        .get(0);
+        assert_eq!(other, 0, "{table} of B seen from A");
+    }
+    for table in ["invoice_line_items", "invoice_events"] {
+        let other: i64 = sqlx::query(&format!(
+            "SELECT count(*) FROM {table} WHERE invoice_id = $1"
+        ))
+        .bind(&invoices[1])
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count")
+        .get(0);
+        assert_eq!(other, 0, "{table} of B's invoice seen from A");
+    }
+    let changed = sqlx::query("UPDATE invoices SET paid_cents = 700 WHERE id = $1")
+        .bind(&invoices[1])
+        .execute(&mut *tx)
+        .await
+        .expect("update")
+        .rows_affected();
+    assert_eq!(changed, 0, "B's invoice changed from A");
+    let own = sqlx::query("UPDATE invoices SET updated_at = updated_at WHERE id = $1")
+        .bind(&invoices[0])
+        .execute(&mut *tx)
+        .await
+        .expect("update")
+        .rows_affected();
+    assert_eq!(own, 1, "A's own invoice");
+    let planted = sqlx::query(
+        "INSERT INTO invoice_events (id, invoice_id, action, to_status, occurred_at) \
+         VALUES ('ievt_planted', $1, 'refund', 'REFUNDED', now())",
+    )
+    .bind(&invoices[1])
+    .execute(&mut *tx)
+    .await
+    .expect_err("an event planted on B's invoice");
+    assert!(
+        planted.to_string().contains("row-level security"),
+        "{planted}"
+    );
+    tx.rollback().await.expect("rollback");
+
+    // The tenant role without settings sees nothing at all.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SET LOCAL ROLE marketplace_tenant")
+        .execute(&mut *tx)
+        .await
+        .expect("role");
+    for table in ["invoices", "contacts", "payments", "invoice_events"] {
+        let n: i64 = sqlx::query(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut *tx)
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(n, 0, "{table} without a scope");
+    }
+    tx.commit().await.expect("commit");
+
+    // Nothing stays on the connection: the next transaction is the connecting user again.
+    let (user, scope): (String, Option<String>) =
+        sqlx::query_as("SELECT current_user::text, current_setting('app.tenant_ids', true)")
+            .fetch_one(&mut conn)
+            .await
+            .expect("after");
+    assert_eq!(user, "postgres");
+    assert!(scope.unwrap_or_default().is_empty());
+    let all: i64 = sqlx::query("SELECT count(*) FROM invoices")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count")
+        .get(0);
+    assert!(all >= 2, "the unscoped connection sees every book: {all}");
+
+    // B's books are untouched.
+    let b_invoice = stored_invoice(&app, &invoices[1]).await;
+    assert_eq!(b_invoice.paid_cents, 0);
+}
+
+#[tokio::test]
+async fn a_deposit_comes_first_and_an_open_invoice_paid_in_part_is_refunded_whole() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "deposit@example.com").await;
+    let me = &seller.session;
+    let tenant = seller.tenant_id.clone();
+    let contact = id_of(&create(&app, me, &tenant, json!({ "name": "Deposit Payer" })).await);
+    let made = create_invoice(
+        &app,
+        me,
+        json!({ "tenantId": tenant, "contactId": contact, "depositCents": "4000", "lineItems": [line("Work", 1, "10000")] }),
+    )
+    .await;
+    let id = made["invoice"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(made["invoice"]["deposit"]["cents"], "4000");
+    issue_invoice(&app, me, &id).await;
+    let pay = |amount: &str| json!({ "invoiceId": id, "amountCents": amount, "method": "wire" });
+
+    // Below the deposit: refused on the amount, nothing recorded.
+    let short = invoice_move(&app, me, "recordPayment", pay("3999")).await;
+    assert_eq!(error_codes(&short), vec!["INVALID"], "{short}");
+    assert!(short["userErrors"][0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("deposit")));
+    assert_eq!(stored_invoice(&app, &id).await.paid_cents, 0);
+    let deposit = invoice_move(&app, me, "recordPayment", pay("4000")).await;
+    assert_eq!(deposit["userErrors"], json!([]), "{deposit}");
+    assert_eq!(deposit["invoice"]["balance"]["cents"], "6000");
+    assert_eq!(contact_totals(&app, &contact).await, (0, 4000));
+
+    // Open and paid in part: a part refund is refused; the whole of it closes the invoice,
+    // which then owes nothing and takes no payment.
+    let refund =
+        |amount: &str| json!({ "invoiceId": id, "amountCents": amount, "reason": "Cancelled" });
+    let part = invoice_move(&app, me, "refundInvoice", refund("1000")).await;
+    assert_eq!(error_codes(&part), vec!["INVALID"], "{part}");
+    assert_eq!(stored_invoice(&app, &id).await.refunded_cents, 0);
+    let whole = invoice_move(&app, me, "refundInvoice", refund("4000")).await;
+    assert_eq!(whole["userErrors"], json!([]), "{whole}");
+    assert_eq!(whole["invoice"]["status"], "REFUNDED");
+    assert_eq!(whole["invoice"]["balance"]["cents"], "0");
+    assert_eq!(whole["invoice"]["refunded"]["cents"], "4000");
+    assert_eq!(contact_totals(&app, &contact).await, (0, 0));
+    assert_eq!(
+        error_codes(&invoice_move(&app, me, "recordPayment", pay("6000")).await),
+        vec!["INVALID_STATE"]
+    );
+
+    // A void invoice owes nothing either.
+    let void = create_invoice(
+        &app,
+        me,
+        json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line("Maybe", 1, "500")] }),
+    )
+    .await["invoice"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let voided = invoice_move(&app, me, "voidInvoice", json!({ "invoiceId": void })).await;
+    assert_eq!(voided["invoice"]["status"], "VOID");
+    assert_eq!(voided["invoice"]["balance"]["cents"], "0");
+}
+
+/// A page of invoices with their contact, client, lines, payments and log costs the same SQL
+/// statements for one invoice as for four.
+#[tokio::test]
+async fn a_page_of_invoices_costs_the_same_statements_for_1_and_4() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "n1-invoices@example.com").await;
+    let me = &seller.session;
+    let tenant = seller.tenant_id.clone();
+    for n in 0..4 {
+        let contact =
+            id_of(&create(&app, me, &tenant, json!({ "name": format!("Client {n}") })).await);
+        let made = create_invoice(
+            &app,
+            me,
+            json!({ "tenantId": tenant, "contactId": contact, "lineItems": [line("A", 1, "100"), line("B", 2, "50")] }),
+        )
+        .await;
+        let id = made["invoice"]["id"].as_str().expect("id").to_owned();
+        issue_invoice(&app, me, &id).await;
+        invoice_move(
+            &app,
+            me,
+            "recordPayment",
+            json!({ "invoiceId": id, "amountCents": "50", "method": "cash" }),
+        )
+        .await;
+    }
+    let query = "query($t: ID!, $n: Int) { invoices(filter: { tenantId: $t }, first: $n) { nodes { id contact { id name } client { id } tenant { id } lineItems { total { cents } } payments { id } events { action } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 4] {
+        let (_, body) = app
+            .post(
+                Some(&me.access_token),
+                query,
+                json!({ "t": tenant, "n": n }),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let nodes = body["data"]["invoices"]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), n);
+        assert!(
+            nodes.iter().all(|i| i["contact"]["name"].is_string()),
+            "{body}"
+        );
+        counts.push(
+            body["extensions"]["sqlStatements"]
+                .as_u64()
+                .expect("sqlStatements"),
+        );
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 1 and 4 invoices: {counts:?}"
+    );
+}
