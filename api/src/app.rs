@@ -393,7 +393,26 @@ async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) ->
             }
         }
     }
-    GraphQLResponse::from(response).into_response()
+    let refused_by_limit = match &response {
+        BatchResponse::Single(resp) => refused_by_a_limit(resp),
+        BatchResponse::Batch(_) => false,
+    };
+    let mut http = GraphQLResponse::from(response).into_response();
+    if refused_by_limit {
+        *http.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    http
+}
+
+/// True when a limit (depth, aliases, cost, …) refused the operation before it ran: the request
+/// itself is at fault, so it answers 400 whatever the client accepts.
+fn refused_by_a_limit(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .is_some_and(|ext| ext.get("limit").is_some())
+        })
 }
 
 async fn graphql_post(

@@ -333,6 +333,7 @@ impl ExtensionFactory for RequestLimits {
         Arc::new(LimitsExtension {
             introspection: self.introspection,
             operation_name: Mutex::new(None),
+            cost: Mutex::new(None),
         })
     }
 }
@@ -340,6 +341,8 @@ impl ExtensionFactory for RequestLimits {
 struct LimitsExtension {
     introspection: bool,
     operation_name: Mutex<Option<String>>,
+    /// The operation's static cost, once it is parsed.
+    cost: Mutex<Option<u64>>,
 }
 
 #[async_trait::async_trait]
@@ -348,6 +351,14 @@ impl Extension for LimitsExtension {
         let mut response = next.run(ctx).await;
         for error in response.errors.iter_mut().filter(|e| !has_code(e)) {
             set_code(error, code_for_uncoded_error(error));
+        }
+        if let Some(cost) = self.cost.lock().ok().and_then(|c| *c) {
+            let mut report = async_graphql::indexmap::IndexMap::new();
+            report.insert(Name::new("requestedQueryCost"), Value::from(cost));
+            report.insert(Name::new("maxCost"), Value::from(super::cost::MAX_COST));
+            response
+                .extensions
+                .insert("cost".to_owned(), Value::Object(report));
         }
         response
     }
@@ -389,6 +400,22 @@ impl Extension for LimitsExtension {
                 ));
             }
             check(&m).map_err(Exceeded::into_error)?;
+            let cost = super::cost::cost(&doc, &operation.selection_set.node, variables);
+            if let Ok(mut slot) = self.cost.lock() {
+                *slot = Some(cost);
+            }
+            if cost > super::cost::MAX_COST {
+                return Err(Exceeded {
+                    limit: "cost",
+                    max: super::cost::MAX_COST as usize,
+                    actual: usize::try_from(cost).unwrap_or(usize::MAX),
+                    message: format!(
+                        "query costs {cost}, at most {}: ask for smaller pages (`first`) or fewer nested connections",
+                        super::cost::MAX_COST
+                    ),
+                }
+                .into_error());
+            }
         }
         Ok(doc)
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod connection;
 pub mod contacts;
+pub mod cost;
 pub mod disputes;
 pub mod errors;
 pub mod files;

@@ -296,7 +296,7 @@ async fn introspection_deeper_than_any_client_sends_is_refused_with_a_code() {
     let (_, ok) = app.post(None, &of_type_chain(limit), json!({})).await;
     assert!(ok.get("errors").is_none(), "{ok}");
     let (status, deep) = app.post(None, &of_type_chain(limit + 1), json!({})).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 400, "a limit answers 400");
     assert!(deep["data"].is_null(), "{deep}");
     assert_eq!(top_level_code(&deep), "GRAPHQL_VALIDATION_FAILED", "{deep}");
     assert_eq!(
@@ -324,10 +324,10 @@ async fn introspection_deeper_than_any_client_sends_is_refused_with_a_code() {
     );
 }
 
-/// `listings { nodes { provider { listings { nodes { provider … } } } } }` to `depth` levels of
-/// the operation's own fields.
+/// `listings(first: 1) { nodes { provider { listings(first: 1) { nodes { provider … } } } } }`
+/// to `depth` levels of the operation's own fields (pages of one keep it within the cost limit).
 fn own_fields(depth: usize) -> String {
-    let path = ["listings", "nodes", "provider"];
+    let path = ["listings(first: 1)", "nodes", "provider"];
     let mut q = String::from("id");
     for level in (1..depth).rev() {
         q = format!("{} {{ {q} }}", path[(level - 1) % 3]);
@@ -435,4 +435,65 @@ async fn every_refusal_before_execution_carries_a_code() {
         .expect("request");
     let body: Value = unknown_operation.json().await.expect("json");
     assert_eq!(top_level_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+}
+
+/// Finding 1 of the hardening issue: 243 bytes of nested pages took 9.4 s, 10 CPU-s and 485 MB.
+/// Its cost (50,402 by hand) is refused before anything runs; an operation costing exactly the
+/// limit runs and reports its cost, one point more is refused.
+#[tokio::test]
+async fn operations_are_costed_before_they_run_and_refused_past_a_thousand() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let finding = "{ listings(first:100){ nodes{ provider{ listings(first:100){ nodes{ provider{ listings(first:1){ nodes { id } } } } } } } } }";
+    let (status, refused) = app.post(None, finding, json!({})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(top_level_code(&refused), "GRAPHQL_VALIDATION_FAILED");
+    let ext = &refused["errors"][0]["extensions"];
+    assert_eq!(
+        (
+            ext["limit"].clone(),
+            ext["actual"].clone(),
+            ext["max"].clone()
+        ),
+        (json!("cost"), json!(50_402), json!(1000))
+    );
+    assert!(
+        matches!(
+            refused["extensions"]["sqlStatements"].as_u64(),
+            None | Some(0)
+        ),
+        "no statement ran: {refused}"
+    );
+
+    // 4 × (2 + 100 × 2) + (2 + 95 × 2) = 1,000.
+    let page = |alias: &str, n: u32| {
+        format!("{alias}: listings(first: {n}) {{ nodes {{ provider {{ id }} }} }}")
+    };
+    let at_limit = format!(
+        "{{ {} {} {} {} {} }}",
+        page("a", 100),
+        page("b", 100),
+        page("c", 100),
+        page("d", 100),
+        page("e", 95)
+    );
+    let (status, ok) = app.post(None, &at_limit, json!({})).await;
+    assert_eq!(status, 200, "{ok}");
+    assert!(ok.get("errors").is_none(), "{ok}");
+    assert_eq!(ok["extensions"]["cost"]["requestedQueryCost"], 1000);
+    assert_eq!(ok["extensions"]["cost"]["maxCost"], 1000);
+    let past = at_limit.replacen('{', "{ viewer { id } ", 1);
+    let (status, over) = app.post(None, &past, json!({})).await;
+    assert_eq!(status, 400, "{over}");
+    assert_eq!(over["errors"][0]["extensions"]["actual"], 1001, "{over}");
+
+    // Page sizes given as variables count, and `nodes(ids:)` costs one object per id.
+    let query = "query($n: Int, $ids: [ID!]!) { listings(first: $n) { nodes { id } } nodes(ids: $ids) { id } }";
+    let (_, ok) = app
+        .post(None, query, json!({ "n": 7, "ids": ["a", "b", "c"] }))
+        .await;
+    assert_eq!(
+        ok["extensions"]["cost"]["requestedQueryCost"],
+        2 + 7 + 3,
+        "{ok}"
+    );
 }
