@@ -1525,7 +1525,11 @@ async fn a_deposit_comes_first_and_an_open_invoice_paid_in_part_is_refunded_whol
     .await;
     let id = made["invoice"]["id"].as_str().expect("id").to_owned();
     assert_eq!(made["invoice"]["deposit"]["cents"], "4000");
+    // A typed-in contact is first contacted when the first invoice to it is issued.
+    assert!(stored(&app, &contact).await.first_contacted_at.is_none());
     issue_invoice(&app, me, &id).await;
+    let first = stored(&app, &contact).await.first_contacted_at;
+    assert!(first.is_some());
     let pay = |amount: &str| json!({ "invoiceId": id, "amountCents": amount, "method": "wire" });
 
     // Below the deposit: refused on the amount, nothing recorded.
@@ -1568,9 +1572,12 @@ async fn a_deposit_comes_first_and_an_open_invoice_paid_in_part_is_refunded_whol
         .as_str()
         .expect("id")
         .to_owned();
+    issue_invoice(&app, me, &void).await;
     let voided = invoice_move(&app, me, "voidInvoice", json!({ "invoiceId": void })).await;
     assert_eq!(voided["invoice"]["status"], "VOID");
     assert_eq!(voided["invoice"]["balance"]["cents"], "0");
+    // Later invoices leave the first contact's date alone.
+    assert_eq!(stored(&app, &contact).await.first_contacted_at, first);
 }
 
 /// A page of invoices with their contact, client, lines, payments and log costs the same SQL

@@ -279,6 +279,16 @@ pub async fn issue(
             "only a DRAFT invoice can be issued",
         )));
     }
+    // Issuing is the book reaching out to its contact: the first time dates the relationship
+    // of a contact a member typed in (a marketplace contact has its first order's date).
+    if let Some(contact_id) = &invoice.contact_id {
+        contacts::Entity::update_many()
+            .col_expr(contacts::Column::FirstContactedAt, Expr::value(now))
+            .filter(contacts::Column::Id.eq(contact_id.as_str()))
+            .filter(contacts::Column::FirstContactedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
     log_change(
         &txn,
         &invoice.id,
