@@ -49,7 +49,10 @@ async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'marketplace-bench-'));
   const serverArgs = ['serve', '--bind-addr', `127.0.0.1:${port}`, '--data-dir', dataDir,
     '--jwt-secret', 'bench-secret-0123456789abcdef0123456789', '--admin-emails', ADMIN,
-    '--jobs-interval-secs', '0', '--log-format', 'json', '--access-token-ttl-secs', '3600'];
+    '--jobs-interval-secs', '0', '--log-format', 'json', '--access-token-ttl-secs', '3600',
+    // The load generator is one address making thousands of calls: budgets are not measured here.
+    '--query-budget', '100000000', '--query-budget-restore-per-sec', '100000000',
+    '--auth-attempts-per-ip-per-min', '1000000', '--auth-attempts-per-email-per-min', '1000000'];
   if (process.env.DATABASE_URL) serverArgs.push('--database-url', process.env.DATABASE_URL);
   const child = spawn(BIN, serverArgs, { env: { ...process.env, RUST_LOG: 'error' }, stdio: 'ignore' });
   const base = `http://127.0.0.1:${port}`;

@@ -10,7 +10,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -102,7 +102,10 @@ impl Application {
         if let Some(interval) = self.state.settings.jobs_interval {
             crate::jobs::spawn(self.state.clone(), interval);
         }
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
             .await
     }
@@ -357,7 +360,12 @@ pub(crate) fn tag_internal_errors(
     }
 }
 
-async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) -> Response {
+async fn execute(
+    state: &HttpState,
+    headers: &HeaderMap,
+    peer: std::net::SocketAddr,
+    batch: BatchRequest,
+) -> Response {
     let request_id = request_id(headers);
     let viewer = match viewer_from_headers(&state.app, headers).await {
         Ok(viewer) => viewer,
@@ -374,7 +382,7 @@ async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) ->
         }
     }
     let loaders = Arc::new(Loaders::new(&state.app.db.reader));
-    let batch = batch.data(viewer).data(loaders);
+    let batch = batch.data(viewer).data(loaders).data(ClientIp(peer.ip()));
     let counter = &state.app.db.statements;
     let before = counter.load(std::sync::atomic::Ordering::Relaxed);
     let mut response = state.schema.execute_batch(batch).await;
@@ -397,11 +405,42 @@ async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) ->
         BatchResponse::Single(resp) => refused_by_a_limit(resp),
         BatchResponse::Batch(_) => false,
     };
+    let throttled = match &response {
+        BatchResponse::Single(resp) => throttled_for(resp),
+        BatchResponse::Batch(resps) => resps.iter().find_map(throttled_for),
+    };
     let mut http = GraphQLResponse::from(response).into_response();
-    if refused_by_limit {
+    if let Some(wait_ms) = throttled {
+        *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        let secs = (wait_ms + 999) / 1000;
+        if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            http.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    } else if refused_by_limit {
         *http.status_mut() = StatusCode::BAD_REQUEST;
     }
     http
+}
+
+/// The client's address, for the budgets of anonymous callers and the login limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The wait of an operation refused for its budget (THROTTLED), in ms.
+fn throttled_for(response: &async_graphql::Response) -> Option<i64> {
+    if response.data != async_graphql::Value::Null {
+        return None;
+    }
+    response.errors.iter().find_map(|e| {
+        let ext = e.extensions.as_ref()?;
+        if ext.get("code")? != &async_graphql::Value::from(crate::graphql::cost::THROTTLED) {
+            return None;
+        }
+        match ext.get("retryAfterMs")? {
+            async_graphql::Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    })
 }
 
 /// True when a limit (depth, aliases, cost, …) refused the operation before it ran: the request
@@ -417,16 +456,18 @@ fn refused_by_a_limit(response: &async_graphql::Response) -> bool {
 
 async fn graphql_post(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     request: GraphQLBatchRequest,
 ) -> Response {
-    execute(&state, &headers, request.into_inner()).await
+    execute(&state, &headers, peer, request.into_inner()).await
 }
 
 /// GET /graphql: a websocket upgrade for subscriptions, a query in the query string, or
 /// GraphiQL for a browser.
 async fn graphql_get(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -458,7 +499,7 @@ async fn graphql_get(
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        return execute(&state, &headers, BatchRequest::Single(request)).await;
+        return execute(&state, &headers, peer, BatchRequest::Single(request)).await;
     }
     if !state.app.settings.graphiql {
         return error_response(

@@ -137,6 +137,19 @@ pub struct RawSettings {
     /// Seconds between server pings on a websocket.
     #[arg(long, env = "WS_PING_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub ws_ping_secs: u64,
+    /// Query-cost points each user (each IP address when anonymous) may hold; an operation
+    /// takes its cost, and one that finds too few is THROTTLED with the wait.
+    #[arg(long, env = "QUERY_BUDGET", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1000..=100_000_000), global = true)]
+    pub query_budget: u32,
+    /// Query-cost points restored per second.
+    #[arg(long, env = "QUERY_BUDGET_RESTORE_PER_SEC", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000_000), global = true)]
+    pub query_budget_restore_per_sec: u32,
+    /// `login` and `register` attempts one IP address may make per minute.
+    #[arg(long, env = "AUTH_ATTEMPTS_PER_IP_PER_MIN", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub auth_attempts_per_ip_per_min: u32,
+    /// `login` and `register` attempts on one email address per minute.
+    #[arg(long, env = "AUTH_ATTEMPTS_PER_EMAIL_PER_MIN", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub auth_attempts_per_email_per_min: u32,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +190,10 @@ pub struct Settings {
     pub jobs_interval: Option<Duration>,
     pub subscriber_buffer: usize,
     pub ws_ping_interval: Duration,
+    pub query_budget: u32,
+    pub query_budget_restore_per_sec: u32,
+    pub auth_attempts_per_ip_per_min: u32,
+    pub auth_attempts_per_email_per_min: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -260,6 +277,10 @@ impl Settings {
                 .then(|| Duration::from_secs(raw.jobs_interval_secs)),
             subscriber_buffer: raw.subscriber_buffer as usize,
             ws_ping_interval: Duration::from_secs(raw.ws_ping_secs),
+            query_budget: raw.query_budget,
+            query_budget_restore_per_sec: raw.query_budget_restore_per_sec,
+            auth_attempts_per_ip_per_min: raw.auth_attempts_per_ip_per_min,
+            auth_attempts_per_email_per_min: raw.auth_attempts_per_email_per_min,
         })
     }
 

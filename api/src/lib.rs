@@ -22,6 +22,7 @@ pub mod services;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod throttle;
 pub mod ws;
 
 pub use app::Application;

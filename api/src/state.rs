@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::events::EventBus;
 use crate::payments::PaymentGateway;
 use crate::storage::Storage;
+use crate::throttle::Buckets;
 
 /// Time as the services see it; tests and jobs inject their own.
 pub trait Clock: Send + Sync + 'static {
@@ -50,6 +51,11 @@ pub struct AppState {
     pub events: EventBus,
     /// The threads that hash and check passwords.
     pub passwords: crate::auth::PasswordWorkers,
+    /// Query-cost budgets, per user or (anonymous) per IP address.
+    pub query_budgets: Arc<Buckets>,
+    /// `login`/`register` attempts per IP address and per email address.
+    pub auth_by_ip: Arc<Buckets>,
+    pub auth_by_email: Arc<Buckets>,
 }
 
 impl AppState {
@@ -66,6 +72,13 @@ impl AppState {
         // holding 19 MiB each.
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let passwords = crate::auth::PasswordWorkers::start(cores.min(8))?;
+        let per_min = |n: u32| Arc::new(Buckets::new(i64::from(n), i64::from(n) * 1000 / 60));
+        let query_budgets = Arc::new(Buckets::new(
+            i64::from(settings.query_budget),
+            i64::from(settings.query_budget_restore_per_sec) * 1000,
+        ));
+        let auth_by_ip = per_min(settings.auth_attempts_per_ip_per_min);
+        let auth_by_email = per_min(settings.auth_attempts_per_email_per_min);
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -76,6 +89,9 @@ impl AppState {
             storage,
             events,
             passwords,
+            query_budgets,
+            auth_by_ip,
+            auth_by_email,
         })
     }
 

@@ -332,15 +332,22 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
-        let result = service::register(
-            ctx.state()?,
-            service::RegisterInput {
-                email: &input.email,
-                password: &input.password,
-                display_name: &input.display_name,
-            },
-        )
-        .await;
+        let state = ctx.state()?;
+        let ip = ctx.data_opt::<crate::app::ClientIp>().map(|c| c.0);
+        let result = match service::attempt(state, ip, &input.email) {
+            Ok(()) => {
+                service::register(
+                    state,
+                    service::RegisterInput {
+                        email: &input.email,
+                        password: &input.password,
+                        display_name: &input.display_name,
+                    },
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         into_payload(result, AuthPayload::from)
     }
 
@@ -350,7 +357,12 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
-        let result = service::login(ctx.state()?, &input.email, &input.password).await;
+        let state = ctx.state()?;
+        let ip = ctx.data_opt::<crate::app::ClientIp>().map(|c| c.0);
+        let result = match service::attempt(state, ip, &input.email) {
+            Ok(()) => service::login(state, &input.email, &input.password).await,
+            Err(refused) => Err(refused),
+        };
         into_payload(result, AuthPayload::from)
     }
 

@@ -16,6 +16,9 @@ use crate::pagination::DEFAULT_PAGE_SIZE;
 /// Most cost one operation may ask for.
 pub const MAX_COST: u64 = 1000;
 
+/// The code of an operation refused because its caller's budget is spent for now.
+pub const THROTTLED: &str = "THROTTLED";
+
 /// Selections visited while costing, fragments expanded (the limits walker refuses anything
 /// bigger before the cost is computed; this only guards the walk itself).
 const MAX_VISITS: usize = 20_000;

@@ -61,6 +61,8 @@ pub struct Measure {
     pub introspects: bool,
     /// True when measuring stopped at [`MAX_VISITS`].
     pub exhausted: bool,
+    /// Root `login`/`register` fields.
+    pub password_fields: usize,
 }
 
 /// A refused operation: which limit, the bound and what was asked.
@@ -154,6 +156,31 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// Root fields that hash a password: at most one per operation.
+const PASSWORD_FIELDS: [&str; 2] = ["login", "register"];
+
+/// How many of the operation's root fields (fragments looked through) are `login`/`register`.
+fn password_fields(doc: &ExecutableDocument, set: &SelectionSet, spreads: usize) -> usize {
+    set.items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(PASSWORD_FIELDS.contains(&field.node.name.node.as_str()))
+            }
+            Selection::InlineFragment(fragment) => {
+                password_fields(doc, &fragment.node.selection_set.node, spreads)
+            }
+            Selection::FragmentSpread(spread) if spreads < 8 => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| {
+                    password_fields(doc, &f.node.selection_set.node, spreads + 1)
+                }),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
 /// Measures one operation of a parsed document.
 pub fn measure(doc: &ExecutableDocument, operation: &OperationDefinition) -> Measure {
     let mut walker = Walker {
@@ -169,6 +196,7 @@ pub fn measure(doc: &ExecutableDocument, operation: &OperationDefinition) -> Mea
             introspection: None,
         },
     );
+    walker.measure.password_fields = password_fields(doc, &operation.selection_set.node, 0);
     walker.measure
 }
 
@@ -244,7 +272,15 @@ pub fn check(m: &Measure) -> Result<(), Exceeded> {
                 "introspection is nested too deep",
             )
         })
-        .or(introspection_lists);
+        .or(introspection_lists)
+        .or_else(|| {
+            over(
+                "passwordFields",
+                1,
+                m.password_fields,
+                "login and register: at most one per request",
+            )
+        });
     match refusal {
         Some(exceeded) => Err(exceeded),
         None => Ok(()),
@@ -341,8 +377,62 @@ impl ExtensionFactory for RequestLimits {
 struct LimitsExtension {
     introspection: bool,
     operation_name: Mutex<Option<String>>,
-    /// The operation's static cost, once it is parsed.
-    cost: Mutex<Option<u64>>,
+    /// The operation's static cost once it is parsed, and the points its caller has left.
+    cost: Mutex<Option<(u64, Option<i64>)>>,
+}
+
+/// Who pays for an operation: the signed-in user, else the client's address.
+fn budget_key(ctx: &ExtensionContext<'_>) -> Option<String> {
+    match (
+        ctx.data_opt::<crate::services::Viewer>(),
+        ctx.data_opt::<crate::app::ClientIp>(),
+    ) {
+        (Some(crate::services::Viewer::User(user)), _) => Some(format!("user:{}", user.id)),
+        (_, Some(ip)) => Some(format!("ip:{}", ip.0)),
+        _ => None,
+    }
+}
+
+impl LimitsExtension {
+    /// Takes the operation's cost (at least 1) from its caller's budget, or refuses it as
+    /// THROTTLED with the wait.
+    fn charge(&self, ctx: &ExtensionContext<'_>, cost: u64) -> ServerResult<()> {
+        let (Some(state), Some(key)) = (ctx.data_opt::<crate::state::AppState>(), budget_key(ctx))
+        else {
+            return Ok(());
+        };
+        let charge = i64::try_from(cost.max(1)).unwrap_or(i64::MAX);
+        let now = state.now().timestamp_millis();
+        match state.query_budgets.take(&key, charge, now) {
+            crate::throttle::Take::Taken { remaining } => {
+                if let Ok(mut slot) = self.cost.lock() {
+                    *slot = Some((cost, Some(remaining)));
+                }
+                Ok(())
+            }
+            crate::throttle::Take::Wait { ms } => {
+                let mut error = coded_error(
+                    format!(
+                        "query budget spent: this operation costs {charge}; retry in {ms} ms \
+                         (points come back at {} per second)",
+                        state.query_budgets.restore_rate()
+                    ),
+                    None,
+                    super::cost::THROTTLED,
+                );
+                let ext = error
+                    .extensions
+                    .get_or_insert_with(ErrorExtensionValues::default);
+                ext.set("retryAfterMs", Value::from(ms));
+                ext.set("cost", Value::from(charge));
+                ext.set(
+                    "currentlyAvailable",
+                    Value::from(state.query_budgets.available(&key, now)),
+                );
+                Err(error)
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -352,10 +442,26 @@ impl Extension for LimitsExtension {
         for error in response.errors.iter_mut().filter(|e| !has_code(e)) {
             set_code(error, code_for_uncoded_error(error));
         }
-        if let Some(cost) = self.cost.lock().ok().and_then(|c| *c) {
+        if let Some((cost, remaining)) = self.cost.lock().ok().and_then(|c| *c) {
             let mut report = async_graphql::indexmap::IndexMap::new();
             report.insert(Name::new("requestedQueryCost"), Value::from(cost));
             report.insert(Name::new("maxCost"), Value::from(super::cost::MAX_COST));
+            if let (Some(remaining), Some(state)) =
+                (remaining, ctx.data_opt::<crate::state::AppState>())
+            {
+                let mut status = async_graphql::indexmap::IndexMap::new();
+                let budgets = &state.query_budgets;
+                status.insert(
+                    Name::new("maximumAvailable"),
+                    Value::from(budgets.capacity()),
+                );
+                status.insert(Name::new("currentlyAvailable"), Value::from(remaining));
+                status.insert(
+                    Name::new("restoreRate"),
+                    Value::from(budgets.restore_rate()),
+                );
+                report.insert(Name::new("throttleStatus"), Value::Object(status));
+            }
             response
                 .extensions
                 .insert("cost".to_owned(), Value::Object(report));
@@ -402,7 +508,7 @@ impl Extension for LimitsExtension {
             check(&m).map_err(Exceeded::into_error)?;
             let cost = super::cost::cost(&doc, &operation.selection_set.node, variables);
             if let Ok(mut slot) = self.cost.lock() {
-                *slot = Some(cost);
+                *slot = Some((cost, None));
             }
             if cost > super::cost::MAX_COST {
                 return Err(Exceeded {
@@ -416,6 +522,7 @@ impl Extension for LimitsExtension {
                 }
                 .into_error());
             }
+            self.charge(ctx, cost)?;
         }
         Ok(doc)
     }

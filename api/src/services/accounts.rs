@@ -103,6 +103,36 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
     issue_session(state, user, refresh, now)
 }
 
+/// Counts one `login` or `register` attempt against the caller's address and the email it
+/// names; past either limit the attempt is refused (LIMIT_EXCEEDED) with the wait, before any
+/// password is hashed.
+pub fn attempt(state: &AppState, ip: Option<std::net::IpAddr>, email: &str) -> ApiResult<()> {
+    use crate::throttle::Take;
+    let now = state.now().timestamp_millis();
+    let by_ip = match ip {
+        Some(ip) => state.auth_by_ip.take(&ip.to_string(), 1, now),
+        None => Take::Taken { remaining: 0 },
+    };
+    let by_email = match by_ip {
+        Take::Taken { .. } => {
+            let key = email.trim().to_lowercase();
+            let key: String = key.chars().take(320).collect();
+            state.auth_by_email.take(&key, 1, now)
+        }
+        wait => wait,
+    };
+    match by_email {
+        Take::Taken { .. } => Ok(()),
+        Take::Wait { ms } => Err(ApiError::refused(Refusal::new(
+            RefusalCode::LimitExceeded,
+            format!(
+                "too many sign-in attempts: retry in {} s",
+                (ms + 999) / 1000
+            ),
+        ))),
+    }
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<Session> {
     let failed = || ApiError::refused(Refusal::new(RefusalCode::Invalid, LOGIN_FAILED));

@@ -76,6 +76,18 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--jobs-interval-secs",
         "0",
     ];
+    // Every test calls from 127.0.0.1 and many run at once: budgets and login limits are
+    // generous unless a test sets its own.
+    for (flag, value) in [
+        ("--query-budget", "100000000"),
+        ("--query-budget-restore-per-sec", "100000000"),
+        ("--auth-attempts-per-ip-per-min", "1000000"),
+        ("--auth-attempts-per-email-per-min", "1000000"),
+    ] {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend_from_slice(extra);
     let raw = TestCli::try_parse_from(args).expect("settings").settings;
     if std::env::var_os("TEST_LOG").is_some() {

@@ -21,5 +21,6 @@ mod seed;
 mod sellers;
 mod stripe_connect;
 mod stripe_double;
+mod throttling;
 mod websocket;
 mod ws_client;
