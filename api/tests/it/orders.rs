@@ -149,6 +149,60 @@ async fn a_manual_order_goes_from_placement_to_completion() {
     )
     .await;
     assert_eq!(paid["order"]["status"], "PLACED");
+    // Saying it again (a retry, a double click, padded input) records nothing more; other
+    // details are a new statement.
+    for reference in ["TX-1", " TX-1 ", "TX-1"] {
+        let again = act(
+            &app,
+            &buyer,
+            "markOrderPaid",
+            "MarkOrderPaidInput",
+            json!({ "orderId": id, "method": "bank", "reference": reference }),
+        )
+        .await;
+        assert_eq!(again["userErrors"], json!([]), "{again}");
+        assert_eq!(again["order"]["status"], "PLACED");
+    }
+    let marks = |events: &Value| {
+        events
+            .as_array()
+            .map(|e| e.iter().filter(|e| e["action"] == "mark_paid").count())
+            .unwrap_or(0)
+    };
+    let events_query = "query($id: ID!) { order(id: $id) { events { action } } }";
+    let events = app
+        .gql(Some(&buyer.access_token), events_query, json!({ "id": id }))
+        .await["order"]["events"]
+        .clone();
+    assert_eq!(marks(&events), 1, "{events}");
+    let invoice_log = |log: &Value| {
+        log.as_array()
+            .map(|e| e.iter().filter(|e| e["action"] == "mark_paid").count())
+            .unwrap_or(0)
+    };
+    let log = app
+        .gql(
+            Some(&seller.session.access_token),
+            "query($id: ID!) { order(id: $id) { invoice { events { action } } } }",
+            json!({ "id": id }),
+        )
+        .await["order"]["invoice"]["events"]
+        .clone();
+    assert_eq!(invoice_log(&log), 1, "{log}");
+    let corrected = act(
+        &app,
+        &buyer,
+        "markOrderPaid",
+        "MarkOrderPaidInput",
+        json!({ "orderId": id, "method": "bank", "reference": "TX-1b" }),
+    )
+    .await;
+    assert_eq!(corrected["order"]["status"], "PLACED");
+    let events = app
+        .gql(Some(&buyer.access_token), events_query, json!({ "id": id }))
+        .await["order"]["events"]
+        .clone();
+    assert_eq!(marks(&events), 2, "{events}");
     let confirmed = act(
         &app,
         &seller.session,
@@ -164,7 +218,7 @@ async fn a_manual_order_goes_from_placement_to_completion() {
         .expect("q")
         .expect("invoice");
     assert_eq!(invoice.status, entity::invoices::InvoiceStatus::Paid);
-    assert_eq!(invoice.buyer_payment_reference.as_deref(), Some("TX-1"));
+    assert_eq!(invoice.buyer_payment_reference.as_deref(), Some("TX-1b"));
 
     let claimed = act(
         &app,
@@ -271,9 +325,12 @@ async fn a_manual_order_goes_from_placement_to_completion() {
         .iter()
         .map(|e| e["toStatus"].as_str().unwrap_or_default())
         .collect();
+    // place, mark paid, mark paid again with a corrected reference (the repeats in between
+    // recorded nothing), confirm, …
     assert_eq!(
         statuses,
         vec![
+            "PLACED",
             "PLACED",
             "PLACED",
             "PAYMENT_HELD",
@@ -285,7 +342,7 @@ async fn a_manual_order_goes_from_placement_to_completion() {
             "COMPLETED"
         ]
     );
-    assert_eq!(done["order"]["events"][6]["note"], "Tighten act two");
+    assert_eq!(done["order"]["events"][7]["note"], "Tighten act two");
     // MANUAL orders move no money through the platform: the 15% commission is owed.
     assert_eq!(
         ledger(&app, &id).await,

@@ -79,7 +79,7 @@ pub async fn command(
                 Action::MarkPaid,
                 Actor::Buyer,
                 Extra {
-                    payment: Some((method, reference)),
+                    payment: Some((method.trim(), reference.trim())),
                     ..Default::default()
                 },
                 note,
@@ -181,6 +181,11 @@ pub async fn command(
             ),
         )));
     }
+    if let (Action::MarkPaid, Some(payment)) = (action, extra.payment) {
+        if already_marked_paid(state, &order, payment).await? {
+            return Ok(order);
+        }
+    }
     let user_id = viewer.id().map(str::to_owned);
     apply(
         state,
@@ -192,6 +197,24 @@ pub async fn command(
         extra,
     )
     .await
+}
+
+/// True when the buyer already said they paid this PLACED order with the same method and
+/// reference: saying it again (a retry, a double click) changes nothing and records nothing.
+async fn already_marked_paid(
+    state: &AppState,
+    order: &orders::Model,
+    (method, reference): (&str, &str),
+) -> ApiResult<bool> {
+    if order.status != OrderStatus::Placed {
+        return Ok(false);
+    }
+    let invoice = invoicing::order_invoice(&state.db.reader, &order.id).await?;
+    Ok(invoice.is_some_and(|i| {
+        i.status == entity::invoices::InvoiceStatus::PendingConfirmation
+            && i.buyer_payment_method.as_deref() == Some(method)
+            && i.buyer_payment_reference.as_deref() == Some(reference)
+    }))
 }
 
 pub(crate) fn refusal(refusal: machine::Refusal) -> ApiError {
