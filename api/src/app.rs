@@ -165,21 +165,30 @@ fn router(app: AppState) -> Router {
     if settings.graphiql {
         routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
     }
+    if settings.fault_injection {
+        routes = routes.route("/__faults/panic", post(fault_panic));
+    }
     routes
         .route("/webhooks/stripe", post(stripe_webhook))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(axum::middleware::map_response(json_payload_too_large))
         // File uploads have their own, larger limit; the layers below wrap them too.
         .merge(crate::files_http::routes(files_state))
         // Each layer wraps the ones above it: the request id is set first and seen by all.
         .layer(CompressionLayer::new())
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("handler panicked");
-            internal_response(None)
+            let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).ok();
+            tracing::error!(
+                request_id = request_id.as_deref().unwrap_or("-"),
+                "handler panicked"
+            );
+            internal_response(request_id.as_deref())
         }))
+        .layer(axum::middleware::from_fn(with_request_id))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -192,6 +201,33 @@ fn router(app: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The body limit's own 413 is empty: give it the GraphQL error shape every other refusal has.
+async fn json_payload_too_large(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return BadRequestBody(async_graphql::ParseRequestError::PayloadTooLarge).into_response();
+    }
+    response
+}
+
+/// Test-only: a handler that panics, to prove what a client gets from one.
+#[allow(clippy::panic)]
+async fn fault_panic() -> Response {
+    panic!("fault injection: a handler panicked on purpose")
+}
+
+tokio::task_local! {
+    /// The request id while a request is handled, for the panic handler's answer.
+    static CURRENT_REQUEST_ID: String;
+}
+
+async fn with_request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = request_id(request.headers()).unwrap_or_default();
+    CURRENT_REQUEST_ID.scope(id, next.run(request)).await
 }
 
 /// Stripe webhooks: the raw body is verified against the signing secrets before anything is
@@ -454,11 +490,47 @@ fn refused_by_a_limit(response: &async_graphql::Response) -> bool {
         })
 }
 
+/// A POST body that is not a GraphQL request (malformed JSON, a wrong shape, too large): a
+/// GraphQL-shaped JSON error instead of async-graphql-axum's plain-text debug output.
+pub struct BadRequestBody(async_graphql::ParseRequestError);
+
+impl From<async_graphql::ParseRequestError> for BadRequestBody {
+    fn from(err: async_graphql::ParseRequestError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for BadRequestBody {
+    fn into_response(self) -> Response {
+        use async_graphql::ParseRequestError as E;
+        match self.0 {
+            E::PayloadTooLarge => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+                "PAYLOAD_TOO_LARGE",
+                None,
+            ),
+            E::InvalidRequest(err) => error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a GraphQL request: {err}"),
+                "BAD_REQUEST",
+                None,
+            ),
+            other => error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a GraphQL request: {other}"),
+                "BAD_REQUEST",
+                None,
+            ),
+        }
+    }
+}
+
 async fn graphql_post(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    request: GraphQLBatchRequest<BadRequestBody>,
 ) -> Response {
     execute(&state, &headers, peer, request.into_inner()).await
 }

@@ -147,6 +147,15 @@ pub struct RawSettings {
     /// `login` and `register` attempts one IP address may make per minute.
     #[arg(long, env = "AUTH_ATTEMPTS_PER_IP_PER_MIN", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub auth_attempts_per_ip_per_min: u32,
+    /// Test-only fault hooks (`POST /__faults/…`); refused when APP_ENV=production.
+    #[arg(
+        long,
+        env = "FAULT_INJECTION",
+        default_value_t = false,
+        hide = true,
+        global = true
+    )]
+    pub fault_injection: bool,
     /// `login` and `register` attempts on one email address per minute.
     #[arg(long, env = "AUTH_ATTEMPTS_PER_EMAIL_PER_MIN", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub auth_attempts_per_email_per_min: u32,
@@ -194,6 +203,7 @@ pub struct Settings {
     pub query_budget_restore_per_sec: u32,
     pub auth_attempts_per_ip_per_min: u32,
     pub auth_attempts_per_email_per_min: u32,
+    pub fault_injection: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -216,6 +226,9 @@ impl Settings {
     /// Resolves defaults that depend on other settings and loads or creates the dev JWT secret.
     pub fn resolve(raw: RawSettings) -> anyhow::Result<Settings> {
         let production = raw.app_env == AppEnv::Production;
+        if production && raw.fault_injection {
+            bail!("FAULT_INJECTION is for tests: it is refused when APP_ENV=production");
+        }
         let database_url = match raw.database_url.filter(|u| !u.trim().is_empty()) {
             Some(url) => url,
             None => format!(
@@ -281,6 +294,7 @@ impl Settings {
             query_budget_restore_per_sec: raw.query_budget_restore_per_sec,
             auth_attempts_per_ip_per_min: raw.auth_attempts_per_ip_per_min,
             auth_attempts_per_email_per_min: raw.auth_attempts_per_email_per_min,
+            fault_injection: raw.fault_injection,
         })
     }
 

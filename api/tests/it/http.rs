@@ -305,3 +305,101 @@ async fn cors_allows_configured_origins_only() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+/// Hardening finding 14: a body that is not a GraphQL request answered `400 text/plain` with
+/// Rust debug text; it is a GraphQL-shaped JSON error, and one past the body limit is too.
+#[tokio::test]
+async fn a_malformed_body_gets_a_graphql_shaped_json_error() {
+    let app = spawn_app_with(&["--max-body-bytes", "4096"]).await;
+    for (body, status, code) in [
+        ("{\"query\": ", 400, "BAD_REQUEST"),
+        ("not json at all", 400, "BAD_REQUEST"),
+        ("{\"query\": 42}", 400, "BAD_REQUEST"),
+        ("[1, 2]", 400, "BAD_REQUEST"),
+    ] {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{body}: {content_type}"
+        );
+        let answer: Value = response.json().await.expect("json");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], code,
+            "{body}: {answer}"
+        );
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.contains("InvalidRequest("),
+            "debug text leaked: {message}"
+        );
+    }
+    let big = json!({ "query": "{ viewer { id } }", "variables": { "pad": "x".repeat(5000) } });
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&big)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 413);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "PAYLOAD_TOO_LARGE"
+    );
+}
+
+/// Finding 14 too: a panic answers 500 "internal error" with the request id in the body, as
+/// every other internal error does. The panic comes from a test-only fault hook.
+#[tokio::test]
+async fn a_panic_answers_internal_error_with_its_request_id() {
+    let app = spawn_app_with(&["--fault-injection"]).await;
+    let response = app
+        .client
+        .post(format!("{}/__faults/panic", app.addr))
+        .header("x-request-id", "req-panic-1")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 500);
+    assert_eq!(
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-panic-1")
+    );
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["errors"][0]["message"], "internal error");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "INTERNAL_SERVER_ERROR"
+    );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["requestId"],
+        "req-panic-1"
+    );
+    // Without the setting there is no such hook.
+    let plain = spawn_app().await;
+    let response = plain
+        .client
+        .post(format!("{}/__faults/panic", plain.addr))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 404);
+}
