@@ -276,6 +276,12 @@ async fn stripe_webhook(
         }
     };
     match crate::services::webhooks::handle(&state.app, &event).await {
+        Ok(crate::services::webhooks::Outcome::Rejected(reason)) => Json(json!({
+            "received": true,
+            "duplicate": false,
+            "ignored": reason,
+        }))
+        .into_response(),
         Ok(outcome) => Json(json!({
             "received": true,
             "duplicate": outcome == crate::services::webhooks::Outcome::Duplicate,

@@ -15,6 +15,37 @@ pub enum Outcome {
     Ignored,
     /// Seen before: acknowledged, not applied again.
     Duplicate,
+    /// It can never be applied (a malformed object, an intent, account or dispute Stripe does
+    /// not know): recorded, logged and acknowledged, so Stripe stops retrying it.
+    Rejected(String),
+}
+
+/// A problem no retry can fix.
+#[derive(Debug)]
+struct Permanent(String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
+fn malformed(message: String) -> anyhow::Error {
+    anyhow::Error::new(Permanent(message))
+}
+
+/// True for what no retry fixes: a malformed event, or Stripe answering 404 for its object.
+/// Anything else (our database, Stripe unreachable or failing) is transient: a 5xx, retried.
+fn is_permanent(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<Permanent>().is_some()
+            || matches!(
+                cause.downcast_ref::<::stripe::StripeError>(),
+                Some(::stripe::StripeError::Stripe(_, 404))
+            )
+    })
 }
 
 /// Payment events move orders. The order's own state decides (a transition that no longer
@@ -31,7 +62,7 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
         .object
         .get("id")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| anyhow::anyhow!("{} without data.object.id", event.event_type))?;
+        .ok_or_else(|| malformed(format!("{} without data.object.id", event.event_type)))?;
     let result = if event.event_type.starts_with("charge.dispute.") {
         // The dispute as Stripe holds it now decides, so a `closed` before its `created` (or
         // after a redelivery) converges on the same order state.
@@ -43,7 +74,7 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
             .object
             .get("amount_reversed")
             .and_then(|v| v.as_i64())
-            .ok_or_else(|| anyhow::anyhow!("transfer.reversed without amount_reversed"))?;
+            .ok_or_else(|| malformed("transfer.reversed without amount_reversed".into()))?;
         super::orders::transfer_reversed(state, object_id, reversed).await
     } else if event.event_type == "charge.refunded" {
         // The refunded total only grows: the payload's figure is safe even when stale.
@@ -51,7 +82,7 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
             .object
             .get("amount_refunded")
             .and_then(|v| v.as_i64())
-            .ok_or_else(|| anyhow::anyhow!("charge.refunded without amount_refunded"))?;
+            .ok_or_else(|| malformed("charge.refunded without amount_refunded".into()))?;
         super::orders::charge_refunded(state, object_id, refunded).await
     } else {
         // The intent as Stripe holds it now decides, whatever the event says and whenever it
@@ -108,6 +139,27 @@ async fn handle_payment(state: &AppState, event: &VerifiedEvent) -> anyhow::Resu
 
 #[tracing::instrument(skip_all, fields(event = %event.id, kind = %event.event_type))]
 pub async fn handle(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<Outcome> {
+    match apply(state, event).await {
+        Err(err) if is_permanent(&err) => {
+            tracing::warn!(error = %format!("{err:#}"), "a Stripe event that can never apply: recorded and acknowledged");
+            let record = stripe_events::ActiveModel {
+                id: Set(event.id.clone()),
+                event_type: Set(event.event_type.chars().take(100).collect()),
+                account: Set(event.account.clone()),
+                received_at: Set(state.now()),
+                processed_at: Set(None),
+            };
+            match record.insert(&state.db.writer).await {
+                Ok(_) => Ok(Outcome::Rejected(format!("{err:#}"))),
+                Err(e) if is_unique_violation(&e, "stripe_events_pkey") => Ok(Outcome::Duplicate),
+                Err(e) => Err(e.into()),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn apply(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<Outcome> {
     if matches!(
         event.event_type.as_str(),
         "payment_intent.amount_capturable_updated"
@@ -129,7 +181,7 @@ pub async fn handle(state: &AppState, event: &VerifiedEvent) -> anyhow::Result<O
                 .object
                 .get("id")
                 .and_then(|v| v.as_str())
-                .ok_or_else(|| anyhow::anyhow!("account.updated without data.object.id"))?;
+                .ok_or_else(|| malformed("account.updated without data.object.id".into()))?;
             Some(state.gateway.retrieve_account(id).await?)
         }
         _ => None,

@@ -1064,3 +1064,89 @@ async fn a_hold_stripe_failed_to_release_is_released_by_the_timers() {
     assert_eq!(double.requests_to("POST", &cancel_path).await.len(), 2);
     assert!(crate::orders::ledger(&app, &id).await.is_empty());
 }
+
+/// Hardening finding 9: signed events that can never apply (no `data.object.id`, an intent or
+/// an account Stripe does not know) answered 500 forever, and Stripe retries for days. They are
+/// recorded and acknowledged with the reason; only a transient failure (Stripe failing) is 5xx.
+#[tokio::test]
+async fn events_that_can_never_apply_are_acknowledged_and_only_transient_failures_are_retried() {
+    let (app, double) = stripe_app().await;
+    let send = |payload: String| {
+        let app = &app;
+        async move {
+            let signature = sign(&payload, WEBHOOK_SECRET, 0);
+            deliver(app, &payload, &signature).await
+        }
+    };
+    // No data.object.id.
+    let mut event = stripe_double::fixture("event");
+    event["id"] = json!("evt_no_object_id");
+    event["type"] = json!("payment_intent.succeeded");
+    event["account"] = Value::Null;
+    event["data"] = json!({ "object": { "object": "payment_intent" } });
+    let (status, body) = send(event.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["ignored"]
+            .as_str()
+            .is_some_and(|r| r.contains("data.object.id")),
+        "{body}"
+    );
+    // Delivered again: a duplicate, still acknowledged.
+    let (status, body) = send(event.to_string()).await;
+    assert_eq!(
+        (status, body["duplicate"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+
+    // An intent and an account Stripe answers 404 for.
+    let (status, body) = send(intent_event(
+        "evt_unknown_intent",
+        "payment_intent.amount_capturable_updated",
+        "pi_nobody_knows",
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["ignored"].is_string(), "{body}");
+    let account = stripe_double::account_object("acct_nobody_knows", &AccountState::complete());
+    let payload = account_updated("evt_unknown_account", &account);
+    let signature = sign(&payload, CONNECT_SECRET, 0);
+    let (status, body) = deliver(&app, &payload, &signature).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["ignored"].is_string(), "{body}");
+
+    // Stripe failing is transient: 500, nothing recorded, and the redelivery is applied.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/v1/payment_intents/pi_flaky"))
+        .respond_with(wiremock::ResponseTemplate::new(500).set_body_json(json!({
+            "error": { "type": "api_error", "message": "try again" }
+        })))
+        .up_to_n_times(10)
+        .with_priority(1)
+        .mount(double.server())
+        .await;
+    let flaky = intent_event(
+        "evt_flaky",
+        "payment_intent.amount_capturable_updated",
+        "pi_flaky",
+    );
+    let (status, _) = send(flaky.clone()).await;
+    assert_eq!(status, 500);
+    let db = api::db::Db::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let recorded = entity::stripe_events::Entity::find_by_id("evt_flaky".to_owned())
+        .one(&db.reader)
+        .await
+        .expect("query");
+    assert!(recorded.is_none(), "a transient failure records nothing");
+    let rejected = entity::stripe_events::Entity::find_by_id("evt_unknown_intent".to_owned())
+        .one(&db.reader)
+        .await
+        .expect("query");
+    assert!(
+        rejected.is_some_and(|e| e.processed_at.is_none()),
+        "recorded, not applied"
+    );
+}
