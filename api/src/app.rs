@@ -166,7 +166,9 @@ fn router(app: AppState) -> Router {
         routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
     }
     if settings.fault_injection {
-        routes = routes.route("/__faults/panic", post(fault_panic));
+        routes = routes
+            .route("/__faults/panic", post(fault_panic))
+            .route("/__faults/stop-after-commit", post(fault_stop_after_commit));
     }
     routes
         .route("/webhooks/stripe", post(stripe_webhook))
@@ -215,6 +217,12 @@ async fn json_payload_too_large(response: Response) -> Response {
 #[allow(clippy::panic)]
 async fn fault_panic() -> Response {
     panic!("fault injection: a handler panicked on purpose")
+}
+
+/// Test-only: the next `placeOrder` stops right after its commit, as if the process died.
+async fn fault_stop_after_commit(State(state): State<HttpState>) -> Response {
+    state.app.faults.arm_stop_after_commit();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 tokio::task_local! {

@@ -56,6 +56,28 @@ pub struct AppState {
     /// `login`/`register` attempts per IP address and per email address.
     pub auth_by_ip: Arc<Buckets>,
     pub auth_by_email: Arc<Buckets>,
+    /// Test-only fault hooks (set through `/__faults/…` when FAULT_INJECTION is on).
+    pub faults: Arc<Faults>,
+}
+
+/// Points where a test can make the server stop as if the process died there.
+#[derive(Default, Debug)]
+pub struct Faults {
+    stop_after_commit: std::sync::atomic::AtomicBool,
+}
+
+impl Faults {
+    /// Arms a one-shot stop right after `placeOrder` commits, before the authorization.
+    pub fn arm_stop_after_commit(&self) {
+        self.stop_after_commit
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once after arming: the caller stops there.
+    pub fn stop_after_commit(&self) -> bool {
+        self.stop_after_commit
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl AppState {
@@ -92,6 +114,7 @@ impl AppState {
             query_budgets,
             auth_by_ip,
             auth_by_email,
+            faults: Arc::new(Faults::default()),
         })
     }
 

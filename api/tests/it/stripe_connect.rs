@@ -10,9 +10,13 @@ const WEBHOOK_SECRET: &str = "whsec_platform_test";
 const CONNECT_SECRET: &str = "whsec_connect_test";
 
 pub(crate) async fn stripe_app() -> (TestApp, StripeDouble) {
+    stripe_app_with(&[]).await
+}
+
+pub(crate) async fn stripe_app_with(extra: &[&str]) -> (TestApp, StripeDouble) {
     let double = stripe_double::start().await;
     let url = double.url();
-    let app = spawn_app_with(&[
+    let mut args = vec![
         "--stripe-secret-key",
         "sk_test_123",
         "--stripe-api-base",
@@ -23,8 +27,9 @@ pub(crate) async fn stripe_app() -> (TestApp, StripeDouble) {
         CONNECT_SECRET,
         "--public-base-url",
         "https://market.example.com",
-    ])
-    .await;
+    ];
+    args.extend_from_slice(extra);
+    let app = spawn_app_with(&args).await;
     (app, double)
 }
 
@@ -1148,5 +1153,107 @@ async fn events_that_can_never_apply_are_acknowledged_and_only_transient_failure
     assert!(
         rejected.is_some_and(|e| e.processed_at.is_none()),
         "recorded, not applied"
+    );
+}
+
+/// Hardening finding 16: `placeOrder` commits the order, then authorizes; a process that dies
+/// in between left the order PLACED for good. With a test-only hook the server stops right
+/// there; the idempotent replay, or else the timers a minute on, finish the authorization from
+/// what was committed, once.
+#[tokio::test]
+async fn an_order_stranded_between_its_commit_and_its_authorization_is_resumed() {
+    let (app, double) = stripe_app_with(&["--fault-injection"]).await;
+    let admin = app.register_admin().await;
+    let seller = open_shop(
+        &app,
+        &double,
+        &admin,
+        "strand@example.com",
+        "acct_strand_01",
+    )
+    .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("strandb@example.com", "Strand Buyer").await;
+    let token = buyer.access_token.clone();
+    let arm = || async {
+        let response = app
+            .client
+            .post(format!("{}/__faults/stop-after-commit", app.addr))
+            .send()
+            .await
+            .expect("arm");
+        assert_eq!(response.status().as_u16(), 204);
+    };
+    let place = "mutation($l: ID!, $k: String) { placeOrder(input: { listingId: $l, idempotencyKey: $k }) { order { id status } userErrors { code } } }";
+    let orders = "{ orders(first: 10) { nodes { id status paymentClientSecret } } }";
+
+    // The process "dies" after the commit: the client gets an internal error, the order is
+    // stored PLACED without an intent, and Stripe was never asked.
+    arm().await;
+    let (_, died) = app
+        .post(
+            Some(&token),
+            place,
+            json!({ "l": listing, "k": "strand-1" }),
+        )
+        .await;
+    assert_eq!(top_level_code(&died), "INTERNAL_SERVER_ERROR", "{died}");
+    let stored = app.gql(Some(&token), orders, json!({})).await["orders"]["nodes"].clone();
+    assert_eq!(stored.as_array().map(Vec::len), Some(1), "{stored}");
+    assert_eq!(stored[0]["status"], "PLACED");
+    assert!(stored[0]["paymentClientSecret"].is_null());
+    let first = stored[0]["id"].as_str().expect("id").to_owned();
+    assert!(double
+        .requests_to("POST", "/v1/payment_intents")
+        .await
+        .is_empty());
+
+    // The client retries with its idempotency key: the same order, authorized now.
+    let replayed = app
+        .gql(
+            Some(&token),
+            place,
+            json!({ "l": listing, "k": "strand-1" }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(replayed["order"]["id"], first.as_str(), "{replayed}");
+    assert_eq!(replayed["order"]["status"], "PAYMENT_HELD", "{replayed}");
+
+    // Without a key (or without a retry) the timers resume it a minute on.
+    arm().await;
+    let (_, died) = app.post(Some(&token), place, json!({ "l": listing })).await;
+    assert_eq!(top_level_code(&died), "INTERNAL_SERVER_ERROR", "{died}");
+    let stranded = app.gql(Some(&token), orders, json!({})).await["orders"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|o| o["status"] == "PLACED").cloned())
+        .expect("the second order, PLACED");
+    let second = stranded["id"].as_str().expect("id").to_owned();
+    let early = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(
+        early.authorizations_resumed, 0,
+        "the placing request may still be at it"
+    );
+    app.clock.advance(chrono::Duration::minutes(2));
+    let ran = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(ran.authorizations_resumed, 1);
+    let state = order_state(&app, &token, &second).await;
+    assert_eq!(state["status"], "PAYMENT_HELD", "{state}");
+    let again = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(again.authorizations_resumed, 0);
+
+    // One intent per order, each under the order's fixed idempotency key.
+    let created = double.requests_to("POST", "/v1/payment_intents").await;
+    assert_eq!(created.len(), 2);
+    let keys: Vec<String> = created
+        .iter()
+        .filter_map(|r| header(r, "idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            format!("{first}:payment_intent:1"),
+            format!("{second}:payment_intent:1")
+        ]
     );
 }

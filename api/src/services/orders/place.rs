@@ -207,6 +207,12 @@ pub async fn place_order(
     txn.commit().await?;
     state.events.committed([notice]);
     tracing::info!(order = %order.id, number, mode = ?mode, price, "order placed");
+    if state.faults.stop_after_commit() {
+        // Tests only: the process "dies" here, between the commit and the authorization.
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "fault injection: stopped after the order's commit"
+        )));
+    }
 
     if mode == PaymentMode::Stripe {
         authorize(state, &order).await?;
@@ -246,9 +252,54 @@ pub(crate) async fn replay(
         )));
     }
     match stored.response {
-        Some(order_id) => Ok(Some(load(&state.db.writer, &order_id).await?)),
+        Some(order_id) => {
+            let order = load(&state.db.writer, &order_id).await?;
+            if needs_authorization(&order) {
+                // The first request committed the order but never reached the authorization
+                // (the process died in between): the replay finishes it.
+                resume_authorization(state, &order).await?;
+                return Ok(Some(load(&state.db.writer, &order_id).await?));
+            }
+            Ok(Some(order))
+        }
         None => Ok(None),
     }
+}
+
+/// A STRIPE order committed as PLACED whose authorization was never started.
+pub(crate) fn needs_authorization(order: &orders::Model) -> bool {
+    order.payment_mode == PaymentMode::Stripe
+        && order.status == OrderStatus::Placed
+        && order.payment_intent_id.is_none()
+}
+
+/// Finishes what `place_order` does after its commit, from what was committed: the intent is
+/// created under the order's fixed idempotency key (Stripe answers a repeat with the same
+/// intent), stored, and the order follows the intent as Stripe holds it now, since its
+/// authorization webhook may have come and gone while no order knew the intent. Safe to run
+/// twice at once (a replay and a timer): each step is idempotent or conditional.
+pub async fn resume_authorization(state: &AppState, order: &orders::Model) -> ApiResult<()> {
+    authorize(state, order).await?;
+    let order = load(&state.db.writer, &order.id).await?;
+    let (OrderStatus::Placed, Some(intent_id)) = (order.status, order.payment_intent_id.as_deref())
+    else {
+        return Ok(());
+    };
+    let intent = state
+        .gateway
+        .retrieve_payment_intent(intent_id)
+        .await
+        .map_err(ApiError::Internal)?;
+    if intent.status == "requires_capture" {
+        let hold_until = intent
+            .capture_before
+            .unwrap_or_else(|| state.now() + Duration::days(7));
+        match authorization_succeeded(state, &intent.id, hold_until).await {
+            Ok(()) | Err(ApiError::Refused(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// Opens the card authorization of a STRIPE order. An authorization the gateway reports at once
@@ -298,7 +349,11 @@ pub(crate) async fn authorize(state: &AppState, order: &orders::Model) -> ApiRes
         let hold_until = intent
             .capture_before
             .unwrap_or_else(|| state.now() + Duration::days(7));
-        authorization_succeeded(state, &intent.id, hold_until).await?;
+        match authorization_succeeded(state, &intent.id, hold_until).await {
+            // A resume that raced another one: the order moved already.
+            Ok(()) | Err(ApiError::Refused(_)) => {}
+            Err(err) => return Err(err),
+        }
     }
     Ok(())
 }

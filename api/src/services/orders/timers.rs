@@ -26,6 +26,8 @@ pub struct Report {
     pub ledger_retried: usize,
     /// holds of closed orders whose release failed before, released now
     pub holds_released: usize,
+    /// STRIPE orders committed whose authorization never started (a crash after the commit)
+    pub authorizations_resumed: usize,
 }
 
 async fn due(
@@ -79,6 +81,24 @@ async fn sweep(
 pub async fn run_once(state: &AppState) -> ApiResult<Report> {
     let now = state.now();
     let mut report = Report::default();
+    // Placed and committed, but the process stopped before the authorization: a minute on,
+    // the request that placed it is surely gone.
+    let stranded = due(
+        state,
+        OrderStatus::Placed,
+        sea_orm::Condition::all()
+            .add(orders::Column::PaymentMode.eq(entity::orders::PaymentMode::Stripe))
+            .add(orders::Column::PaymentIntentId.is_null())
+            .add(orders::Column::CreatedAt.lt(now - Span::minutes(1))),
+    )
+    .await?;
+    for order in stranded {
+        match super::resume_authorization(state, &order).await {
+            Ok(()) => report.authorizations_resumed += 1,
+            Err(ApiError::Refused(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
     let unpaid = due(
         state,
         OrderStatus::Placed,
