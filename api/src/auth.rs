@@ -237,6 +237,25 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// The refresh token that replaces `spent` when it is rotated: derived from it with a key only
+/// the server holds, so a second presentation of `spent` within the grace window can be
+/// answered with the same successor although the database keeps only digests.
+pub fn successor_token(secret: &SecretString, spent: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let digest = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .map(|mut mac| {
+            mac.update(b"marketplace refresh successor v1\0");
+            mac.update(spent.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        })
+        // HMAC takes a key of any length; keep a random token should that ever change.
+        .unwrap_or_else(|_| random_token(32).into_bytes());
+    format!(
+        "rt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
 /// SHA-256 of a refresh token, hex: what the database keeps instead of the token.
 pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

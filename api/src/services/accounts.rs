@@ -169,8 +169,38 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> ApiResult<S
     issue_session(state, user, refresh, now)
 }
 
+/// How long a rotated refresh token still answers with the token that replaced it: two tabs
+/// refreshing at once both get the same new session instead of losing the login.
+const REFRESH_GRACE_SECS: i64 = 20;
+
+/// The live successor of `stored`, when `stored` was rotated (not revoked) within the grace
+/// window and `token` is the token it was: the same refresh token the rotation handed out.
+async fn grace_successor(
+    state: &AppState,
+    stored: &refresh_tokens::Model,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<String>> {
+    let (Some(spent_at), Some(successor_id)) = (stored.revoked_at, &stored.replaced_by) else {
+        return Ok(None);
+    };
+    if now - spent_at > chrono::Duration::seconds(REFRESH_GRACE_SECS) {
+        return Ok(None);
+    }
+    let Some(successor) = refresh_tokens::Entity::find_by_id(successor_id.clone())
+        .one(&state.db.writer)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let raw = auth::successor_token(&state.settings.jwt_secret, token);
+    let live = successor.revoked_at.is_none() && successor.expires_at > now;
+    Ok((live && successor.token_hash == token_digest(&raw)).then_some(raw))
+}
+
 /// Rotates a refresh token: the presented one is spent and a new one of the same family issued.
-/// Presenting a spent token again is taken as theft: the whole family is revoked.
+/// Presenting a spent token again within a few seconds (two tabs) answers with the same new
+/// token; later it is taken as theft and the whole family is revoked.
 #[tracing::instrument(skip_all)]
 pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session> {
     let invalid = || ApiError::refused(Refusal::new(RefusalCode::Invalid, REFRESH_INVALID));
@@ -179,6 +209,14 @@ pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session
         return Err(invalid());
     };
     if stored.revoked_at.is_some() {
+        if let Some(successor) = grace_successor(state, &stored, token, now).await? {
+            let user = users::Entity::find_by_id(stored.user_id.clone())
+                .one(&state.db.reader)
+                .await?
+                .filter(|u| account::may_sign_in(u.status))
+                .ok_or_else(invalid)?;
+            return issue_session(state, user, successor, now);
+        }
         revoke_family(&state.db.writer, &stored.family_id, now).await?;
         tracing::warn!(user_id = %stored.user_id, family = %stored.family_id,
             "a spent refresh token was presented again: revoked its family");
@@ -215,13 +253,23 @@ pub async fn refresh_session(state: &AppState, token: &str) -> ApiResult<Session
         .await?;
     if spent.rows_affected != 1 {
         txn.rollback().await?;
+        // A concurrent refresh of the same token won: within the grace window this one gets
+        // the same successor; otherwise it is reuse.
+        let again = find_refresh_token(&state.db.writer, token).await?;
+        if let Some(again) = again {
+            if let Some(successor) = grace_successor(state, &again, token, now).await? {
+                return issue_session(state, user, successor, now);
+            }
+        }
         revoke_family(&state.db.writer, &stored.family_id, now).await?;
         return Err(invalid());
     }
-    let refresh = insert_refresh_token_with_id(
+    let successor = auth::successor_token(&state.settings.jwt_secret, token);
+    let refresh = store_refresh_token(
         state,
         &txn,
         new_id,
+        successor,
         &user.id,
         Some(stored.family_id.clone()),
         now,
@@ -463,27 +511,21 @@ async fn insert_refresh_token(
     family_id: Option<String>,
     now: DateTime<Utc>,
 ) -> ApiResult<String> {
-    insert_refresh_token_with_id(
-        state,
-        conn,
-        ids::new_id(Kind::RefreshToken),
-        user_id,
-        family_id,
-        now,
-    )
-    .await
+    let token = format!("rt_{}", auth::random_token(32));
+    let id = ids::new_id(Kind::RefreshToken);
+    store_refresh_token(state, conn, id, token, user_id, family_id, now).await
 }
 
-/// Stores the digest of a new refresh token and returns the token itself.
-async fn insert_refresh_token_with_id(
+/// Stores the digest of `token` and returns the token.
+async fn store_refresh_token(
     state: &AppState,
     conn: &impl ConnectionTrait,
     id: String,
+    token: String,
     user_id: &str,
     family_id: Option<String>,
     now: DateTime<Utc>,
 ) -> ApiResult<String> {
-    let token = format!("rt_{}", auth::random_token(32));
     let ttl = chrono::Duration::from_std(state.settings.refresh_token_ttl)
         .map_err(|e| ApiError::Internal(e.into()))?;
     refresh_tokens::ActiveModel {
