@@ -87,6 +87,11 @@ async function main() {
 
   // A MANUAL seller, buyers, and ORDERS orders held and ready to move.
   const admin = await register(ADMIN);
+  // Registering makes nobody an admin: grant it as an operator would.
+  const grantArgs = ['admin', 'grant', ADMIN, '--data-dir', dataDir,
+    '--jwt-secret', 'bench-secret-0123456789abcdef0123456789', '--log-format', 'json'];
+  if (process.env.DATABASE_URL) grantArgs.push('--database-url', process.env.DATABASE_URL);
+  require('node:child_process').execFileSync(BIN, grantArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
   const seller = await register('seller@example.com');
   const tenant = await gql(seller.token, 'mutation { createTenant(input: { name: "Bench Co", paymentMode: MANUAL, paymentInstructions: "Bank" }) { tenant { id } } }');
   const provider = await gql(seller.token, 'mutation($i: CreateProviderInput!) { createProvider(input: $i) { provider { id } } }',

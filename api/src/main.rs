@@ -42,6 +42,17 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Administer accounts: `admin grant EMAIL` makes an existing account an admin.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Give ADMIN to the account registered with EMAIL.
+    Grant { email: String },
 }
 
 #[derive(ValueEnum, Clone, Copy)]
@@ -77,6 +88,18 @@ async fn main() -> anyhow::Result<()> {
             db.migrate().await?;
             let gateway = api::payments::from_settings(&settings)?;
             api::seed::demo(api::state::AppState::new(settings, db, gateway)?).await?;
+        }
+        Command::Admin {
+            action: AdminAction::Grant { email },
+        } => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let gateway = api::payments::from_settings(&settings)?;
+            let state = api::state::AppState::new(settings, db, gateway)?;
+            let user = api::services::accounts::grant_admin(&state, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{} ({}) is an admin.", user.email, user.id);
         }
         Command::Migrate { action, steps } => {
             let db = Db::connect(&settings.database_url).await?;

@@ -1,7 +1,6 @@
 //! `marketplace seed --demo`: a small believable marketplace to explore in GraphiQL. It goes
 //! through the same services as the API, so everything it makes obeys the same rules.
 //! Idempotent: a second run finds the demo admin and only prints the logins again.
-use std::sync::Arc;
 
 use entity::users;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -460,12 +459,6 @@ async fn register(state: &AppState, email: &str, name: &str) -> anyhow::Result<V
 
 /// Seeds the demo marketplace into the database of `state`, once.
 pub async fn demo(state: AppState) -> anyhow::Result<()> {
-    let mut settings = (*state.settings).clone();
-    settings.admin_emails.push(ADMIN.to_owned());
-    let state = AppState {
-        settings: Arc::new(settings),
-        ..state
-    };
     let seeded = users::Entity::find()
         .filter(users::Column::Email.eq(ADMIN))
         .one(&state.db.reader)
@@ -474,7 +467,11 @@ pub async fn demo(state: AppState) -> anyhow::Result<()> {
     if seeded {
         println!("The demo marketplace is already there.");
     } else {
-        let admin = register(&state, ADMIN, "Demo Admin").await?;
+        register(&state, ADMIN, "Demo Admin").await?;
+        crate::services::accounts::grant_admin(&state, ADMIN)
+            .await
+            .map_err(|e| anyhow::anyhow!("granting the demo admin: {e:?}"))?;
+        let admin = viewer_for(&state, ADMIN).await?;
         for (email, name) in BUYERS {
             register(&state, email, name).await?;
         }

@@ -72,11 +72,10 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>) -> ApiResult<S
     }
 
     let hash = hash_blocking(state, password).await?;
-    let admin = state
-        .settings
-        .admin_emails
-        .iter()
-        .any(|e| e == email.as_str());
+    // Nobody becomes an admin by registering: ADMIN is granted to accounts that already exist
+    // (ADMIN_EMAILS at start, or `marketplace admin grant EMAIL`), so whoever registers a
+    // listed address first gains nothing.
+    let admin = false;
     let now = state.now();
     let user = users::ActiveModel {
         id: Set(ids::new_id(Kind::User)),
@@ -377,29 +376,53 @@ pub fn stored_roles(user: &users::Model) -> ApiResult<Roles> {
         .map_err(|err| ApiError::Internal(anyhow::anyhow!("user {}: {err}", user.id)))
 }
 
-/// Gives ADMIN to existing accounts listed in ADMIN_EMAILS (new ones get it at registration).
+/// Gives ADMIN to the accounts listed in ADMIN_EMAILS that exist when the server starts;
+/// an address registered later gets nothing until the next start (or `admin grant`).
 pub async fn bootstrap_admins(state: &AppState) -> ApiResult<()> {
-    if state.settings.admin_emails.is_empty() {
+    let listed: Vec<String> = state
+        .settings
+        .admin_emails
+        .iter()
+        .filter_map(|e| Email::parse(e).ok())
+        .map(|e| e.as_str().to_owned())
+        .collect();
+    if listed.is_empty() {
         return Ok(());
     }
-    let listed = users::Entity::find()
-        .filter(users::Column::Email.is_in(state.settings.admin_emails.clone()))
+    let users = users::Entity::find()
+        .filter(users::Column::Email.is_in(listed))
         .all(&state.db.writer)
         .await?;
-    for user in listed {
-        let mut roles = stored_roles(&user)?;
-        if roles.contains(Role::Admin) {
-            continue;
-        }
-        roles.insert(Role::Admin);
-        let id = user.id.clone();
-        let mut active: users::ActiveModel = user.into();
-        active.roles = Set(roles.to_stored());
-        active.updated_at = Set(state.now());
-        active.update(&state.db.writer).await?;
-        tracing::info!(user_id = %id, "granted ADMIN from ADMIN_EMAILS");
+    for user in users {
+        make_admin(state, user).await?;
     }
     Ok(())
+}
+
+/// `marketplace admin grant EMAIL`: ADMIN for the existing account with that email.
+pub async fn grant_admin(state: &AppState, email: &str) -> ApiResult<users::Model> {
+    let email = Email::parse(email).map_err(|e| ApiError::BadInput(e.0))?;
+    let user = find_by_email(&state.db.writer, &email)
+        .await?
+        .ok_or_else(|| {
+            ApiError::BadInput(format!("no account with the email {}", email.as_str()))
+        })?;
+    make_admin(state, user).await
+}
+
+async fn make_admin(state: &AppState, user: users::Model) -> ApiResult<users::Model> {
+    let mut roles = stored_roles(&user)?;
+    if roles.contains(Role::Admin) {
+        return Ok(user);
+    }
+    roles.insert(Role::Admin);
+    let id = user.id.clone();
+    let mut active: users::ActiveModel = user.into();
+    active.roles = Set(roles.to_stored());
+    active.updated_at = Set(state.now());
+    let user = active.update(&state.db.writer).await?;
+    tracing::info!(user_id = %id, "granted ADMIN");
+    Ok(user)
 }
 
 /// Filter of the admin user list.

@@ -12,7 +12,7 @@ const PASSWORD = 'correct horse battery';
 let server;
 
 before(async () => {
-  server = await startServer(['--admin-emails', ADMIN]);
+  server = await startServer();
 });
 after(async () => {
   await server?.stop();
@@ -83,6 +83,7 @@ function collect(client, query, variables, count, field) {
 
 test('graphql-ws follows an order from placement to completion, and resumes with after', async () => {
   const admin = await register(ADMIN, 'Admin');
+  server.grantAdmin(ADMIN);
   const seller = await register('seller@example.com', 'Seller');
   const buyer = await register('buyer@example.com', 'Buyer');
   const tenant = await gql(seller.token,

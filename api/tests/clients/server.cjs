@@ -1,7 +1,7 @@
 // Starts the real server binary (MARKETPLACE_BIN) on a free port with a fresh SQLite database,
 // waits until it is ready, and stops it when the test file ends.
 'use strict';
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -58,6 +58,12 @@ async function startServer(extraArgs = []) {
   return {
     base,
     graphql: `${base}/graphql`,
+    // Registering makes nobody an admin: the operator grants it to an existing account.
+    grantAdmin(email) {
+      execFileSync(bin, ['admin', 'grant', email, '--data-dir', dataDir,
+        '--jwt-secret', 'client-checks-secret-0123456789abcdef', '--log-format', 'json'],
+      { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    },
     async stop() {
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));

@@ -313,12 +313,52 @@ async fn logout_ends_the_session_and_is_refused_for_unknown_tokens() {
 
 const SET_STATUS: &str = "mutation($input: SetUserStatusInput!) { setUserStatus(input: $input) { user { id status statusReason } userErrors { field message code } } }";
 
+/// Hardening finding 4: whoever registered an ADMIN_EMAILS address first (any case, trailing
+/// space) became an admin. Registering grants nothing now; ADMIN goes to accounts that exist
+/// when the server starts, or to the one `marketplace admin grant EMAIL` names.
 #[tokio::test]
-async fn admin_emails_make_admins() {
+async fn admins_are_granted_to_existing_accounts_never_by_registering() {
     let app = spawn_app().await;
-    let admin = app.register_admin().await;
-    let viewer = app.gql(Some(&admin.access_token), VIEWER, json!({})).await;
+    let squatter = app.register(" Admin@Example.COM ", "First Comer").await;
+    let viewer = app
+        .gql(Some(&squatter.access_token), VIEWER, json!({}))
+        .await;
+    assert_eq!(
+        viewer["viewer"]["roles"],
+        json!(["BUYER"]),
+        "registering grants nothing"
+    );
+    let (_, listing) = app
+        .post(
+            Some(&squatter.access_token),
+            "{ users(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(top_level_code(&listing), "FORBIDDEN", "{listing}");
+
+    // At the next start the listed account, which exists now, is an admin (the operator's
+    // choice of address); the same token sees it, since roles are read on every request.
+    api::services::accounts::bootstrap_admins(&app.state)
+        .await
+        .expect("bootstrap");
+    let viewer = app
+        .gql(Some(&squatter.access_token), VIEWER, json!({}))
+        .await;
     assert_eq!(viewer["viewer"]["roles"], json!(["BUYER", "ADMIN"]));
+
+    // `admin grant` names an existing account; an unknown address is refused.
+    let other = app.register("second-admin@example.com", "Second").await;
+    api::services::accounts::grant_admin(&app.state, "Second-Admin@example.com")
+        .await
+        .expect("grant");
+    let viewer = app.gql(Some(&other.access_token), VIEWER, json!({})).await;
+    assert_eq!(viewer["viewer"]["roles"], json!(["BUYER", "ADMIN"]));
+    assert!(
+        api::services::accounts::grant_admin(&app.state, "nobody@example.com")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

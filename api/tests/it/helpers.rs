@@ -171,8 +171,14 @@ impl TestApp {
         session_of(payload)
     }
 
+    /// Registers ADMIN_EMAIL and grants it ADMIN as the operator would (`admin grant`):
+    /// registering alone makes nobody an admin.
     pub async fn register_admin(&self) -> Session {
-        self.register(ADMIN_EMAIL, "Admin").await
+        let session = self.register(ADMIN_EMAIL, "Admin").await;
+        api::services::accounts::grant_admin(&self.state, ADMIN_EMAIL)
+            .await
+            .expect("grant ADMIN");
+        session
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {
