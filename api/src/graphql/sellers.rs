@@ -76,9 +76,30 @@ impl Tenant {
     async fn payment_mode(&self) -> TenantPaymentModeGql {
         self.0.payment_mode.into()
     }
-    /// shown to buyers who pay manually
-    async fn payment_instructions(&self) -> Option<&str> {
-        self.0.payment_instructions.as_deref()
+    /// shown to buyers who pay manually: to the tenant's members, admins, and buyers with an
+    /// order of this tenant; null for anyone else, however the tenant was reached
+    async fn payment_instructions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        let Some(instructions) = &self.0.payment_instructions else {
+            return Ok(None);
+        };
+        let viewer = ctx.viewer();
+        let Some(user_id) = viewer.id() else {
+            return Ok(None);
+        };
+        let member = ctx
+            .loaders()?
+            .memberships
+            .load_one((self.0.id.clone(), user_id.to_owned()))
+            .await
+            .map_err(super::loaders::loader_error)?
+            .is_some();
+        let visible = member
+            || viewer.is_admin()
+            || service::has_ordered_from(ctx.state()?, user_id, &self.0.id).await?;
+        Ok(visible.then(|| instructions.clone()))
     }
     async fn stripe_onboarding_complete(&self) -> bool {
         self.0.stripe_onboarding_complete

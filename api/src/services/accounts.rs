@@ -342,6 +342,7 @@ pub async fn set_user_status(
             .filter(refresh_tokens::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
+        suspend_their_provider(&txn, &user, &admin.id, now).await?;
     }
     let notice = Notice::User {
         user_id: user.id.clone(),
@@ -374,6 +375,52 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Viewer> {
 pub fn stored_roles(user: &users::Model) -> ApiResult<Roles> {
     Roles::from_stored(&user.roles)
         .map_err(|err| ApiError::Internal(anyhow::anyhow!("user {}: {err}", user.id)))
+}
+
+/// A suspended or banned user's ACTIVE provider is suspended with them, in the same
+/// transaction: it leaves browsing and takes no new order, as any suspended provider. Orders
+/// under way go on; reactivating the user leaves the provider to an admin's decision.
+async fn suspend_their_provider(
+    txn: &impl ConnectionTrait,
+    user: &users::Model,
+    admin_id: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    use crate::domain::seller::ProviderStatus;
+    use entity::providers;
+    let Some(provider) = providers::Entity::find()
+        .filter(providers::Column::UserId.eq(user.id.clone()))
+        .filter(providers::Column::Status.eq(ProviderStatus::Active))
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let reason = format!(
+        "the provider's account was {}",
+        user.status.to_value().to_lowercase()
+    );
+    providers::Entity::update_many()
+        .col_expr(
+            providers::Column::Status,
+            Expr::value(ProviderStatus::Suspended),
+        )
+        .col_expr(providers::Column::StatusReason, Expr::value(reason.clone()))
+        .col_expr(providers::Column::UpdatedAt, Expr::value(now))
+        .filter(providers::Column::Id.eq(provider.id.clone()))
+        .filter(providers::Column::Status.eq(ProviderStatus::Active))
+        .exec(txn)
+        .await?;
+    super::sellers::record_status_change(
+        txn,
+        &provider.id,
+        Some(ProviderStatus::Active),
+        ProviderStatus::Suspended,
+        &reason,
+        Some(admin_id),
+        now,
+    )
+    .await
 }
 
 /// Gives ADMIN to the accounts listed in ADMIN_EMAILS that exist when the server starts;

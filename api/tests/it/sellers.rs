@@ -531,3 +531,95 @@ async fn listing_status_is_changed_by_its_owner_or_an_admin_only() {
         .await;
     assert_eq!(top_level_code(&anonymous), "UNAUTHENTICATED");
 }
+
+/// Hardening finding 12: `provider { tenant { paymentInstructions } }` showed anyone what
+/// `tenant(id)` hides. Payment instructions are for the tenant's members, admins and buyers
+/// with an order of that tenant, however the tenant is reached. And a provider whose user is
+/// suspended or banned leaves browsing and takes no order, like a suspended provider.
+#[tokio::test]
+async fn payment_instructions_follow_one_rule_and_a_suspended_users_provider_leaves_the_market() {
+    let app = spawn_app().await;
+    let admin = app.register_admin().await;
+    let seller = manual_seller(&app, &admin, "instructions@example.com").await;
+    let listing = app.listing(&seller, json!({ "priceCents": "5000" })).await;
+    let buyer = app.register("instr-buyer@example.com", "Buyer").await;
+    let stranger = app.register("instr-stranger@example.com", "Stranger").await;
+    let query = "query($id: ID!) { provider(id: $id) { tenant { paymentInstructions } } }";
+    let seen = |token: Option<String>| {
+        let app = &app;
+        let id = seller.provider_id.clone();
+        async move {
+            app.gql(token.as_deref(), query, json!({ "id": id })).await["provider"]["tenant"]
+                ["paymentInstructions"]
+                .clone()
+        }
+    };
+    assert_eq!(seen(None).await, serde_json::Value::Null, "anonymous");
+    assert_eq!(
+        seen(Some(stranger.access_token.clone())).await,
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        seen(Some(buyer.access_token.clone())).await,
+        serde_json::Value::Null,
+        "before ordering"
+    );
+    assert_eq!(
+        seen(Some(seller.session.access_token.clone())).await,
+        "Bank transfer"
+    );
+    assert_eq!(
+        seen(Some(admin.access_token.clone())).await,
+        "Bank transfer"
+    );
+    let place = "mutation($l: ID!) { placeOrder(input: { listingId: $l }) { order { id } userErrors { code } } }";
+    let placed = app
+        .gql(Some(&buyer.access_token), place, json!({ "l": listing }))
+        .await;
+    assert_eq!(placed["placeOrder"]["userErrors"], json!([]), "{placed}");
+    assert_eq!(
+        seen(Some(buyer.access_token.clone())).await,
+        "Bank transfer",
+        "a buyer of the tenant"
+    );
+
+    // The seller's account is suspended: the provider follows, leaves browsing and takes no
+    // new order; the change is kept with its reason.
+    let suspended = app
+        .gql(
+            Some(&admin.access_token),
+            "mutation($i: SetUserStatusInput!) { setUserStatus(input: $i) { userErrors { code } } }",
+            json!({ "i": { "userId": seller.session.id, "status": "SUSPENDED", "reason": "chargeback fraud" } }),
+        )
+        .await;
+    assert_eq!(
+        suspended["setUserStatus"]["userErrors"],
+        json!([]),
+        "{suspended}"
+    );
+    let public = app
+        .gql(
+            None,
+            "query($id: ID!) { provider(id: $id) { id } listings { totalCount } }",
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(public["provider"], serde_json::Value::Null, "{public}");
+    assert_eq!(public["listings"]["totalCount"], 0, "{public}");
+    let refused = app
+        .gql(Some(&stranger.access_token), place, json!({ "l": listing }))
+        .await;
+    assert_eq!(
+        error_codes(&refused["placeOrder"]),
+        vec!["NOT_FOUND"],
+        "{refused}"
+    );
+    let status = app
+        .gql(
+            Some(&admin.access_token),
+            "query($id: ID!) { provider(id: $id) { status } }",
+            json!({ "id": seller.provider_id }),
+        )
+        .await;
+    assert_eq!(status["provider"]["status"], "SUSPENDED", "{status}");
+}

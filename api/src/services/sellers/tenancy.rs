@@ -155,6 +155,21 @@ pub async fn update_tenant(
     Ok(tenant)
 }
 
+/// True when `user_id` has an order with the tenant (whatever its state): such a buyer may
+/// read the tenant's payment instructions.
+pub async fn has_ordered_from(state: &AppState, user_id: &str, tenant_id: &str) -> ApiResult<bool> {
+    use entity::orders;
+    let found: Option<String> = orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::BuyerId.eq(user_id))
+        .filter(orders::Column::TenantId.eq(tenant_id))
+        .into_tuple()
+        .one(&state.db.reader)
+        .await?;
+    Ok(found.is_some())
+}
+
 pub async fn tenant_for_viewer(
     state: &AppState,
     viewer: &Viewer,
