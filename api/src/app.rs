@@ -102,12 +102,8 @@ impl Application {
         if let Some(interval) = self.state.settings.jobs_interval {
             crate::jobs::spawn(self.state.clone(), interval);
         }
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(signal)
-            .await
+        let header_read_timeout = self.state.settings.http_header_read_timeout;
+        crate::serve::serve(self.listener, self.router, header_read_timeout, signal).await
     }
 }
 
@@ -175,6 +171,9 @@ fn router(app: AppState) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .with_state(state)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            settings.http_body_timeout,
+        ))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(axum::middleware::map_response(json_payload_too_large))
         // File uploads have their own, larger limit; the layers below wrap them too.

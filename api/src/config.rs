@@ -147,6 +147,13 @@ pub struct RawSettings {
     /// `login` and `register` attempts one IP address may make per minute.
     #[arg(long, env = "AUTH_ATTEMPTS_PER_IP_PER_MIN", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub auth_attempts_per_ip_per_min: u32,
+    /// Seconds a client has to send a request's headers (and, on a kept-alive connection,
+    /// the next request) before the connection is closed.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub http_header_read_timeout_secs: u64,
+    /// Seconds a client has to send a GraphQL request's body; past it the request is refused.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub http_body_timeout_secs: u64,
     /// Test-only fault hooks (`POST /__faults/…`); refused when APP_ENV=production.
     #[arg(
         long,
@@ -204,6 +211,8 @@ pub struct Settings {
     pub auth_attempts_per_ip_per_min: u32,
     pub auth_attempts_per_email_per_min: u32,
     pub fault_injection: bool,
+    pub http_header_read_timeout: Duration,
+    pub http_body_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -295,6 +304,8 @@ impl Settings {
             auth_attempts_per_ip_per_min: raw.auth_attempts_per_ip_per_min,
             auth_attempts_per_email_per_min: raw.auth_attempts_per_email_per_min,
             fault_injection: raw.fault_injection,
+            http_header_read_timeout: Duration::from_secs(raw.http_header_read_timeout_secs),
+            http_body_timeout: Duration::from_secs(raw.http_body_timeout_secs),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod pagination;
 pub mod payments;
 pub mod seed;
+pub mod serve;
 pub mod services;
 pub mod state;
 pub mod storage;

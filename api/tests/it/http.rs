@@ -1,4 +1,6 @@
 //! The HTTP surface: health, GraphiQL, GET queries, limits, request ids, node lookups.
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -402,4 +404,33 @@ async fn a_panic_answers_internal_error_with_its_request_id() {
         .await
         .expect("post");
     assert_eq!(response.status().as_u16(), 404);
+}
+
+/// Hardening finding 13: no header-read timeout, so a client could hold a connection open by
+/// sending a header a byte at a time. A client that has not sent its headers within the
+/// timeout is disconnected; one that does is served as usual.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&["--http-header-read-timeout-secs", "1"]).await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: appl")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf)).await;
+    match closed {
+        Ok(Ok(n)) => {
+            // Closed, possibly after a 408.
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+        }
+        Ok(Err(_)) => {}
+        Err(_) => panic!("the connection was still open 10 s after a 1 s header timeout"),
+    }
+    // A client that sends its request in time is served.
+    let (status, body) = app.post(None, "{ __typename }", json!({})).await;
+    assert_eq!(status, 200, "{body}");
 }
