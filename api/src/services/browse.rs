@@ -319,7 +319,10 @@ pub async fn listings_page(
     }
     let col = |c: listings::Column| Expr::col((listings::Entity, c));
     if let Some(category) = &filter.category {
-        query = query.filter(col(listings::Column::Category).eq(category.trim().to_lowercase()));
+        // Bounded and free of control characters (PostgreSQL cannot compare NUL at all).
+        let category = crate::domain::clean_text(category, "category", 1, 100, false)
+            .map_err(|e| ApiError::BadInput(e.0))?;
+        query = query.filter(col(listings::Column::Category).eq(category.to_lowercase()));
     }
     if let Some(tier) = &filter.tier {
         query = query.filter(col(listings::Column::Tier).eq(tier.to_value()));

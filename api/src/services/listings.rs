@@ -316,7 +316,8 @@ pub async fn listing_for_viewer(
             listings::Entity::find_by_id(id.to_owned())
         }
         (Some(_), _) => return Ok(None),
-        (None, Some(slug)) if slug.len() <= 220 => {
+        // No slug holds a control character (PostgreSQL cannot even compare one with NUL).
+        (None, Some(slug)) if slug.len() <= 220 && !slug.chars().any(char::is_control) => {
             listings::Entity::find().filter(listings::Column::Slug.eq(slug))
         }
         (None, Some(_)) => return Ok(None),

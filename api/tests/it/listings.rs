@@ -793,3 +793,40 @@ async fn a_page_of_listings_costs_the_same_statements_for_1_30_and_100() {
     );
     assert!(counts[0] <= 5, "statements: {counts:?}");
 }
+
+/// Hardening finding 7: `listing(slug: "a\u0000")` was an internal error on PostgreSQL. No
+/// slug holds a control character: such a lookup finds nothing, on both backends; a search
+/// with one is read as word separators.
+#[tokio::test]
+async fn lookups_with_control_characters_find_nothing_instead_of_failing() {
+    let app = spawn_app().await;
+    for slug in ["a\u{0}", "pilot\u{7}", "x\u{202e}y\u{0}"] {
+        let (status, body) = app
+            .post(
+                None,
+                "query($s: String) { listing(slug: $s) { id } }",
+                json!({ "s": slug }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{slug:?}: {body}");
+        assert_eq!(body["data"]["listing"], Value::Null);
+    }
+    let (_, body) = app
+        .post(
+            None,
+            "query($q: String) { listings(filter: { query: $q }) { totalCount } }",
+            json!({ "q": "pilot\u{0}coverage" }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // A category filter with one is refused as bad input, never an internal error.
+    let (_, body) = app
+        .post(
+            None,
+            "query($c: String) { listings(filter: { category: $c }) { totalCount } }",
+            json!({ "c": "script\u{0}" }),
+        )
+        .await;
+    assert_eq!(top_level_code(&body), "BAD_USER_INPUT", "{body}");
+}
