@@ -95,9 +95,18 @@ pub struct RawSettings {
     /// GraphiQL at GET /graphql; default on in development, off in production.
     #[arg(long, env = "GRAPHIQL", global = true)]
     pub graphiql: Option<bool>,
-    /// `pretty` or `json`.
-    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", global = true)]
-    pub log_format: LogFormat,
+    /// `pretty` or `json`; default `json` in production, `pretty` in development.
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+    /// Allow an SQLite DATABASE_URL when APP_ENV=production (refused otherwise: one process,
+    /// one file, no replicas).
+    #[arg(
+        long,
+        env = "ALLOW_SQLITE_IN_PRODUCTION",
+        default_value_t = false,
+        global = true
+    )]
+    pub allow_sqlite_in_production: bool,
     /// Lifetime of access tokens, in seconds.
     #[arg(
         long,
@@ -231,20 +240,37 @@ pub struct S3Settings {
     pub region: String,
 }
 
+impl RawSettings {
+    /// The log format asked for, else JSON in production and the pretty one in development.
+    pub fn effective_log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.app_env {
+            AppEnv::Production => LogFormat::Json,
+            AppEnv::Development => LogFormat::Pretty,
+        })
+    }
+}
+
 impl Settings {
     /// Resolves defaults that depend on other settings and loads or creates the dev JWT secret.
     pub fn resolve(raw: RawSettings) -> anyhow::Result<Settings> {
         let production = raw.app_env == AppEnv::Production;
+        let log_format = raw.effective_log_format();
         if production && raw.fault_injection {
             bail!("FAULT_INJECTION is for tests: it is refused when APP_ENV=production");
         }
-        let database_url = match raw.database_url.filter(|u| !u.trim().is_empty()) {
+        let database_url = match raw.database_url.clone().filter(|u| !u.trim().is_empty()) {
             Some(url) => url,
             None => format!(
                 "sqlite://{}?mode=rwc",
                 raw.data_dir.join("marketplace.db").display()
             ),
         };
+        if production && database_url.starts_with("sqlite:") && !raw.allow_sqlite_in_production {
+            bail!(
+                "APP_ENV=production needs a PostgreSQL DATABASE_URL; set \
+                 ALLOW_SQLITE_IN_PRODUCTION=true to run on SQLite anyway"
+            );
+        }
         let jwt_secret = match raw.jwt_secret.filter(|s| !s.is_empty()) {
             Some(secret) => {
                 if secret.len() < 32 {
@@ -290,7 +316,7 @@ impl Settings {
             cors_origins: split_list(&raw.cors_origins).map(str::to_owned).collect(),
             graphql_introspection: raw.graphql_introspection.unwrap_or(!production),
             graphiql: raw.graphiql.unwrap_or(!production),
-            log_format: raw.log_format,
+            log_format,
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 24 * 3600),
             max_body_bytes: raw.max_body_bytes,
@@ -341,4 +367,90 @@ fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
         "JWT_SECRET is not set: generated a development secret; set JWT_SECRET in production"
     );
     Ok(SecretString::from(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: RawSettings,
+    }
+
+    fn resolve(args: &[&str]) -> anyhow::Result<Settings> {
+        let dir = std::env::temp_dir().join("marketplace-config-test");
+        let dir = dir.display().to_string();
+        let mut all = vec!["marketplace", "--data-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(all)?;
+        Settings::resolve(cli.settings)
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const PG: &str = "postgres://app@db/marketplace";
+
+    #[test]
+    fn production_requires_a_secret_and_postgres_and_turns_the_conveniences_off() {
+        let prod = ["--app-env", "production"];
+        assert!(
+            resolve(&[&prod[..], &["--database-url", PG]].concat()).is_err(),
+            "no JWT_SECRET"
+        );
+        let sqlite = resolve(&[&prod[..], &["--jwt-secret", SECRET]].concat());
+        assert!(sqlite.is_err_and(|e| e.to_string().contains("PostgreSQL")));
+        let allowed = resolve(
+            &[
+                &prod[..],
+                &["--jwt-secret", SECRET, "--allow-sqlite-in-production"],
+            ]
+            .concat(),
+        )
+        .expect("SQLite when allowed");
+        assert!(allowed.database_url.starts_with("sqlite:"));
+        let s = resolve(&[&prod[..], &["--jwt-secret", SECRET, "--database-url", PG]].concat())
+            .expect("production");
+        assert!(!s.graphiql && !s.graphql_introspection);
+        assert_eq!(s.log_format, LogFormat::Json);
+        let pretty = resolve(
+            &[
+                &prod[..],
+                &[
+                    "--jwt-secret",
+                    SECRET,
+                    "--database-url",
+                    PG,
+                    "--log-format",
+                    "pretty",
+                ],
+            ]
+            .concat(),
+        )
+        .expect("asked for");
+        assert_eq!(pretty.log_format, LogFormat::Pretty);
+        assert!(resolve(
+            &[
+                &prod[..],
+                &[
+                    "--jwt-secret",
+                    SECRET,
+                    "--database-url",
+                    PG,
+                    "--fault-injection"
+                ]
+            ]
+            .concat()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn development_keeps_the_conveniences() {
+        let s = resolve(&["--jwt-secret", SECRET]).expect("development");
+        assert!(s.graphiql && s.graphql_introspection);
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert!(s.database_url.starts_with("sqlite:"));
+    }
 }

@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", api::graphql::sdl());
         return Ok(());
     }
-    telemetry::init(cli.settings.log_format);
+    telemetry::init(cli.settings.effective_log_format());
     let settings = Settings::resolve(cli.settings)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve | Command::Schema => {

@@ -91,7 +91,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     args.extend_from_slice(extra);
     let raw = TestCli::try_parse_from(args).expect("settings").settings;
     if std::env::var_os("TEST_LOG").is_some() {
-        api::telemetry::init(raw.log_format);
+        api::telemetry::init(raw.effective_log_format());
     }
     let settings = Settings::resolve(raw).expect("resolve settings");
     let app = Application::build(settings.clone())

@@ -259,7 +259,7 @@ async fn graphiql_gets_the_schema_with_its_own_request() {
 
 #[tokio::test]
 async fn introspection_is_refused_with_a_code_in_production() {
-    let app = spawn_app_with(&["--app-env", "production"]).await;
+    let app = spawn_app_with(&["--app-env", "production", "--allow-sqlite-in-production"]).await;
     for (client, query) in FIXTURES {
         let body = introspect(&app, query).await;
         assert!(
