@@ -1,8 +1,8 @@
 //! `/files/{key}`: uploads and downloads for the local store, through URLs the API signed
 //! (HMAC over method, key and expiry). With S3 the client uses the store's own presigned URLs
 //! and these routes refuse everything.
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,9 +22,6 @@ struct Signed {
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/files/{*key}", get(download).put(upload))
-        // The largest purpose's limit plus one byte, so a larger body is refused (413) while
-        // it streams in; the limit per purpose is checked when the key is attached.
-        .layer(DefaultBodyLimit::max(MAX_OBJECT_BYTES as usize + 1))
         .with_state(state)
 }
 
@@ -38,17 +35,24 @@ fn allowed(state: &AppState, method: &Method, key: &str, signed: &Signed) -> boo
         .verify_local(method, key, signed.expires, &signed.signature, state.now())
 }
 
+/// The signature is checked before a byte of the body is read, then the body streams to the
+/// store; past the largest purpose's limit (checked again per purpose when the key is
+/// attached) nothing is stored and the answer is 413.
 async fn upload(
     State(state): State<AppState>,
     Path(key): Path<String>,
     Query(signed): Query<Signed>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if !allowed(&state, &Method::PUT, &key, &signed) {
         return refused(StatusCode::FORBIDDEN, "invalid or expired upload URL");
     }
-    match state.storage.put(&key, body).await {
-        Ok(()) => StatusCode::OK.into_response(),
+    match state.storage.put_stream(&key, body, MAX_OBJECT_BYTES).await {
+        Ok(true) => StatusCode::OK.into_response(),
+        Ok(false) => refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the file is larger than any upload may be",
+        ),
         Err(err) => {
             tracing::error!(error = ?err, key, "storing an upload failed");
             refused(

@@ -160,6 +160,49 @@ impl Storage {
         Ok(())
     }
 
+    /// Stores a body as it streams in, never holding more than a part (5 MiB) of it: more than
+    /// `max_bytes` aborts the upload and stores nothing. `Ok(false)` when it was too large.
+    pub async fn put_stream(
+        &self,
+        key: &str,
+        body: axum::body::Body,
+        max_bytes: u64,
+    ) -> anyhow::Result<bool> {
+        use futures_util::StreamExt;
+        let upload = self
+            .store
+            .put_multipart(&Path::from(key))
+            .await
+            .with_context(|| format!("starting the upload of {key}"))?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut stream = body.into_data_stream();
+        let mut received: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(err) => {
+                    let _ = writer.abort().await;
+                    return Err(anyhow::anyhow!("reading the upload of {key}: {err}"));
+                }
+            };
+            received += chunk.len() as u64;
+            if received > max_bytes {
+                let _ = writer.abort().await;
+                return Ok(false);
+            }
+            writer
+                .wait_for_capacity(2)
+                .await
+                .with_context(|| format!("uploading {key}"))?;
+            writer.write(&chunk);
+        }
+        writer
+            .finish()
+            .await
+            .with_context(|| format!("finishing the upload of {key}"))?;
+        Ok(true)
+    }
+
     /// The object's bytes as a stream, or None when nothing is there.
     pub async fn get(
         &self,

@@ -512,3 +512,32 @@ async fn with_s3_storage_the_client_uploads_and_downloads_through_presigned_urls
         .await;
     assert_eq!(seen["order"]["delivery"]["file"]["key"], key.as_str());
 }
+
+/// Hardening finding 5: `PUT /files/…` read up to 50 MiB into memory before checking the
+/// signature. An unsigned upload announcing 48 MiB is refused (403) after its first kilobyte,
+/// without the server waiting for (or holding) the rest.
+#[tokio::test]
+async fn an_unsigned_upload_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let head = format!(
+        "PUT /files/orders/ord_x/delivery/report.pdf?expires=9999999999&signature=00 HTTP/1.1\r\n\
+         Host: localhost\r\nContent-Type: application/pdf\r\nContent-Length: {}\r\n\r\n",
+        48 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream
+        .write_all(&[0u8; 1024])
+        .await
+        .expect("first kilobyte");
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("answered without the remaining 48 MiB")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answer[..read]);
+    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+}
