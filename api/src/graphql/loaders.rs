@@ -43,6 +43,8 @@ pub struct Loaders {
     pub contacts: DataLoader<ContactLoader, HashMapCache>,
     /// (tenant, user) pairs that are memberships
     pub memberships: DataLoader<MembershipLoader, HashMapCache>,
+    /// (tenant, user) pairs where the user has an order with the tenant
+    pub buyers_of_tenant: DataLoader<BuyerOfTenantLoader, HashMapCache>,
 }
 
 fn cached<K, T>(loader: T) -> DataLoader<T, HashMapCache>
@@ -76,6 +78,7 @@ impl Loaders {
             invoice_events: cached(InvoiceEventsLoader { db: db.clone() }),
             contacts: cached(ContactLoader { db: db.clone() }),
             memberships: cached(MembershipLoader { db: db.clone() }),
+            buyers_of_tenant: cached(BuyerOfTenantLoader { db: db.clone() }),
         }
     }
 
@@ -101,6 +104,7 @@ impl Loaders {
         loaders.invoice_events.enable_all_cache(false);
         loaders.contacts.enable_all_cache(false);
         loaders.memberships.enable_all_cache(false);
+        loaders.buyers_of_tenant.enable_all_cache(false);
         loaders
     }
 }
@@ -187,6 +191,39 @@ impl Loader<String> for InvoiceByOrderLoader {
         Ok(rows
             .into_iter()
             .filter_map(|r| Some((r.order_id.clone()?, r)))
+            .collect())
+    }
+}
+
+/// (tenant, buyer) pairs with at least one order between them.
+pub struct BuyerOfTenantLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<(String, String)> for BuyerOfTenantLoader {
+    type Value = ();
+    type Error = Arc<sea_orm::DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<HashMap<(String, String), ()>, Self::Error> {
+        use sea_orm::QuerySelect;
+        let pairs: Vec<(String, String)> = orders::Entity::find()
+            .select_only()
+            .column(orders::Column::TenantId)
+            .column(orders::Column::BuyerId)
+            .distinct()
+            .filter(orders::Column::TenantId.is_in(keys.iter().map(|k| k.0.clone())))
+            .filter(orders::Column::BuyerId.is_in(keys.iter().map(|k| k.1.clone())))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(pairs
+            .into_iter()
+            .filter(|pair| keys.contains(pair))
+            .map(|pair| (pair, ()))
             .collect())
     }
 }

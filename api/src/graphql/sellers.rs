@@ -89,16 +89,15 @@ impl Tenant {
         let Some(user_id) = viewer.id() else {
             return Ok(None);
         };
-        let member = ctx
-            .loaders()?
-            .memberships
-            .load_one((self.0.id.clone(), user_id.to_owned()))
-            .await
-            .map_err(super::loaders::loader_error)?
-            .is_some();
-        let visible = member
-            || viewer.is_admin()
-            || service::has_ordered_from(ctx.state()?, user_id, &self.0.id).await?;
+        let loaders = ctx.loaders()?;
+        let key = (self.0.id.clone(), user_id.to_owned());
+        let (member, buyer) = futures_util::try_join!(
+            loaders.memberships.load_one(key.clone()),
+            loaders.buyers_of_tenant.load_one(key),
+        )
+        .map_err(super::loaders::loader_error)?;
+        let visible =
+            service::may_read_payment_instructions(viewer, member.is_some(), buyer.is_some());
         Ok(visible.then(|| instructions.clone()))
     }
     async fn stripe_onboarding_complete(&self) -> bool {

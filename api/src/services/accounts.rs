@@ -400,27 +400,18 @@ async fn suspend_their_provider(
         "the provider's account was {}",
         user.status.to_value().to_lowercase()
     );
-    providers::Entity::update_many()
-        .col_expr(
-            providers::Column::Status,
-            Expr::value(ProviderStatus::Suspended),
-        )
-        .col_expr(providers::Column::StatusReason, Expr::value(reason.clone()))
-        .col_expr(providers::Column::UpdatedAt, Expr::value(now))
-        .filter(providers::Column::Id.eq(provider.id.clone()))
-        .filter(providers::Column::Status.eq(ProviderStatus::Active))
-        .exec(txn)
-        .await?;
-    super::sellers::record_status_change(
+    // A concurrent moderation that moved it first has the last word.
+    super::sellers::change_status(
         txn,
         &provider.id,
-        Some(ProviderStatus::Active),
+        ProviderStatus::Active,
         ProviderStatus::Suspended,
         &reason,
         Some(admin_id),
         now,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Gives ADMIN to the accounts listed in ADMIN_EMAILS that exist when the server starts;

@@ -38,6 +38,32 @@ pub(crate) async fn record_status_change(
     Ok(())
 }
 
+/// Moves a provider from `from` to `to` if it is still `from`, and keeps the change with its
+/// reason and actor; false when it had moved meanwhile (nothing written).
+pub(crate) async fn change_status(
+    conn: &impl ConnectionTrait,
+    provider_id: &str,
+    from: ProviderStatus,
+    to: ProviderStatus,
+    reason: &str,
+    actor_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
+    let updated = providers::Entity::update_many()
+        .col_expr(providers::Column::Status, Expr::value(to))
+        .col_expr(providers::Column::StatusReason, Expr::value(reason))
+        .col_expr(providers::Column::UpdatedAt, Expr::value(now))
+        .filter(providers::Column::Id.eq(provider_id))
+        .filter(providers::Column::Status.eq(from))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(false);
+    }
+    record_status_change(conn, provider_id, Some(from), to, reason, actor_id, now).await?;
+    Ok(true)
+}
+
 /// Verification and moderation by admins; every change is kept with its reason.
 #[tracing::instrument(skip(state, viewer, reason))]
 pub async fn set_provider_status(
@@ -68,30 +94,12 @@ pub async fn set_provider_status(
         )));
     }
     // Conditional on the status read: a concurrent change makes this one a CONFLICT.
-    let updated = providers::Entity::update_many()
-        .col_expr(providers::Column::Status, Expr::value(to))
-        .col_expr(providers::Column::StatusReason, Expr::value(reason.clone()))
-        .col_expr(providers::Column::UpdatedAt, Expr::value(now))
-        .filter(providers::Column::Id.eq(provider.id.clone()))
-        .filter(providers::Column::Status.eq(from))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
+    if !change_status(&txn, &provider.id, from, to, &reason, Some(&admin.id), now).await? {
         return Err(ApiError::refused(Refusal::new(
             RefusalCode::Conflict,
             "the provider changed meanwhile; read it again",
         )));
     }
-    record_status_change(
-        &txn,
-        &provider.id,
-        Some(from),
-        to,
-        &reason,
-        Some(&admin.id),
-        now,
-    )
-    .await?;
     let provider = providers::Entity::find_by_id(provider.id)
         .one(&txn)
         .await?
