@@ -3,13 +3,14 @@
 //! and these routes refuse everything.
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
 use crate::domain::file;
+use crate::services::files;
 use crate::state::AppState;
 use crate::storage::MAX_OBJECT_BYTES;
 
@@ -35,23 +36,60 @@ fn allowed(state: &AppState, method: &Method, key: &str, signed: &Signed) -> boo
         .verify_local(method, key, signed.expires, &signed.signature, state.now())
 }
 
-/// The signature is checked before a byte of the body is read, then the body streams to the
-/// store; past the largest purpose's limit (checked again per purpose when the key is
-/// attached) nothing is stored and the answer is 413.
+/// The signature is checked before a byte of the body is read, then the upload's record: a
+/// URL whose file was attached is spent (409), the Content-Type must be the declared one (415),
+/// and the body streams to the store up to the declared size (past it nothing is stored: 413).
 async fn upload(
     State(state): State<AppState>,
     Path(key): Path<String>,
     Query(signed): Query<Signed>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     if !allowed(&state, &Method::PUT, &key, &signed) {
         return refused(StatusCode::FORBIDDEN, "invalid or expired upload URL");
     }
-    match state.storage.put_stream(&key, body, MAX_OBJECT_BYTES).await {
+    let upload = match files::upload_at(&state, &key).await {
+        Ok(Some(upload)) => upload,
+        Ok(None) => return refused(StatusCode::FORBIDDEN, "no upload was created for this URL"),
+        Err(err) => {
+            tracing::error!(error = ?err, key, "reading an upload record failed");
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be stored",
+            );
+        }
+    };
+    if upload.attached_at.is_some() {
+        return refused(
+            StatusCode::CONFLICT,
+            "this upload URL is spent: its file is attached; create a new upload",
+        );
+    }
+    let sent_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if sent_type.as_deref() != Some(upload.content_type.as_str()) {
+        return refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "send the Content-Type this upload was created with: {}",
+                upload.content_type
+            ),
+        );
+    }
+    let declared = u64::try_from(upload.byte_size).unwrap_or(0);
+    match state
+        .storage
+        .put_stream(&key, body, declared.min(MAX_OBJECT_BYTES))
+        .await
+    {
         Ok(true) => StatusCode::OK.into_response(),
         Ok(false) => refused(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "the file is larger than any upload may be",
+            "the file is larger than the size this upload was created with",
         ),
         Err(err) => {
             tracing::error!(error = ?err, key, "storing an upload failed");
@@ -83,7 +121,13 @@ async fn download(
         }
     };
     let name = key.rsplit('/').next().unwrap_or("file");
-    let content_type = file::served_type(name).unwrap_or("application/octet-stream");
+    let recorded = files::attached_type(&state, &key).await.ok().flatten();
+    let content_type = recorded
+        .as_deref()
+        .or_else(|| file::served_type(name))
+        .unwrap_or("application/octet-stream");
+    let content_type = HeaderValue::from_str(content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         file::safe_name(name)
@@ -91,7 +135,7 @@ async fn download(
     .unwrap_or(HeaderValue::from_static("attachment"));
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
             (
                 header::CACHE_CONTROL,

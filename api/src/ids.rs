@@ -27,10 +27,11 @@ pub enum Kind {
     IdempotencyKey,
     ProviderStatusChange,
     InvoiceEvent,
+    Upload,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::User,
         Kind::Tenant,
         Kind::TenantMember,
@@ -53,6 +54,7 @@ impl Kind {
         Kind::IdempotencyKey,
         Kind::ProviderStatusChange,
         Kind::InvoiceEvent,
+        Kind::Upload,
     ];
 
     pub const fn prefix(self) -> &'static str {
@@ -79,6 +81,7 @@ impl Kind {
             Kind::IdempotencyKey => "idk",
             Kind::ProviderStatusChange => "psc",
             Kind::InvoiceEvent => "iev",
+            Kind::Upload => "upl",
         }
     }
 }

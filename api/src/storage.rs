@@ -30,10 +30,12 @@ pub struct Storage {
 
 enum Signing {
     /// URLs to this server's `/files/` routes, signed with a key derived from the JWT secret.
-    Local {
-        key: Vec<u8>,
+    Local { key: Vec<u8> },
+    S3 {
+        store: Arc<AmazonS3>,
+        /// for presigned PUTs that sign Content-Type as well as the host
+        bucket: rusty_s3::Bucket,
     },
-    S3(Arc<AmazonS3>),
 }
 
 impl Storage {
@@ -57,10 +59,26 @@ impl Storage {
             if let Some(secret) = &s3.secret_access_key {
                 builder = builder.with_secret_access_key(secret.expose_secret());
             }
+            let endpoint = s3
+                .endpoint
+                .as_deref()
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", s3.region));
+            let presigner = rusty_s3::Bucket::new(
+                endpoint.parse().context("S3_ENDPOINT is not a URL")?,
+                rusty_s3::UrlStyle::Path,
+                bucket.to_owned(),
+                s3.region.clone(),
+            )
+            .context("configuring S3 presigned URLs")?;
             let s3 = Arc::new(builder.build().context("configuring S3 storage")?);
             return Ok(Self {
                 store: s3.clone(),
-                signing: Signing::S3(s3),
+                signing: Signing::S3 {
+                    store: s3,
+                    bucket: presigner,
+                },
             });
         }
         let dir = url.strip_prefix("file://").unwrap_or(url);
@@ -95,16 +113,76 @@ impl Storage {
                     "{base_url}/files/{key}?expires={expires}&signature={signature}"
                 ))
             }
-            Signing::S3(s3) => {
+            Signing::S3 { store, .. } => {
                 let ttl = (expires_at - now)
                     .to_std()
                     .context("an expiry in the past")?;
-                let url = s3
+                let url = store
                     .signed_url(method, &Path::from(key), ttl)
                     .await
                     .context("presigning an S3 URL")?;
                 Ok(url.to_string())
             }
+        }
+    }
+
+    /// A URL that lets its holder PUT the object at `key` until `expires_at`, with exactly
+    /// this Content-Type. S3 checks the type itself: it is one of the signed headers. The local
+    /// `/files/` route checks it against the upload's record.
+    pub async fn signed_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        base_url: &str,
+    ) -> anyhow::Result<String> {
+        let Signing::S3 { store, bucket } = &self.signing else {
+            return self
+                .signed_url(Method::PUT, key, now, expires_at, base_url)
+                .await;
+        };
+        use rusty_s3::S3Action as _;
+        let ttl = (expires_at - now)
+            .to_std()
+            .context("an expiry in the past")?;
+        let credential = store
+            .credentials()
+            .get_credential()
+            .await
+            .context("S3 credentials")?;
+        let credentials = match &credential.token {
+            Some(token) => rusty_s3::Credentials::new_with_token(
+                credential.key_id.clone(),
+                credential.secret_key.clone(),
+                token.clone(),
+            ),
+            None => {
+                rusty_s3::Credentials::new(credential.key_id.clone(), credential.secret_key.clone())
+            }
+        };
+        let mut action = bucket.put_object(Some(&credentials), key);
+        action
+            .headers_mut()
+            .insert("content-type", content_type.to_owned());
+        let signed_at =
+            jiff::Timestamp::from_second(now.timestamp()).context("signing time out of range")?;
+        Ok(action.sign_with_time(ttl, &signed_at).to_string())
+    }
+
+    /// Copies the object at `from` to `to` (a key no URL writes to), replacing what is there.
+    pub async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.store
+            .copy(&Path::from(from), &Path::from(to))
+            .await
+            .with_context(|| format!("copying {from} to {to}"))
+    }
+
+    /// Removes the object at `key`; nothing there is fine.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("deleting {key}"))),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod reviews;
 pub mod stripe_events;
 pub mod tenant_members;
 pub mod tenants;
+pub mod uploads;
 pub mod users;
 
 /// Every entity under its table's CamelCase name.
@@ -52,6 +53,7 @@ pub mod prelude {
     pub use super::stripe_events::Entity as StripeEvents;
     pub use super::tenant_members::Entity as TenantMembers;
     pub use super::tenants::Entity as Tenants;
+    pub use super::uploads::Entity as Uploads;
     pub use super::users::Entity as Users;
 }
 

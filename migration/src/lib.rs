@@ -14,6 +14,7 @@ mod m20261122_000007_browsing;
 mod m20261201_000008_chargebacks;
 mod m20261201_000009_invoice_events;
 mod m20261201_000010_tenant_rls;
+mod m20261201_000011_uploads;
 
 pub use m20261201_000010_tenant_rls::TENANT_ROLE;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_chargebacks::Migration),
             Box::new(m20261201_000009_invoice_events::Migration),
             Box::new(m20261201_000010_tenant_rls::Migration),
+            Box::new(m20261201_000011_uploads::Migration),
         ]
     }
 }

@@ -169,12 +169,18 @@ pub fn key(order_id: &str, purpose: Purpose, token: &str, safe_file_name: &str) 
     )
 }
 
+/// Where an attached upload's frozen copy lives: outside every upload key, so no presigned
+/// URL ever writes to it.
+pub fn frozen_key(order_id: &str, upload_id: &str, safe_file_name: &str) -> String {
+    format!("orders/{order_id}/attached/{upload_id}/{safe_file_name}")
+}
+
 /// The file name of a key made by `key` for this order and purpose, or None when the key is
 /// someone else's (another order, another purpose, or made up).
 pub fn file_name_in_key<'a>(key: &'a str, order_id: &str, purpose: Purpose) -> Option<&'a str> {
     let rest = key.strip_prefix(&format!("orders/{order_id}/{}/", purpose.segment()))?;
     let (token, name) = rest.split_once('/')?;
-    let token_ok = !token.is_empty() && token.chars().all(|c| c.is_ascii_hexdigit());
+    let token_ok = crate::ids::is_kind(token, crate::ids::Kind::Upload);
     let name_ok = !name.is_empty() && safe_name(name) == name && served_type(name).is_some();
     (token_ok && name_ok).then_some(name)
 }
@@ -231,8 +237,9 @@ mod tests {
 
     #[test]
     fn a_key_belongs_to_one_order_and_purpose() {
-        let k = key("ord_1", Purpose::DeliveryReport, "ab12", "r.pdf");
-        assert_eq!(k, "orders/ord_1/delivery-report/ab12/r.pdf");
+        let upload = crate::ids::new_id(crate::ids::Kind::Upload);
+        let k = key("ord_1", Purpose::DeliveryReport, &upload, "r.pdf");
+        assert_eq!(k, format!("orders/ord_1/delivery-report/{upload}/r.pdf"));
         assert_eq!(
             file_name_in_key(&k, "ord_1", Purpose::DeliveryReport),
             Some("r.pdf")
@@ -241,7 +248,7 @@ mod tests {
         assert_eq!(file_name_in_key(&k, "ord_1", Purpose::OrderScript), None);
         assert_eq!(
             file_name_in_key(
-                "orders/ord_1/delivery-report/ab12/../x.pdf",
+                &format!("orders/ord_1/delivery-report/{upload}/../x.pdf"),
                 "ord_1",
                 Purpose::DeliveryReport
             ),
@@ -249,10 +256,20 @@ mod tests {
         );
         assert_eq!(
             file_name_in_key(
-                "orders/ord_1/delivery-report/zz/r.pdf",
+                "orders/ord_1/delivery-report/upl_zz/r.pdf",
                 "ord_1",
                 Purpose::DeliveryReport
             ),
+            None
+        );
+        // The frozen copy of an attached upload is outside every upload key.
+        let frozen = frozen_key("ord_1", &upload, "r.pdf");
+        assert_eq!(
+            file_name_in_key(&frozen, "ord_1", Purpose::DeliveryReport),
+            None
+        );
+        assert_eq!(
+            file_name_in_key(&frozen, "ord_1", Purpose::OrderScript),
             None
         );
     }

@@ -179,9 +179,12 @@ async fn a_script_and_a_report_go_up_through_signed_urls_and_come_back_to_the_pa
     assert_eq!(delivered["userErrors"], json!([]), "{delivered}");
     assert_eq!(delivered["order"]["status"], "DELIVERED");
     let file = &delivered["order"]["delivery"]["file"];
-    assert_eq!(
-        (file["key"].as_str(), file["byteSize"].as_str()),
-        (Some(key), Some("4096"))
+    assert_eq!(file["byteSize"], "4096");
+    // What is attached is a frozen copy, not the key the upload URL writes to.
+    let attached = file["key"].as_str().expect("key");
+    assert!(
+        attached.starts_with(&format!("orders/{order}/attached/")) && attached != key,
+        "{attached}"
     );
     let url = file["downloadUrl"].as_str().expect("url");
     let got = app.client.get(url).send().await.expect("download");
@@ -371,7 +374,8 @@ async fn uploads_are_refused_for_the_wrong_party_type_size_signature_or_time() {
         "INVALID"
     );
 
-    // More bytes than the purpose allows arrive under a small declaration: refused on delivery.
+    // More bytes than declared are refused as they arrive (nothing is stored), and so is
+    // another Content-Type than the declared one.
     let big = create_upload(
         &app,
         &seller.session,
@@ -384,10 +388,16 @@ async fn uploads_are_refused_for_the_wrong_party_type_size_signature_or_time() {
     .await;
     assert_eq!(
         put(&app, &big["upload"], vec![0u8; limit as usize + 1]).await,
-        200
+        413
     );
-    let too_big = deliver(&app, &seller, &order, big["upload"]["key"].as_str()).await;
-    assert_eq!(first_code(&too_big), "LIMIT_EXCEEDED", "{too_big}");
+    assert_eq!(put(&app, &big["upload"], vec![0u8; 11]).await, 413);
+    let not_stored = deliver(&app, &seller, &order, big["upload"]["key"].as_str()).await;
+    assert_eq!(first_code(&not_stored), "INVALID", "{not_stored}");
+    let mut as_html = big["upload"].clone();
+    as_html["headers"] = json!([{ "name": "Content-Type", "value": "text/html" }]);
+    assert_eq!(put(&app, &as_html, vec![0u8; 10]).await, 415);
+    as_html["headers"] = json!([]);
+    assert_eq!(put(&app, &as_html, vec![0u8; 10]).await, 415);
 
     // Upload URLs live 15 minutes.
     app.clock
@@ -476,6 +486,11 @@ async fn with_s3_storage_the_client_uploads_and_downloads_through_presigned_urls
     );
     assert!(url.contains("X-Amz-Signature="), "{url}");
     assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    // The declared Content-Type is signed: S3 refuses an upload that sends another one.
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-type%3Bhost"),
+        "{url}"
+    );
     let key = payload["upload"]["key"].as_str().expect("key").to_owned();
 
     // Not uploaded yet: the HEAD finds nothing.
@@ -510,7 +525,24 @@ async fn with_s3_storage_the_client_uploads_and_downloads_through_presigned_urls
             json!({ "id": order }),
         )
         .await;
-    assert_eq!(seen["order"]["delivery"]["file"]["key"], key.as_str());
+    let attached = file["key"].as_str().expect("attached key");
+    assert_eq!(seen["order"]["delivery"]["file"]["key"], attached);
+    assert!(attached.contains("/attached/"), "{attached}");
+
+    // The presigned URL still lives (S3 cannot revoke it), but what it writes now is attached
+    // to nothing: the delivered file is a frozen copy.
+    assert_eq!(
+        put(
+            &app,
+            &payload["upload"],
+            b"replaced after delivery".to_vec()
+        )
+        .await,
+        200
+    );
+    let again = file["downloadUrl"].as_str().expect("download url");
+    let got = client.get(again).send().await.expect("download again");
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), report);
 }
 
 /// Hardening finding 5: `PUT /files/…` read up to 50 MiB into memory before checking the
@@ -518,26 +550,128 @@ async fn with_s3_storage_the_client_uploads_and_downloads_through_presigned_urls
 /// without the server waiting for (or holding) the rest.
 #[tokio::test]
 async fn an_unsigned_upload_is_refused_before_its_body_is_read() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
+    let answer = large_put_status(
+        &app,
+        "/files/orders/ord_x/delivery/report.pdf?expires=9999999999&signature=00",
+        "application/pdf",
+        48 * 1024 * 1024,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+}
+
+/// Announces a PUT of `length` bytes to `path`, sends its first kilobyte only, and returns the
+/// status line the server answers with (within 10 s, without waiting for the rest).
+async fn large_put_status(app: &TestApp, path: &str, content_type: &str, length: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
         .await
         .expect("connect");
     let head = format!(
-        "PUT /files/orders/ord_x/delivery/report.pdf?expires=9999999999&signature=00 HTTP/1.1\r\n\
-         Host: localhost\r\nContent-Type: application/pdf\r\nContent-Length: {}\r\n\r\n",
-        48 * 1024 * 1024
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.expect("head");
     stream
-        .write_all(&[0u8; 1024])
+        .write_all(&[b'x'; 1024])
         .await
         .expect("first kilobyte");
     let mut answer = vec![0u8; 512];
     let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
         .await
-        .expect("answered without the remaining 48 MiB")
+        .expect("answered without the rest of the body")
         .expect("read");
-    let text = String::from_utf8_lossy(&answer[..read]);
-    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    String::from_utf8_lossy(&answer[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Hardening finding 6: an upload URL still worked after its file was attached, so the
+/// provider replaced a checked 20-byte report with 26 MiB after deliverOrder and the buyer
+/// downloaded that. Now the URL is spent once its file is attached, the attached file is a
+/// frozen copy, and an upload is attached once.
+#[tokio::test]
+async fn an_upload_is_spent_when_attached_and_the_attached_file_is_frozen() {
+    let app = spawn_app().await;
+    let (seller, buyer, order) = claimed_order(&app).await;
+
+    // The buyer's script: attached once; the same key a second time is refused.
+    let script = b"FADE IN.\n".to_vec();
+    let payload = create_upload(
+        &app,
+        &buyer,
+        &order,
+        "ORDER_SCRIPT",
+        "s.txt",
+        "text/plain",
+        script.len() as u64,
+    )
+    .await;
+    assert_eq!(put(&app, &payload["upload"], script.clone()).await, 200);
+    let attach = "mutation($id: ID!, $key: String!) { attachOrderScript(input: { orderId: $id, fileKey: $key }) { order { scriptFile { key } } userErrors { field message code } } }";
+    let vars = json!({ "id": order, "key": payload["upload"]["key"] });
+    let first = app
+        .gql(Some(&buyer.access_token), attach, vars.clone())
+        .await;
+    assert_eq!(
+        first["attachOrderScript"]["userErrors"],
+        json!([]),
+        "{first}"
+    );
+    let second = app.gql(Some(&buyer.access_token), attach, vars).await;
+    assert_eq!(
+        first_code(&second["attachOrderScript"]),
+        "INVALID",
+        "{second}"
+    );
+    assert_eq!(put(&app, &payload["upload"], script.clone()).await, 409);
+
+    // The provider's 20-byte report, delivered.
+    let report = b"twenty bytes exactly".to_vec();
+    let payload = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "r.pdf",
+        "application/pdf",
+        report.len() as u64,
+    )
+    .await;
+    let upload = &payload["upload"];
+    assert_eq!(put(&app, upload, report.clone()).await, 200);
+    let delivered = deliver(&app, &seller, &order, upload["key"].as_str()).await;
+    assert_eq!(delivered["userErrors"], json!([]), "{delivered}");
+
+    // The same URL, still within its 15 minutes: spent, whatever the size.
+    let url = upload["url"].as_str().expect("url");
+    let path = &url[url.find("/files/").expect("a /files/ URL")..];
+    let answer = large_put_status(&app, path, "application/pdf", 26 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+    assert_eq!(
+        put(&app, upload, b"a different twenty!!".to_vec()).await,
+        409
+    );
+
+    // The buyer downloads exactly what was checked at delivery.
+    let seen = app
+        .gql(
+            Some(&buyer.access_token),
+            "query($id: ID!) { order(id: $id) { delivery { file { byteSize contentType downloadUrl } } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    let file = &seen["order"]["delivery"]["file"];
+    assert_eq!(file["byteSize"], "20", "{seen}");
+    let got = app
+        .client
+        .get(file["downloadUrl"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), report);
 }

@@ -8,7 +8,7 @@ use sea_orm_migration::SchemaManager;
 
 use crate::helpers::fresh_database_url;
 
-const TABLES: [&str; 25] = [
+const TABLES: [&str; 26] = [
     "users",
     "refresh_tokens",
     "tenants",
@@ -34,6 +34,7 @@ const TABLES: [&str; 25] = [
     "provider_status_changes",
     "chargebacks",
     "invoice_events",
+    "uploads",
 ];
 
 async fn tables_present(db: &Db) -> Vec<&'static str> {
@@ -70,13 +71,20 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db.writer, None).await.expect("up again");
     assert_eq!(tables_present(&db).await, TABLES.to_vec());
 
-    // One step down undoes only the newest migration: row security (PostgreSQL) goes, every
-    // table stays; the next step removes the invoice event log alone.
+    // One step down undoes only the newest migration: the uploads table goes, every other
+    // table and row security stay; the next step removes row security (PostgreSQL), every
+    // table left stays; the one after removes the invoice event log alone.
     assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
     Migrator::down(&db.writer, Some(1)).await.expect("one down");
-    assert_eq!(tables_present(&db).await, TABLES.to_vec());
-    assert!(!row_secured(&db).await);
+    let all_but_uploads: Vec<&str> = TABLES.iter().copied().filter(|t| *t != "uploads").collect();
+    assert_eq!(tables_present(&db).await, all_but_uploads);
+    assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
     Migrator::down(&db.writer, Some(1)).await.expect("two down");
+    assert_eq!(tables_present(&db).await, all_but_uploads);
+    assert!(!row_secured(&db).await);
+    Migrator::down(&db.writer, Some(1))
+        .await
+        .expect("three down");
     let present = tables_present(&db).await;
     assert!(!present.contains(&"invoice_events"));
     assert!(present.contains(&"chargebacks"));

@@ -418,7 +418,12 @@ pub async fn apply(
     if let Some(write) = extra.chargeback {
         chargebacks::write_in(&txn, &order, write, now).await?;
     }
+    let mut spent_upload = None;
     if let Some(delivery) = extra.delivery {
+        if let (Some(original), Some(file)) = (delivery.file_key.as_deref(), &delivery.file) {
+            crate::services::files::spend_upload(&txn, original, &file.key, now).await?;
+            spent_upload = Some(original.to_owned());
+        }
         let revision = deliveries::Entity::find()
             .filter(deliveries::Column::OrderId.eq(order.id.clone()))
             .count(&txn)
@@ -457,6 +462,9 @@ pub async fn apply(
     }
     txn.commit().await?;
     state.events.committed(notices);
+    if let Some(original) = spent_upload {
+        crate::services::files::discard_original(state, &original).await;
+    }
     tracing::info!(order = %order.id, from = ?from, to = ?outcome.to, action = action.name(), "order moved");
 
     if stripe {
