@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLBatchRequest;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -31,8 +31,6 @@ use crate::graphql::{self, loaders::Loaders, AppSchema};
 use crate::services::{accounts, Viewer};
 use crate::state::AppState;
 
-/// Most operations in one batched request.
-pub const MAX_BATCH: usize = 10;
 const REQUEST_ID: &str = "x-request-id";
 
 #[derive(Clone)]
@@ -132,6 +130,7 @@ async fn shutdown_signal() {
 }
 
 fn router(app: AppState) -> Router {
+    crate::observability::install();
     let settings = app.settings.clone();
     let schema = graphql::build_schema(app.clone());
     let files_state = app.clone();
@@ -170,6 +169,7 @@ fn router(app: AppState) -> Router {
         .route("/webhooks/stripe", post(stripe_webhook))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(state)
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             settings.http_body_timeout,
@@ -282,7 +282,18 @@ async fn stripe_webhook(
                 .into_response();
         }
     };
-    match crate::services::webhooks::handle(&state.app, &event).await {
+    let handled = crate::services::webhooks::handle(&state.app, &event).await;
+    crate::observability::webhook_event(
+        &event.event_type,
+        match &handled {
+            Ok(crate::services::webhooks::Outcome::Applied) => "applied",
+            Ok(crate::services::webhooks::Outcome::Ignored) => "ignored",
+            Ok(crate::services::webhooks::Outcome::Duplicate) => "duplicate",
+            Ok(crate::services::webhooks::Outcome::Rejected(_)) => "rejected",
+            Err(_) => "failed",
+        },
+    );
+    match handled {
         Ok(crate::services::webhooks::Outcome::Rejected(reason)) => Json(json!({
             "received": true,
             "duplicate": false,
@@ -299,6 +310,45 @@ async fn stripe_webhook(
             tracing::error!(error = ?err, "applying a Stripe event failed");
             internal_response(request_id(&headers).as_deref())
         }
+    }
+}
+
+/// Prometheus metrics. With METRICS_TOKEN set, only a scraper that presents it as a bearer
+/// token reads them.
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.app.settings.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::ws::bearer_token)
+            .unwrap_or_default();
+        let expected = secrecy::ExposeSecret::expose_secret(expected);
+        // Digests compared, so the comparison's time says nothing about the token.
+        use sha2::Digest as _;
+        if sha2::Sha256::digest(presented.as_bytes()) != sha2::Sha256::digest(expected.as_bytes()) {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "metrics need the METRICS_TOKEN bearer token",
+                "UNAUTHENTICATED",
+                None,
+            );
+        }
+    }
+    match crate::observability::render(&state.app) {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        None => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are not available",
+            "UNAVAILABLE",
+            None,
+        ),
     }
 }
 
@@ -414,27 +464,80 @@ async fn execute(
     headers: &HeaderMap,
     peer: std::net::SocketAddr,
     batch: BatchRequest,
+    over_get: bool,
 ) -> Response {
     let request_id = request_id(headers);
     let viewer = match viewer_from_headers(&state.app, headers).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
+    let limits = state.app.settings.limits;
     if let BatchRequest::Batch(requests) = &batch {
-        if requests.len() > MAX_BATCH {
+        if requests.len() > limits.batch {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                &format!("at most {MAX_BATCH} operations per batch"),
+                &format!("at most {} operations per batch", limits.batch),
                 "BAD_USER_INPUT",
                 None,
             );
         }
     }
+    let persisted = &state.app.persisted;
+    let resolved = match batch {
+        BatchRequest::Single(request) => persisted.resolve(request).map(BatchRequest::Single),
+        BatchRequest::Batch(requests) => requests
+            .into_iter()
+            .map(|r| persisted.resolve(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map(BatchRequest::Batch),
+    };
+    let batch = match resolved {
+        Ok(batch) => batch,
+        Err(refused) => {
+            return error_response(
+                StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST),
+                &refused.message,
+                refused.code,
+                None,
+            )
+        }
+    };
+    // Checked once the text is known (a persisted query sent by hash has none before).
+    if over_get && batch.iter().any(is_mutation) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+            "BAD_REQUEST",
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     let loaders = Arc::new(Loaders::new(&state.app.db.reader));
     let batch = batch.data(viewer).data(loaders).data(ClientIp(peer.ip()));
     let counter = &state.app.db.statements;
     let before = counter.load(std::sync::atomic::Ordering::Relaxed);
-    let mut response = state.schema.execute_batch(batch).await;
+    // Past the timeout the operation is dropped where it stands: an open transaction rolls
+    // back, and nothing after it runs.
+    let Ok(mut response) =
+        tokio::time::timeout(limits.execution_timeout, state.schema.execute_batch(batch)).await
+    else {
+        tracing::warn!(
+            timeout_ms = limits.execution_timeout.as_millis() as u64,
+            "an operation ran past the execution timeout"
+        );
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the operation ran past {} ms and was stopped; nothing it had not committed was kept",
+                limits.execution_timeout.as_millis()
+            ),
+            "TIMEOUT",
+            request_id.as_deref(),
+        );
+    };
     if state.app.settings.sql_statement_count {
         let ran = counter.load(std::sync::atomic::Ordering::Relaxed) - before;
         if let BatchResponse::Single(resp) = &mut response {
@@ -458,16 +561,101 @@ async fn execute(
         BatchResponse::Single(resp) => throttled_for(resp),
         BatchResponse::Batch(resps) => resps.iter().find_map(throttled_for),
     };
-    let mut http = GraphQLResponse::from(response).into_response();
+    let media = MediaType::accepted(headers);
+    let request_error = match &response {
+        BatchResponse::Single(resp) => is_request_error(resp),
+        BatchResponse::Batch(_) => false,
+    };
+    let mut http = json_response(response, media, request_error);
     if let Some(wait_ms) = throttled {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         let secs = (wait_ms + 999) / 1000;
         if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
             http.headers_mut().insert(header::RETRY_AFTER, value);
         }
-    } else if refused_by_limit {
+    } else if refused_by_limit || (request_error && media == MediaType::GraphqlResponse) {
         *http.status_mut() = StatusCode::BAD_REQUEST;
     }
+    http
+}
+
+/// The media type of a GraphQL answer (GraphQL over HTTP): `application/graphql-response+json`
+/// when the client accepts it, else `application/json` (also for `*/*` and no Accept at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponse,
+    Json,
+}
+
+impl MediaType {
+    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
+
+    fn accepted(headers: &HeaderMap) -> MediaType {
+        let accepts_graphql_response = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let kind = parts.next().unwrap_or_default();
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                kind.eq_ignore_ascii_case(Self::GRAPHQL_RESPONSE) && !refused
+            });
+        if accepts_graphql_response {
+            MediaType::GraphqlResponse
+        } else {
+            MediaType::Json
+        }
+    }
+
+    fn header(self) -> HeaderValue {
+        match self {
+            MediaType::GraphqlResponse => HeaderValue::from_static(Self::GRAPHQL_RESPONSE),
+            MediaType::Json => HeaderValue::from_static("application/json"),
+        }
+    }
+}
+
+/// True when the request never executed (it did not parse, validate or coerce its
+/// variables, or a limit refused it): no data, and no error points into a result.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// The answer as JSON in the negotiated media type. A request error carries no `data` entry
+/// (the GraphQL over HTTP spec: the request did not execute).
+fn json_response(response: BatchResponse, media: MediaType, request_error: bool) -> Response {
+    let headers = response.http_headers();
+    let cache_control = response
+        .is_ok()
+        .then(|| response.cache_control().value())
+        .flatten();
+    let mut body = match serde_json::to_value(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "serializing a GraphQL response failed");
+            return internal_response(None);
+        }
+    };
+    if request_error {
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+    }
+    let mut http = Json(body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.header());
+    if let Some(value) = cache_control.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        http.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    http.headers_mut().extend(headers);
     http
 }
 
@@ -543,9 +731,39 @@ async fn graphql_post(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest<BadRequestBody>,
+    request: Result<GraphQLBatchRequest<BadRequestBody>, BadRequestBody>,
 ) -> Response {
-    execute(&state, &headers, peer, request.into_inner()).await
+    // GraphQL over HTTP: a POST body is JSON, and says so.
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body with Content-Type: application/json",
+            "BAD_REQUEST",
+            None,
+        );
+    }
+    let request = match request {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = request.into_inner();
+    if request
+        .iter()
+        .any(|r| r.query.is_empty() && !r.extensions.contains_key("persistedQuery"))
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "the request has no query",
+            "BAD_REQUEST",
+            None,
+        );
+    }
+    execute(&state, &headers, peer, request, false).await
 }
 
 /// GET /graphql: a websocket upgrade for subscriptions, a query in the query string, or
@@ -572,19 +790,7 @@ async fn graphql_get(
                 )
             }
         };
-        if is_mutation(&request) {
-            let mut response = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "mutations must be sent with POST",
-                "BAD_REQUEST",
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
-        return execute(&state, &headers, peer, BatchRequest::Single(request)).await;
+        return execute(&state, &headers, peer, BatchRequest::Single(request), true).await;
     }
     if !state.app.settings.graphiql {
         return error_response(

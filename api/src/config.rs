@@ -172,6 +172,43 @@ pub struct RawSettings {
         global = true
     )]
     pub fault_injection: bool,
+    /// Deepest nesting of an operation's fields.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=64), global = true)]
+    pub max_query_depth: u32,
+    /// Most aliases in one operation.
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(0..=1000), global = true)]
+    pub max_aliases: u32,
+    /// Most directives on one field.
+    #[arg(long, env = "MAX_DIRECTIVES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100), global = true)]
+    pub max_directives: u32,
+    /// Most lexical tokens in a query text.
+    #[arg(long, env = "MAX_TOKENS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_tokens: u32,
+    /// Most characters in a query text.
+    #[arg(long, env = "MAX_QUERY_CHARS", default_value_t = 15_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000), global = true)]
+    pub max_query_chars: u32,
+    /// Most operations in one batched request.
+    #[arg(long, env = "MAX_BATCH", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub max_batch: u32,
+    /// Most root fields in one operation.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub max_root_fields: u32,
+    /// Largest `first`/`last` (1 to 100: the lists never return more than 100).
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
+    pub max_page_size: u32,
+    /// Most items of a list in an argument or a variable.
+    #[arg(long, env = "MAX_INPUT_LIST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub max_input_list: u32,
+    /// Milliseconds an HTTP GraphQL request may run before it is abandoned (TIMEOUT).
+    #[arg(long, env = "EXECUTION_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000), global = true)]
+    pub execution_timeout_ms: u64,
+    /// A JSON file of the only operations this server runs (`{ "<sha256>": "<query>" }` or an
+    /// Apollo persisted-query manifest); sent in full or by `persistedQuery` hash.
+    #[arg(long, env = "PERSISTED_QUERIES_ALLOWLIST", global = true)]
+    pub persisted_queries_allowlist: Option<PathBuf>,
+    /// When set, `/metrics` answers only a scraper presenting it as `Authorization: Bearer …`.
+    #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// `login` and `register` attempts on one email address per minute.
     #[arg(long, env = "AUTH_ATTEMPTS_PER_EMAIL_PER_MIN", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub auth_attempts_per_email_per_min: u32,
@@ -222,6 +259,9 @@ pub struct Settings {
     pub fault_injection: bool,
     pub http_header_read_timeout: Duration,
     pub http_body_timeout: Duration,
+    pub metrics_token: Option<SecretString>,
+    pub persisted_queries_allowlist: Option<PathBuf>,
+    pub limits: crate::graphql::limits::Limits,
 }
 
 #[derive(Clone, Debug)]
@@ -332,6 +372,26 @@ impl Settings {
             fault_injection: raw.fault_injection,
             http_header_read_timeout: Duration::from_secs(raw.http_header_read_timeout_secs),
             http_body_timeout: Duration::from_secs(raw.http_body_timeout_secs),
+            metrics_token: raw
+                .metrics_token
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
+            limits: crate::graphql::limits::Limits {
+                depth: raw.max_query_depth as usize,
+                aliases: raw.max_aliases as usize,
+                directives: raw.max_directives as usize,
+                tokens: raw.max_tokens as usize,
+                query_chars: raw.max_query_chars as usize,
+                batch: raw.max_batch as usize,
+                root_fields: raw.max_root_fields as usize,
+                page_size: raw.max_page_size as usize,
+                input_list: raw.max_input_list as usize,
+                execution_timeout: Duration::from_millis(raw.execution_timeout_ms),
+            },
+            persisted_queries_allowlist: raw
+                .persisted_queries_allowlist
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| absolute(&p)),
         })
     }
 

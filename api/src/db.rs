@@ -37,6 +37,21 @@ fn counted(mut conn: DatabaseConnection, counter: &Arc<AtomicU64>) -> DatabaseCo
     conn
 }
 
+/// A pool's open connections and how many of them are idle.
+pub fn pool_use(conn: &DatabaseConnection) -> Option<(u32, usize)> {
+    match conn {
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            let pool = conn.get_postgres_connection_pool();
+            Some((pool.size(), pool.num_idle()))
+        }
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let pool = conn.get_sqlite_connection_pool();
+            Some((pool.size(), pool.num_idle()))
+        }
+        _ => None,
+    }
+}
+
 impl Db {
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {

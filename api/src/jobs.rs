@@ -2,8 +2,16 @@
 //! live in the services.
 use std::time::Duration;
 
-pub use crate::services::orders::timers::{run_once, Report};
+pub use crate::services::orders::timers::Report;
 use crate::state::AppState;
+
+/// One run of the order timers, counted in the metrics.
+pub async fn run_once(state: &AppState) -> crate::error::ApiResult<Report> {
+    let started = std::time::Instant::now();
+    let result = crate::services::orders::timers::run_once(state).await;
+    crate::observability::timer_run(started, &result);
+    result
+}
 
 /// Runs the timers every `interval` until the process ends, logging what each run did.
 pub fn spawn(state: AppState, interval: Duration) {

@@ -58,6 +58,8 @@ pub struct AppState {
     pub auth_by_email: Arc<Buckets>,
     /// Test-only fault hooks (set through `/__faults/…` when FAULT_INJECTION is on).
     pub faults: Arc<Faults>,
+    /// Automatic persisted queries and the optional allowlist.
+    pub persisted: Arc<crate::persisted::PersistedQueries>,
 }
 
 /// Points where a test can make the server stop as if the process died there.
@@ -101,6 +103,11 @@ impl AppState {
         ));
         let auth_by_ip = per_min(settings.auth_attempts_per_ip_per_min);
         let auth_by_email = per_min(settings.auth_attempts_per_email_per_min);
+        let allowlist = match &settings.persisted_queries_allowlist {
+            Some(path) => Some(crate::persisted::PersistedQueries::load_allowlist(path)?),
+            None => None,
+        };
+        let persisted = Arc::new(crate::persisted::PersistedQueries::new(allowlist));
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -115,6 +122,7 @@ impl AppState {
             auth_by_ip,
             auth_by_email,
             faults: Arc::new(Faults::default()),
+            persisted,
         })
     }
 

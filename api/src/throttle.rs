@@ -92,6 +92,23 @@ impl Buckets {
         }
     }
 
+    /// Returns `points` to `key`'s bucket (never above its capacity): what an operation was
+    /// charged beyond what it turned out to cost. The whole points left afterwards.
+    pub fn give_back(&self, key: &str, points: i64, now_ms: i64) -> i64 {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return 0;
+        };
+        let Some(bucket) = buckets.get_mut(key) else {
+            return self.capacity / 1000;
+        };
+        let level = self.refilled(*bucket, now_ms);
+        bucket.level = level
+            .saturating_add(points.max(0).saturating_mul(1000))
+            .min(self.capacity);
+        bucket.at_ms = now_ms.max(bucket.at_ms);
+        bucket.level / 1000
+    }
+
     /// Whole points `key` has at `now_ms`, without taking any.
     pub fn available(&self, key: &str, now_ms: i64) -> i64 {
         let Ok(buckets) = self.buckets.lock() else {

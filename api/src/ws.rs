@@ -101,6 +101,7 @@ pub async fn serve(
     app: AppState,
     loaders: Arc<Loaders>,
 ) {
+    let _live = crate::observability::Live::new("websocket_connections");
     let (mut sink, mut incoming) = socket.split();
     let (out, mut results) = mpsc::channel::<Outgoing>(64);
     let ping_every = app.settings.ws_ping_interval;
@@ -286,6 +287,7 @@ impl Connection {
         let out = self.out.clone();
         let task_id = id.clone();
         let task = tokio::spawn(async move {
+            let _live = crate::observability::Live::new("subscriptions_active");
             let mut stream = schema.execute_stream(request);
             while let Some(response) = stream.next().await {
                 if out

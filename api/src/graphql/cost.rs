@@ -147,6 +147,144 @@ impl<'a> Coster<'a> {
     }
 }
 
+/// What an operation turned out to cost, from the data it answered: the same rules as the
+/// static cost, with each page's real number of items instead of its `first`, and nothing
+/// for what came back null. At most the static cost.
+pub fn actual(doc: &ExecutableDocument, selection_set: &SelectionSet, data: &Value) -> u64 {
+    let mut actual = Actual {
+        doc,
+        visits: 0,
+        spreading: Vec::new(),
+    };
+    actual.set(selection_set, data)
+}
+
+struct Actual<'a> {
+    doc: &'a ExecutableDocument,
+    visits: usize,
+    spreading: Vec<&'a Name>,
+}
+
+/// The value a field answered inside `data` (an object), under its alias or name.
+fn answered<'v>(field: &Field, data: &'v Value) -> Option<&'v Value> {
+    let Value::Object(object) = data else {
+        return None;
+    };
+    let key = field.alias.as_ref().unwrap_or(&field.name);
+    object.get(&key.node).filter(|v| !matches!(v, Value::Null))
+}
+
+impl<'a> Actual<'a> {
+    fn spread<F>(&mut self, name: &'a Name, mut each: F) -> u64
+    where
+        F: FnMut(&mut Self, &'a SelectionSet) -> u64,
+    {
+        match self.doc.fragments.get(name) {
+            Some(fragment) if !self.spreading.contains(&name) => {
+                self.spreading.push(name);
+                let cost = each(self, &fragment.node.selection_set.node);
+                self.spreading.pop();
+                cost
+            }
+            _ => 0,
+        }
+    }
+
+    fn set(&mut self, set: &'a SelectionSet, data: &Value) -> u64 {
+        let mut total: u64 = 0;
+        for selection in &set.items {
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                return total;
+            }
+            let cost = match &selection.node {
+                Selection::Field(field) => self.field(&field.node, data),
+                Selection::InlineFragment(fragment) => {
+                    self.set(&fragment.node.selection_set.node, data)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.spread(&spread.node.fragment_name.node, |me, set| me.set(set, data))
+                }
+            };
+            total = total.saturating_add(cost);
+        }
+        total
+    }
+
+    fn field(&mut self, field: &'a Field, data: &Value) -> u64 {
+        let name = field.name.node.as_str();
+        let children = &field.selection_set.node;
+        if name.starts_with("__") || children.items.is_empty() {
+            return 0;
+        }
+        let Some(value) = answered(field, data) else {
+            return 0;
+        };
+        let has = |arg: &str| field.arguments.iter().any(|(n, _)| n.node == arg);
+        if name == "nodes" && has("ids") {
+            let Value::List(items) = value else {
+                return 0;
+            };
+            return items
+                .iter()
+                .filter(|item| !matches!(item, Value::Null))
+                .map(|item| 1u64.saturating_add(self.set(children, item)))
+                .fold(0, u64::saturating_add);
+        }
+        let paginated = has("first")
+            || has("last")
+            || children.items.iter().any(|s| {
+                matches!(&s.node, Selection::Field(f)
+                    if matches!(f.node.name.node.as_str(), "nodes" | "edges"))
+            });
+        if paginated {
+            return 2u64.saturating_add(self.connection(children, value));
+        }
+        match value {
+            Value::List(items) => {
+                1u64.saturating_add(items.first().map_or(0, |item| self.set(children, item)))
+            }
+            _ => 1u64.saturating_add(self.set(children, value)),
+        }
+    }
+
+    fn connection(&mut self, set: &'a SelectionSet, data: &Value) -> u64 {
+        let mut total: u64 = 0;
+        for selection in &set.items {
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                return total;
+            }
+            let cost = match &selection.node {
+                Selection::Field(f)
+                    if matches!(f.node.name.node.as_str(), "nodes" | "edges")
+                        && !f.node.selection_set.node.items.is_empty() =>
+                {
+                    match answered(&f.node, data) {
+                        Some(Value::List(items)) => items
+                            .iter()
+                            .map(|item| {
+                                1u64.saturating_add(self.set(&f.node.selection_set.node, item))
+                            })
+                            .fold(0, u64::saturating_add),
+                        _ => 0,
+                    }
+                }
+                Selection::Field(f) => self.field(&f.node, data),
+                Selection::InlineFragment(fragment) => {
+                    self.connection(&fragment.node.selection_set.node, data)
+                }
+                Selection::FragmentSpread(spread) => self
+                    .spread(&spread.node.fragment_name.node, |me, set| {
+                        me.connection(set, data)
+                    }),
+            };
+            total = total.saturating_add(cost);
+        }
+        total
+    }
+}
+
 /// The cost of `selection_set` (an operation's) in `doc` with `variables`.
 pub fn cost(doc: &ExecutableDocument, selection_set: &SelectionSet, variables: &Variables) -> u64 {
     let mut coster = Coster {
@@ -198,6 +336,37 @@ mod tests {
         let q = "{ myOrders(last: 3) { edges { node { id listing { id } } } } }";
         assert_eq!(cost_of(q, serde_json::json!({})), 2 + 3 * (1 + 1 + 1));
         assert_eq!(cost_of("{ viewer { id email } }", serde_json::json!({})), 1);
+    }
+
+    fn actual_of(query: &str, data: serde_json::Value) -> u64 {
+        let doc = parse_query(query).expect("parses");
+        let op = crate::graphql::limits::select_operation(&doc, None).expect("one operation");
+        actual(
+            &doc,
+            &op.selection_set.node,
+            &Value::from_json(data).expect("value"),
+        )
+    }
+
+    #[test]
+    fn the_actual_cost_counts_the_items_that_came_back() {
+        // Asked 10 items with a provider each (2 + 10 × 2 = 22); 3 came back, one of them
+        // without a provider: 2 + (1 + 1) + (1 + 1) + (1 + 0) = 7.
+        let q = "{ listings(first: 10) { totalCount nodes { id provider { id } } } }";
+        let data = serde_json::json!({ "listings": { "totalCount": 3, "nodes": [
+            { "id": "a", "provider": { "id": "p" } },
+            { "id": "b", "provider": { "id": "p" } },
+            { "id": "c", "provider": null } ] } });
+        assert_eq!(cost_of(q, serde_json::json!({})), 22);
+        assert_eq!(actual_of(q, data), 7);
+        // Aliases are read under their alias; a null field costs nothing.
+        let q = "{ me: viewer { id } other: listings(first: 2) { nodes { id } } }";
+        let data = serde_json::json!({ "me": null, "other": { "nodes": [{ "id": "x" }] } });
+        assert_eq!(actual_of(q, data), 2 + 1);
+        // nodes(ids:) counts the ids found.
+        let q = r#"{ nodes(ids: ["a", "b", "c"]) { id } }"#;
+        let data = serde_json::json!({ "nodes": [{ "id": "a" }, null, null] });
+        assert_eq!(actual_of(q, data), 1);
     }
 
     #[test]

@@ -41,6 +41,46 @@ pub const INTROSPECTION_LIST_DEPTH: usize = 3;
 /// twice per level would otherwise cost 2^n to walk; past this the operation is refused.
 const MAX_VISITS: usize = 10_000;
 
+/// The limits of DESIGN §8 that settings can change, with its defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// deepest nesting of the operation's own fields
+    pub depth: usize,
+    pub aliases: usize,
+    /// directives on one field
+    pub directives: usize,
+    /// lexical tokens of the query text
+    pub tokens: usize,
+    /// characters of the query text
+    pub query_chars: usize,
+    /// operations in one batched request
+    pub batch: usize,
+    /// fields at the root of one operation (fragments looked through)
+    pub root_fields: usize,
+    /// largest `first`/`last` (never above the hard bound of 100 the lists themselves keep)
+    pub page_size: usize,
+    /// items of any list in the arguments or variables
+    pub input_list: usize,
+    pub execution_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            depth: MAX_DEPTH,
+            aliases: MAX_ALIASES,
+            directives: 5,
+            tokens: 5_000,
+            query_chars: 15_000,
+            batch: 10,
+            root_fields: 20,
+            page_size: 100,
+            input_list: 100,
+            execution_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
@@ -63,6 +103,14 @@ pub struct Measure {
     pub exhausted: bool,
     /// Root `login`/`register` fields.
     pub password_fields: usize,
+    /// Fields at the root, fragments looked through.
+    pub root_fields: usize,
+    /// The largest `first`/`last` asked for (literal or variable).
+    pub page_size: usize,
+    /// The longest list written in an argument.
+    pub input_list: usize,
+    /// The most directives on one field, inline fragment or fragment spread.
+    pub directives: usize,
 }
 
 /// A refused operation: which limit, the bound and what was asked.
@@ -78,6 +126,7 @@ const INTROSPECTION_LISTS: [&str; 4] = ["fields", "interfaces", "possibleTypes",
 
 struct Walker<'a> {
     doc: &'a ExecutableDocument,
+    variables: Option<&'a Variables>,
     measure: Measure,
     visits: usize,
     spreading: Vec<&'a Name>,
@@ -103,6 +152,32 @@ impl<'a> Walker<'a> {
                     let field = &field.node;
                     if field.alias.is_some() {
                         self.measure.aliases += 1;
+                    }
+                    if at.depth == 0 {
+                        self.measure.root_fields += 1;
+                    }
+                    self.measure.directives = self.measure.directives.max(field.directives.len());
+                    for (name, value) in &field.arguments {
+                        // Variables put in place; one that is missing leaves the argument to
+                        // the validation rules.
+                        let variables = self.variables;
+                        let Ok(value) = value.node.clone().into_const_with(|var| {
+                            variables.and_then(|v| v.get(&var).cloned()).ok_or(())
+                        }) else {
+                            continue;
+                        };
+                        let m = &mut self.measure;
+                        m.input_list = m.input_list.max(longest_variable_list(&value));
+                        if matches!(name.node.as_str(), "first" | "last") {
+                            // Beyond a GraphQL Int, the validation rules refuse it.
+                            let asked = match &value {
+                                Value::Number(n) => n.as_u64().filter(|n| *n <= i32::MAX as u64),
+                                _ => None,
+                            };
+                            if let Some(asked) = asked {
+                                m.page_size = m.page_size.max(asked as usize);
+                            }
+                        }
                     }
                     let name = field.name.node.as_str();
                     let depth = at.depth + 1;
@@ -136,9 +211,13 @@ impl<'a> Walker<'a> {
                     );
                 }
                 Selection::InlineFragment(fragment) => {
+                    let m = &mut self.measure;
+                    m.directives = m.directives.max(fragment.node.directives.len());
                     self.walk(&fragment.node.selection_set.node, at);
                 }
                 Selection::FragmentSpread(spread) => {
+                    let m = &mut self.measure;
+                    m.directives = m.directives.max(spread.node.directives.len());
                     let name = &spread.node.fragment_name.node;
                     // A cycle or an unknown fragment is the validation rules' to report.
                     if self.spreading.contains(&name) {
@@ -181,10 +260,103 @@ fn password_fields(doc: &ExecutableDocument, set: &SelectionSet, spreads: usize)
         .sum()
 }
 
+/// The longest list in a value (an argument's, variables put in place, or a variable's).
+pub fn longest_variable_list(value: &Value) -> usize {
+    match value {
+        Value::List(items) => items
+            .iter()
+            .map(longest_variable_list)
+            .max()
+            .unwrap_or(0)
+            .max(items.len()),
+        Value::Object(fields) => fields
+            .values()
+            .map(longest_variable_list)
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Lexical tokens of a GraphQL text (punctuators, names, numbers, strings; whitespace, commas
+/// and comments are not tokens), counted up to `stop_after + 1` so a huge text costs no more
+/// than the limit to refuse.
+pub fn count_tokens(text: &str, stop_after: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut tokens = 0;
+    while i < bytes.len() && tokens <= stop_after {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            0xEF if bytes[i..].starts_with(&[0xEF, 0xBB, 0xBF]) => i += 3,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 3;
+                tokens += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                tokens += 1;
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                i += 3;
+                tokens += 1;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                i += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || matches!(bytes[i], b'_' | b'.' | b'+' | b'-'))
+                {
+                    // a number's `.5`/`e+3` parts, or a name's characters
+                    if matches!(bytes[i], b'.' | b'+' | b'-') && !b.is_ascii_digit() && b != b'-' {
+                        break;
+                    }
+                    i += 1;
+                }
+                tokens += 1;
+            }
+            _ => {
+                // punctuators and anything else (which the parser refuses) count one each
+                i += text[i..].chars().next().map_or(1, char::len_utf8);
+                tokens += 1;
+            }
+        }
+    }
+    tokens
+}
+
 /// Measures one operation of a parsed document.
 pub fn measure(doc: &ExecutableDocument, operation: &OperationDefinition) -> Measure {
+    measure_with(doc, operation, None)
+}
+
+/// Measures one operation, reading `first`/`last` given as variables from `variables`.
+pub fn measure_with(
+    doc: &ExecutableDocument,
+    operation: &OperationDefinition,
+    variables: Option<&Variables>,
+) -> Measure {
     let mut walker = Walker {
         doc,
+        variables,
         measure: Measure::default(),
         visits: 0,
         spreading: Vec::new(),
@@ -217,7 +389,7 @@ pub fn select_operation<'a>(
 }
 
 /// The first limit a measured operation exceeds.
-pub fn check(m: &Measure) -> Result<(), Exceeded> {
+pub fn check(m: &Measure, limits: &Limits) -> Result<(), Exceeded> {
     let over = |limit: &'static str, max: usize, actual: usize, what: &str| {
         (actual > max).then(|| Exceeded {
             limit,
@@ -247,7 +419,7 @@ pub fn check(m: &Measure) -> Result<(), Exceeded> {
             INTROSPECTION_LIST_DEPTH - 1
         ),
         });
-    let refusal = over("depth", MAX_DEPTH, m.depth, "query is nested too deep")
+    let refusal = over("depth", limits.depth, m.depth, "query is nested too deep")
         .or_else(|| {
             over(
                 "fields",
@@ -259,9 +431,41 @@ pub fn check(m: &Measure) -> Result<(), Exceeded> {
         .or_else(|| {
             over(
                 "aliases",
-                MAX_ALIASES,
+                limits.aliases,
                 m.aliases,
                 "query uses too many aliases",
+            )
+        })
+        .or_else(|| {
+            over(
+                "directives",
+                limits.directives,
+                m.directives,
+                "too many directives on one field or fragment",
+            )
+        })
+        .or_else(|| {
+            over(
+                "rootFields",
+                limits.root_fields,
+                m.root_fields,
+                "operation selects too many root fields",
+            )
+        })
+        .or_else(|| {
+            over(
+                "pageSize",
+                limits.page_size,
+                m.page_size,
+                "first/last asks for too many items",
+            )
+        })
+        .or_else(|| {
+            over(
+                "inputList",
+                limits.input_list,
+                m.input_list,
+                "an argument's list has too many items",
             )
         })
         .or_else(|| {
@@ -362,23 +566,32 @@ pub struct RequestLimits {
     /// Refuse `__schema`/`__type` with a coded error (production), rather than leaving them to
     /// async-graphql's disabled introspection.
     pub introspection: bool,
+    pub limits: Limits,
 }
 
 impl ExtensionFactory for RequestLimits {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(LimitsExtension {
             introspection: self.introspection,
+            limits: self.limits,
             operation_name: Mutex::new(None),
             cost: Mutex::new(None),
+            document: Mutex::new(None),
+            payer: Mutex::new(None),
         })
     }
 }
 
 struct LimitsExtension {
     introspection: bool,
+    limits: Limits,
     operation_name: Mutex<Option<String>>,
     /// The operation's static cost once it is parsed, and the points its caller has left.
     cost: Mutex<Option<(u64, Option<i64>)>>,
+    /// The parsed document, to weigh the answer against once it is known (the actual cost).
+    document: Mutex<Option<ExecutableDocument>>,
+    /// Whose budget paid, for the refund (the request hook sees no request data).
+    payer: Mutex<Option<String>>,
 }
 
 /// Who pays for an operation: the signed-in user, else the client's address.
@@ -407,6 +620,9 @@ impl LimitsExtension {
             crate::throttle::Take::Taken { remaining } => {
                 if let Ok(mut slot) = self.cost.lock() {
                     *slot = Some((cost, Some(remaining)));
+                }
+                if let Ok(mut slot) = self.payer.lock() {
+                    *slot = Some(key);
                 }
                 Ok(())
             }
@@ -442,9 +658,31 @@ impl Extension for LimitsExtension {
         for error in response.errors.iter_mut().filter(|e| !has_code(e)) {
             set_code(error, code_for_uncoded_error(error));
         }
-        if let Some((cost, remaining)) = self.cost.lock().ok().and_then(|c| *c) {
+        if let Some((cost, mut remaining)) = self.cost.lock().ok().and_then(|c| *c) {
             let mut report = async_graphql::indexmap::IndexMap::new();
             report.insert(Name::new("requestedQueryCost"), Value::from(cost));
+            let document = self.document.lock().ok().and_then(|mut d| d.take());
+            let name = self.operation_name.lock().ok().and_then(|n| n.clone());
+            let ran = response.data != Value::Null;
+            if let (Some(doc), true) = (document, ran) {
+                if let Some(operation) = select_operation(&doc, name.as_deref()) {
+                    let actual =
+                        super::cost::actual(&doc, &operation.selection_set.node, &response.data)
+                            .min(cost);
+                    report.insert(Name::new("actualQueryCost"), Value::from(actual));
+                    // Charged the static cost up front; what the answer did not need goes back.
+                    let refund = i64::try_from(cost.max(1) - actual.max(1)).unwrap_or(0);
+                    if let (Some(_), Some(state), Some(key), true) = (
+                        remaining,
+                        ctx.data_opt::<crate::state::AppState>(),
+                        self.payer.lock().ok().and_then(|p| p.clone()),
+                        refund > 0,
+                    ) {
+                        let now = state.now().timestamp_millis();
+                        remaining = Some(state.query_budgets.give_back(&key, refund, now));
+                    }
+                }
+            }
             report.insert(Name::new("maxCost"), Value::from(super::cost::MAX_COST));
             if let (Some(remaining), Some(state)) =
                 (remaining, ctx.data_opt::<crate::state::AppState>())
@@ -478,6 +716,48 @@ impl Extension for LimitsExtension {
         if let Ok(mut name) = self.operation_name.lock() {
             name.clone_from(&request.operation_name);
         }
+        let limits = &self.limits;
+        let chars = request.query.chars().count();
+        if chars > limits.query_chars {
+            return Err(Exceeded {
+                limit: "queryCharacters",
+                max: limits.query_chars,
+                actual: chars,
+                message: format!(
+                    "query text is {chars} characters, at most {}",
+                    limits.query_chars
+                ),
+            }
+            .into_error());
+        }
+        let tokens = count_tokens(&request.query, limits.tokens);
+        if tokens > limits.tokens {
+            return Err(Exceeded {
+                limit: "tokens",
+                max: limits.tokens,
+                actual: tokens,
+                message: format!("query text has more than {} tokens", limits.tokens),
+            }
+            .into_error());
+        }
+        let longest = request
+            .variables
+            .values()
+            .map(longest_variable_list)
+            .max()
+            .unwrap_or(0);
+        if longest > limits.input_list {
+            return Err(Exceeded {
+                limit: "inputList",
+                max: limits.input_list,
+                actual: longest,
+                message: format!(
+                    "a variable's list has {longest} items, at most {}",
+                    limits.input_list
+                ),
+            }
+            .into_error());
+        }
         next.run(ctx, request).await
     }
 
@@ -497,7 +777,7 @@ impl Extension for LimitsExtension {
         })?;
         let name = self.operation_name.lock().ok().and_then(|n| n.clone());
         if let Some(operation) = select_operation(&doc, name.as_deref()) {
-            let m = measure(&doc, operation);
+            let m = measure_with(&doc, operation, Some(variables));
             if m.introspects && !self.introspection {
                 return Err(coded_error(
                     "introspection is disabled on this server",
@@ -505,10 +785,13 @@ impl Extension for LimitsExtension {
                     VALIDATION_FAILED,
                 ));
             }
-            check(&m).map_err(Exceeded::into_error)?;
+            check(&m, &self.limits).map_err(Exceeded::into_error)?;
             let cost = super::cost::cost(&doc, &operation.selection_set.node, variables);
             if let Ok(mut slot) = self.cost.lock() {
                 *slot = Some((cost, None));
+            }
+            if let Ok(mut slot) = self.document.lock() {
+                *slot = Some(doc.clone());
             }
             if cost > super::cost::MAX_COST {
                 return Err(Exceeded {
@@ -564,6 +847,10 @@ mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
 
+    fn check_default(m: &Measure) -> Result<(), Exceeded> {
+        check(m, &Limits::default())
+    }
+
     fn measured(query: &str) -> Measure {
         let doc = parse_query(query).expect("parses");
         let op = select_operation(&doc, None).expect("one operation");
@@ -580,7 +867,7 @@ mod tests {
         assert_eq!(m.introspection_depth, 7);
         assert_eq!(m.introspection_lists, 1);
         assert!(m.introspects);
-        assert_eq!(check(&m), Ok(()));
+        assert_eq!(check_default(&m), Ok(()));
     }
 
     #[test]
@@ -600,8 +887,8 @@ mod tests {
             }
             format!("{{ {q} }}")
         };
-        assert_eq!(check(&measured(&nest(12))), Ok(()));
-        let refused = check(&measured(&nest(13))).expect_err("13 deep");
+        assert_eq!(check_default(&measured(&nest(12))), Ok(()));
+        let refused = check_default(&measured(&nest(13))).expect_err("13 deep");
         assert_eq!(
             (refused.limit, refused.max, refused.actual),
             ("depth", 12, 13)
@@ -611,12 +898,12 @@ mod tests {
     #[test]
     fn nested_introspection_lists_are_refused_at_three() {
         let two = measured("{ __schema { types { fields { type { fields { name } } } } } }");
-        assert_eq!(check(&two), Ok(()));
+        assert_eq!(check_default(&two), Ok(()));
         let three = measured(
             "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
         );
         assert_eq!(
-            check(&three).expect_err("three").limit,
+            check_default(&three).expect_err("three").limit,
             "introspectionLists"
         );
     }
@@ -640,7 +927,7 @@ mod tests {
         doc.push_str(" fragment F30 on Query { a }");
         let m = measured(&doc);
         assert!(m.exhausted);
-        assert_eq!(check(&m).expect_err("exhausted").limit, "fields");
+        assert_eq!(check_default(&m).expect_err("exhausted").limit, "fields");
     }
 
     #[test]
@@ -655,9 +942,11 @@ mod tests {
             let fields: Vec<String> = (0..n).map(|i| format!("a{i}: id")).collect();
             format!("{{ {} }}", fields.join(" "))
         };
-        assert_eq!(check(&measured(&aliased(15))), Ok(()));
+        assert_eq!(check_default(&measured(&aliased(15))), Ok(()));
         assert_eq!(
-            check(&measured(&aliased(16))).expect_err("16").limit,
+            check_default(&measured(&aliased(16)))
+                .expect_err("16")
+                .limit,
             "aliases"
         );
     }

@@ -14,6 +14,7 @@ pub mod loaders;
 pub mod messaging;
 pub mod money;
 pub mod node;
+pub mod observe;
 pub mod orders;
 pub mod reviews;
 pub mod scalars;
@@ -59,9 +60,9 @@ pub struct MutationRoot(
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
-/// Directives on one field. Depth, field and alias limits live in [`limits`], which measures
-/// introspection apart from the operation's own fields.
-pub const MAX_DIRECTIVES: usize = 5;
+/// async-graphql's own bound on directives per field: a backstop above the MAX_DIRECTIVES
+/// setting (at most 100), which the limits extension enforces with a named limit.
+pub const MAX_DIRECTIVES: usize = 101;
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot> {
     Schema::build(
@@ -75,9 +76,15 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscriptions::Subscripti
 /// The schema that serves requests, holding the shared state.
 pub fn build_schema(state: AppState) -> AppSchema {
     let settings: &Settings = &state.settings;
-    let mut builder = builder().extension(limits::RequestLimits {
-        introspection: settings.graphql_introspection,
-    });
+    // Outermost first: the operation's metrics see the codes the limits extension sets.
+    // Directives are counted by the limits extension, which answers with the limit's name;
+    // async-graphql's own count stays as a backstop well above any setting's default.
+    let mut builder = builder()
+        .extension(observe::Observe)
+        .extension(limits::RequestLimits {
+            introspection: settings.graphql_introspection,
+            limits: settings.limits,
+        });
     if !settings.graphql_introspection {
         builder = builder.disable_introspection();
     }

@@ -265,14 +265,19 @@ async fn nodes_accepts_at_most_a_hundred_ids() {
         )
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let (_, body) = app
+    // 101 ids: past the input-list limit, refused before anything runs.
+    let (status, body) = app
         .post(
             None,
             "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
             json!({ "ids": ids }),
         )
         .await;
-    assert_eq!(top_level_code(&body), "BAD_USER_INPUT");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limit"], "inputList",
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -374,7 +374,7 @@ async fn more_than_fifteen_aliases_are_refused_with_a_code() {
 #[tokio::test]
 async fn every_refusal_before_execution_carries_a_code() {
     let app = spawn_app().await;
-    let cases: [(&str, &str, Value, &str); 7] = [
+    let cases: [(&str, &str, Value, &str); 6] = [
         (
             "a syntax error",
             "{ categories { category ",
@@ -406,12 +406,6 @@ async fn every_refusal_before_execution_carries_a_code() {
             "BAD_USER_INPUT",
         ),
         (
-            "a page size past the maximum",
-            "{ listings(first: 101) { totalCount } }",
-            json!({}),
-            "BAD_USER_INPUT",
-        ),
-        (
             "two operations and no name",
             "query A { categories { category } } query B { categories { category } }",
             json!({}),
@@ -426,6 +420,16 @@ async fn every_refusal_before_execution_carries_a_code() {
             assert!(error["extensions"]["code"].is_string(), "{what}: {error}");
         }
     }
+    // A page size past the maximum is a limit: refused with its name and HTTP 400.
+    let (status, body) = app
+        .post(None, "{ listings(first: 101) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(top_level_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limit"], "pageSize",
+        "{body}"
+    );
     let unknown_operation = app
         .client
         .post(app.graphql_url())

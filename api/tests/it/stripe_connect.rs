@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use crate::stripe_double::{self, form, header, AccountState, StripeDouble};
 
-const WEBHOOK_SECRET: &str = "whsec_platform_test";
+pub(crate) const WEBHOOK_SECRET: &str = "whsec_platform_test";
 const CONNECT_SECRET: &str = "whsec_connect_test";
 
 pub(crate) async fn stripe_app() -> (TestApp, StripeDouble) {
@@ -44,7 +44,7 @@ fn account_updated(event_id: &str, account: &Value) -> String {
     event.to_string()
 }
 
-async fn deliver(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
+pub(crate) async fn deliver(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) {
     let response = app
         .client
         .post(format!("{}/webhooks/stripe", app.addr))
@@ -58,7 +58,7 @@ async fn deliver(app: &TestApp, payload: &str, signature: &str) -> (u16, Value) 
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn sign(payload: &str, secret: &str, age_secs: i64) -> String {
+pub(crate) fn sign(payload: &str, secret: &str, age_secs: i64) -> String {
     api::payments::webhook::sign_for_tests(
         payload,
         secret,

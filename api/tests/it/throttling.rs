@@ -15,6 +15,21 @@ fn available(body: &Value) -> i64 {
         .unwrap_or_else(|| panic!("no throttle status: {body}"))
 }
 
+/// Ten aliases of `nodes` with 100 ids: 10 × 100 = 1,000 points requested.
+fn thousand_points() -> (String, Value) {
+    let ids: Vec<String> = (0..100).map(|i| format!("lst_{i:026}")).collect();
+    let aliased: Vec<String> = (0..10)
+        .map(|i| format!("a{i}: nodes(ids: $ids) {{ id }}"))
+        .collect();
+    (
+        format!("query($ids: [ID!]!) {{ {} }}", aliased.join(" ")),
+        json!({ "ids": ids }),
+    )
+}
+
+/// An operation is charged its requested (static) cost before it runs, so it must find that
+/// many points; once answered, what the answer did not need comes back (the actual cost, like
+/// Shopify's). A spent budget is THROTTLED with the wait and refills with time.
 #[tokio::test]
 async fn a_spent_budget_is_throttled_with_its_wait_and_refills_with_time() {
     let app = spawn_app_with(&[
@@ -28,23 +43,19 @@ async fn a_spent_budget_is_throttled_with_its_wait_and_refills_with_time() {
     let admin = app.register_admin().await;
     let (status, first) = app.post(None, PAGE, json!({})).await;
     assert_eq!(status, 200, "{first}");
-    let status_of = &first["extensions"]["cost"]["throttleStatus"];
+    let cost = &first["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 202, "{first}");
+    // No listings exist: the page came back empty, 2 points.
+    assert_eq!(cost["actualQueryCost"], 2, "{first}");
+    let status_of = &cost["throttleStatus"];
     assert_eq!(status_of["maximumAvailable"], 1000);
     assert_eq!(status_of["restoreRate"], 1);
     let start = available(&first);
-    assert!((780..=800).contains(&start), "{first}");
-    for n in 1..=3 {
-        let (status, body) = app.post(None, PAGE, json!({})).await;
-        assert_eq!(status, 200, "{body}");
-        // One point a second comes back: a slow test run may see a few.
-        let left = available(&body);
-        assert!(
-            (start - 202 * n..=start - 202 * n + 5).contains(&left),
-            "{n}: {body}"
-        );
-    }
-    // Under 202 left: the operation waits for the missing points, at one a second.
-    let (status, throttled) = app.post(None, PAGE, json!({})).await;
+    assert!((980..=1000).contains(&start), "{first}");
+
+    // 1,000 points requested, more than are left: refused before it runs, with the wait.
+    let (query, variables) = thousand_points();
+    let (status, throttled) = app.post(None, &query, variables.clone()).await;
     assert_eq!(status, 429, "{throttled}");
     assert!(throttled["data"].is_null());
     assert_eq!(top_level_code(&throttled), "THROTTLED", "{throttled}");
@@ -52,7 +63,7 @@ async fn a_spent_budget_is_throttled_with_its_wait_and_refills_with_time() {
         .as_i64()
         .expect("retryAfterMs");
     assert!((1..=30_000).contains(&wait), "{throttled}");
-    assert_eq!(throttled["errors"][0]["extensions"]["cost"], 202);
+    assert_eq!(throttled["errors"][0]["extensions"]["cost"], 1000);
     // A cheap operation still fits in what is left.
     let (status, cheap) = app
         .post(None, "{ categories { category } }", json!({}))
@@ -60,16 +71,25 @@ async fn a_spent_budget_is_throttled_with_its_wait_and_refills_with_time() {
     assert_eq!(status, 200, "{cheap}");
 
     // A signed-in user pays from their own budget, not the address's.
-    let (status, own) = app.post(Some(&admin.access_token), PAGE, json!({})).await;
+    let (status, own) = app
+        .post(Some(&admin.access_token), &query, variables.clone())
+        .await;
     assert_eq!(status, 200, "{own}");
-    assert!(available(&own) >= 790, "{own}");
+    assert_eq!(own["extensions"]["cost"]["actualQueryCost"], 0, "{own}");
+    // All 1,000 were taken; none of the ids exists, so 999 came back (one is the least
+    // an operation costs).
+    assert_eq!(available(&own), 999, "{own}");
+    let (status, again) = app
+        .post(Some(&admin.access_token), &query, variables.clone())
+        .await;
+    assert_eq!(status, 429, "{again}");
 
     // Once the wait has passed (and a few seconds more for the cheap operation's point) the
     // same operation runs; a long rest refills to the maximum.
     app.clock
         .advance(chrono::Duration::seconds(wait / 1000 + 5));
-    let (status, again) = app.post(None, PAGE, json!({})).await;
-    assert_eq!(status, 200, "{again}");
+    let (status, ran) = app.post(None, &query, variables).await;
+    assert_eq!(status, 200, "{ran}");
     app.clock.advance(chrono::Duration::seconds(3600));
     let (_, rested) = app
         .post(None, "{ categories { category } }", json!({}))
