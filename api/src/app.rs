@@ -163,7 +163,8 @@ fn router(app: AppState) -> Router {
     if settings.fault_injection {
         routes = routes
             .route("/__faults/panic", post(fault_panic))
-            .route("/__faults/stop-after-commit", post(fault_stop_after_commit));
+            .route("/__faults/stop-after-commit", post(fault_stop_after_commit))
+            .route("/__faults/stop-after-intent", post(fault_stop_after_intent));
     }
     routes
         .route("/webhooks/stripe", post(stripe_webhook))
@@ -221,6 +222,13 @@ async fn fault_panic() -> Response {
 /// Test-only: the next `placeOrder` stops right after its commit, as if the process died.
 async fn fault_stop_after_commit(State(state): State<HttpState>) -> Response {
     state.app.faults.arm_stop_after_commit();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Test-only: the next STRIPE order stops right after its intent is stored, before it follows
+/// the intent, as if the process died there.
+async fn fault_stop_after_intent(State(state): State<HttpState>) -> Response {
+    state.app.faults.arm_stop_after_intent();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -66,6 +66,7 @@ pub struct AppState {
 #[derive(Default, Debug)]
 pub struct Faults {
     stop_after_commit: std::sync::atomic::AtomicBool,
+    stop_after_intent: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -78,6 +79,19 @@ impl Faults {
     /// True once after arming: the caller stops there.
     pub fn stop_after_commit(&self) -> bool {
         self.stop_after_commit
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Arms a one-shot stop right after a STRIPE order's intent is stored, before the order
+    /// follows it.
+    pub fn arm_stop_after_intent(&self) {
+        self.stop_after_intent
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once after arming: the caller stops there.
+    pub fn stop_after_intent(&self) -> bool {
+        self.stop_after_intent
             .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 }

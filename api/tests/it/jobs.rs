@@ -163,3 +163,78 @@ async fn lateness_is_recorded_once() {
         .collect();
     assert_eq!(late.len(), 1);
 }
+
+/// Found by `scripts/crash-soak` (SIGKILL under order traffic): a kill after a STRIPE order's
+/// intent was stored but before the order followed it left the order PLACED for good with the
+/// simulated gateway, which sends no webhook (and with Stripe, whenever its webhook is
+/// missed): the timers resumed only orders without an intent. Now the replay and the timers
+/// read the intent and follow it.
+#[tokio::test]
+async fn an_order_stopped_after_its_intent_was_stored_follows_the_intent() {
+    let app = spawn_app_with(&["--fault-injection"]).await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "intent@example.com", "Intent Seller", json!({}))
+        .await;
+    let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
+    let buyer = app.register("intentb@example.com", "Intent Buyer").await;
+    let arm = || async {
+        let response = app
+            .client
+            .post(format!("{}/__faults/stop-after-intent", app.addr))
+            .send()
+            .await
+            .expect("arm");
+        assert_eq!(response.status().as_u16(), 204);
+    };
+    let place = "mutation($l: ID!, $k: String) { placeOrder(input: { listingId: $l, idempotencyKey: $k }) { order { id status } userErrors { code } } }";
+    let placed_ones = "{ orders(first: 10) { nodes { id status paymentClientSecret } } }";
+
+    // Stopped with the intent stored: the replay of the same key follows it.
+    arm().await;
+    let (_, died) = app
+        .post(
+            Some(&buyer.access_token),
+            place,
+            json!({ "l": listing, "k": "intent-1" }),
+        )
+        .await;
+    assert_eq!(top_level_code(&died), "INTERNAL_SERVER_ERROR", "{died}");
+    let stored = app
+        .gql(Some(&buyer.access_token), placed_ones, json!({}))
+        .await["orders"]["nodes"]
+        .clone();
+    assert_eq!(stored[0]["status"], "PLACED", "{stored}");
+    assert!(stored[0]["paymentClientSecret"].is_string(), "{stored}");
+    let replayed = app
+        .gql(
+            Some(&buyer.access_token),
+            place,
+            json!({ "l": listing, "k": "intent-1" }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(replayed["order"]["status"], "PAYMENT_HELD", "{replayed}");
+
+    // Without a retry, the timers follow it a minute on, once.
+    arm().await;
+    let (_, died) = app
+        .post(Some(&buyer.access_token), place, json!({ "l": listing }))
+        .await;
+    assert_eq!(top_level_code(&died), "INTERNAL_SERVER_ERROR", "{died}");
+    let second = app
+        .gql(Some(&buyer.access_token), placed_ones, json!({}))
+        .await["orders"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|o| o["status"] == "PLACED").cloned())
+        .expect("the second order, PLACED");
+    let id = second["id"].as_str().expect("id");
+    assert_eq!(run(&app).await.authorizations_resumed, 0, "too early");
+    app.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(run(&app).await.authorizations_resumed, 1);
+    assert_eq!(
+        order_status(&app, &buyer, id).await["status"],
+        "PAYMENT_HELD"
+    );
+    assert_eq!(run(&app).await.authorizations_resumed, 0);
+}

@@ -255,7 +255,7 @@ pub(crate) async fn replay(
         Some(order_id) => {
             let order = load(&state.db.writer, &order_id).await?;
             if needs_authorization(&order) {
-                // The first request committed the order but never reached the authorization
+                // The first request committed the order but never finished the authorization
                 // (the process died in between): the replay finishes it.
                 resume_authorization(state, &order).await?;
                 return Ok(Some(load(&state.db.writer, &order_id).await?));
@@ -267,23 +267,27 @@ pub(crate) async fn replay(
 }
 
 /// A STRIPE order committed as PLACED whose authorization was never started.
+/// A STRIPE order still PLACED: its authorization may not have started, or its intent may be
+/// held without the order having followed it (a stop in between).
 pub(crate) fn needs_authorization(order: &orders::Model) -> bool {
-    order.payment_mode == PaymentMode::Stripe
-        && order.status == OrderStatus::Placed
-        && order.payment_intent_id.is_none()
+    order.payment_mode == PaymentMode::Stripe && order.status == OrderStatus::Placed
 }
 
 /// Finishes what `place_order` does after its commit, from what was committed: the intent is
 /// created under the order's fixed idempotency key (Stripe answers a repeat with the same
 /// intent), stored, and the order follows the intent as Stripe holds it now, since its
 /// authorization webhook may have come and gone while no order knew the intent. Safe to run
-/// twice at once (a replay and a timer): each step is idempotent or conditional.
-pub async fn resume_authorization(state: &AppState, order: &orders::Model) -> ApiResult<()> {
-    authorize(state, order).await?;
+/// twice at once (a replay and a timer): each step is idempotent or conditional. True when
+/// the order moved on (its intent stored, or its authorization applied).
+pub async fn resume_authorization(state: &AppState, order: &orders::Model) -> ApiResult<bool> {
+    let had_intent = order.payment_intent_id.is_some();
+    if !had_intent {
+        authorize(state, order).await?;
+    }
     let order = load(&state.db.writer, &order.id).await?;
     let (OrderStatus::Placed, Some(intent_id)) = (order.status, order.payment_intent_id.as_deref())
     else {
-        return Ok(());
+        return Ok(true);
     };
     let intent = state
         .gateway
@@ -295,11 +299,12 @@ pub async fn resume_authorization(state: &AppState, order: &orders::Model) -> Ap
             .capture_before
             .unwrap_or_else(|| state.now() + Duration::days(7));
         match authorization_succeeded(state, &intent.id, hold_until).await {
-            Ok(()) | Err(ApiError::Refused(_)) => {}
+            Ok(()) => return Ok(true),
+            Err(ApiError::Refused(_)) => {}
             Err(err) => return Err(err),
         }
     }
-    Ok(())
+    Ok(!had_intent)
 }
 
 /// Opens the card authorization of a STRIPE order. An authorization the gateway reports at once
@@ -343,6 +348,11 @@ pub(crate) async fn authorize(state: &AppState, order: &orders::Model) -> ApiRes
         .filter(orders::Column::Id.eq(order.id.clone()))
         .exec(&state.db.writer)
         .await?;
+    if state.faults.stop_after_intent() {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "fault injection: stopped after the intent was stored"
+        )));
+    }
     // The gateway says what happened: an authorization it reports with its answer (the
     // simulated gateway's) is applied now; otherwise the processor's event reports it later.
     if intent.authorization_reported {

@@ -82,19 +82,27 @@ pub async fn run_once(state: &AppState) -> ApiResult<Report> {
     let now = state.now();
     let mut report = Report::default();
     // Placed and committed, but the process stopped before the authorization: a minute on,
-    // the request that placed it is surely gone.
+    // the request that placed it is surely gone. Either no intent was stored (it is created
+    // under its fixed key), or one was and the stop came before the order followed it (the
+    // simulated gateway sends no webhook; a missed Stripe webhook is caught the same way):
+    // the intent is read and followed, for an hour, after which the unpaid expiry decides.
     let stranded = due(
         state,
         OrderStatus::Placed,
         sea_orm::Condition::all()
             .add(orders::Column::PaymentMode.eq(entity::orders::PaymentMode::Stripe))
-            .add(orders::Column::PaymentIntentId.is_null())
-            .add(orders::Column::CreatedAt.lt(now - Span::minutes(1))),
+            .add(orders::Column::CreatedAt.lt(now - Span::minutes(1)))
+            .add(
+                sea_orm::Condition::any()
+                    .add(orders::Column::PaymentIntentId.is_null())
+                    .add(orders::Column::CreatedAt.gt(now - Span::hours(1))),
+            ),
     )
     .await?;
     for order in stranded {
         match super::resume_authorization(state, &order).await {
-            Ok(()) => report.authorizations_resumed += 1,
+            Ok(true) => report.authorizations_resumed += 1,
+            Ok(false) => {}
             Err(ApiError::Refused(_)) => {}
             Err(err) => return Err(err),
         }
