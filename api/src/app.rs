@@ -784,7 +784,7 @@ async fn graphql_get(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     if let Ok(upgrade) = upgrade {
-        return websocket(state, upgrade);
+        return websocket(state, upgrade, peer.ip());
     }
     if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
         let request = match async_graphql::http::parse_query_string(query) {
@@ -827,7 +827,7 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
-fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
+fn websocket(state: HttpState, upgrade: WebSocketUpgrade, client_ip: std::net::IpAddr) -> Response {
     let schema = state.schema.clone();
     let app = state.app.clone();
     let loaders = state.ws_loaders.clone();
@@ -847,5 +847,7 @@ fn websocket(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
         .and_then(|p| p.to_str().ok())
         .and_then(crate::ws::Protocol::from_name)
         .unwrap_or(crate::ws::Protocol::Legacy);
-    upgrade.on_upgrade(move |socket| crate::ws::serve(socket, protocol, schema, app, loaders))
+    upgrade.on_upgrade(move |socket| {
+        crate::ws::serve(socket, protocol, schema, app, loaders, client_ip)
+    })
 }

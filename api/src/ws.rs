@@ -91,6 +91,8 @@ struct Connection {
     token: Option<String>,
     operations: HashMap<String, AbortHandle>,
     out: mpsc::Sender<Outgoing>,
+    /// Who pays for an anonymous connection's operations (query-cost budgets).
+    client_ip: std::net::IpAddr,
 }
 
 /// Serves one upgraded socket until either side closes it.
@@ -100,6 +102,7 @@ pub async fn serve(
     schema: AppSchema,
     app: AppState,
     loaders: Arc<Loaders>,
+    client_ip: std::net::IpAddr,
 ) {
     let _live = crate::observability::Live::new("websocket_connections");
     let (mut sink, mut incoming) = socket.split();
@@ -115,6 +118,7 @@ pub async fn serve(
         token: None,
         operations: HashMap::new(),
         out,
+        client_ip,
     };
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
@@ -278,6 +282,7 @@ impl Connection {
         let mut data = Data::default();
         data.insert(viewer);
         data.insert(self.loaders.clone());
+        data.insert(crate::app::ClientIp(self.client_ip));
         data.insert(StreamAuth {
             token: self.token.clone(),
         });

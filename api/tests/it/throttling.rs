@@ -204,3 +204,38 @@ async fn sign_in_attempts_are_limited_per_address_and_per_email_and_one_per_requ
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["limit"], "passwordFields");
 }
+
+/// Operations over a websocket pay like those over HTTP: an anonymous connection's from its
+/// address's budget (they ran for free before: the socket's operations knew no address).
+#[tokio::test]
+async fn anonymous_websocket_operations_pay_from_the_address_budget() {
+    let app = spawn_app_with(&[
+        "--query-budget",
+        "1000",
+        "--query-budget-restore-per-sec",
+        "1",
+    ])
+    .await;
+    let (query, variables) = thousand_points();
+    let mut socket = crate::ws_client::WsClient::connect(&app, "graphql-transport-ws").await;
+    socket.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(socket.next().await["type"], "connection_ack");
+    socket.subscribe("1", &query, variables.clone()).await;
+    let first = socket.next_data("1").await;
+    assert!(first.get("errors").is_none(), "{first}");
+    // 1,000 taken, 999 given back: the same operation no longer fits.
+    socket.subscribe("2", &query, variables.clone()).await;
+    let mut throttled = None;
+    for _ in 0..4 {
+        let message = socket.next().await;
+        if message["id"] == "2" {
+            throttled = Some(message);
+            break;
+        }
+    }
+    let throttled = throttled.expect("an answer for the second operation");
+    assert!(throttled.to_string().contains("THROTTLED"), "{throttled}");
+    // And the address's HTTP budget is the same one.
+    let (status, body) = app.post(None, &query, variables).await;
+    assert_eq!(status, 429, "{body}");
+}
