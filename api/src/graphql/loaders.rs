@@ -45,6 +45,8 @@ pub struct Loaders {
     pub memberships: DataLoader<MembershipLoader, HashMapCache>,
     /// (tenant, user) pairs where the user has an order with the tenant
     pub buyers_of_tenant: DataLoader<BuyerOfTenantLoader, HashMapCache>,
+    /// the first page of a provider's listings, by (provider, everything visible, size)
+    pub provider_listings: DataLoader<ProviderListingsLoader, HashMapCache>,
 }
 
 fn cached<K, T>(loader: T) -> DataLoader<T, HashMapCache>
@@ -79,6 +81,7 @@ impl Loaders {
             contacts: cached(ContactLoader { db: db.clone() }),
             memberships: cached(MembershipLoader { db: db.clone() }),
             buyers_of_tenant: cached(BuyerOfTenantLoader { db: db.clone() }),
+            provider_listings: cached(ProviderListingsLoader { db: db.clone() }),
         }
     }
 
@@ -105,6 +108,7 @@ impl Loaders {
         loaders.contacts.enable_all_cache(false);
         loaders.memberships.enable_all_cache(false);
         loaders.buyers_of_tenant.enable_all_cache(false);
+        loaders.provider_listings.enable_all_cache(false);
         loaders
     }
 }
@@ -192,6 +196,50 @@ impl Loader<String> for InvoiceByOrderLoader {
             .into_iter()
             .filter_map(|r| Some((r.order_id.clone()?, r)))
             .collect())
+    }
+}
+
+/// The first page of providers' listings, newest first: one query per (visibility, size)
+/// for a whole page of providers.
+pub struct ProviderListingsLoader {
+    db: DatabaseConnection,
+}
+
+/// A provider's first listing page, shared by the fields that asked for it.
+pub type ListingPage =
+    Arc<crate::pagination::Page<crate::services::browse::Keyed<listings::Model>>>;
+
+impl Loader<(String, bool, u64)> for ProviderListingsLoader {
+    type Value = ListingPage;
+    type Error = Arc<sea_orm::DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[(String, bool, u64)],
+    ) -> Result<HashMap<(String, bool, u64), ListingPage>, Self::Error> {
+        use crate::services::browse::{first_listing_pages, Visibility};
+        let mut groups: HashMap<(bool, u64), Vec<String>> = HashMap::new();
+        for (provider, all, first) in keys {
+            groups
+                .entry((*all, *first))
+                .or_default()
+                .push(provider.clone());
+        }
+        let mut found = HashMap::new();
+        for ((all, first), providers) in groups {
+            let visibility = if all {
+                Visibility::All
+            } else {
+                Visibility::Public
+            };
+            let pages = first_listing_pages(&self.db, visibility, &providers, first)
+                .await
+                .map_err(Arc::new)?;
+            for (provider, page) in pages {
+                found.insert((provider, all, first), Arc::new(page));
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -272,6 +272,33 @@ impl Provider {
         let page = PageRequest::<BrowseCursor>::parse(first, after.as_deref())?;
         let visibility =
             Visibility::for_provider(ctx.viewer(), &self.0, include_inactive.unwrap_or(false));
+        if page.after.is_none() {
+            // The first page, as inside a page of providers or listings: batched with the
+            // other providers' pages of this request.
+            let key = (self.0.id.clone(), visibility == Visibility::All, page.first);
+            let loaded = ctx
+                .loaders()?
+                .provider_listings
+                .load_one(key)
+                .await
+                .map_err(super::loaders::loader_error)?;
+            if let Some(loaded) = loaded {
+                let page = crate::pagination::Page {
+                    items: loaded.items.clone(),
+                    has_next_page: loaded.has_next_page,
+                    has_previous_page: loaded.has_previous_page,
+                    total_count: loaded.total_count,
+                };
+                let rows: Vec<entity::listings::Model> =
+                    page.items.iter().map(|k| k.row.clone()).collect();
+                super::listings::prefetch_relations(ctx, &rows).await?;
+                return Ok(ListingConnection::build(
+                    page,
+                    |k| encode_cursor(&k.cursor),
+                    |k| Listing(k.row),
+                ));
+            }
+        }
         let filter = ListingFilter {
             provider_id: Some(self.0.id.clone()),
             ..Default::default()

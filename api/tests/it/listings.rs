@@ -830,3 +830,110 @@ async fn lookups_with_control_characters_find_nothing_instead_of_failing() {
         .await;
     assert_eq!(top_level_code(&body), "BAD_USER_INPUT", "{body}");
 }
+
+/// Hardening finding 1: `Provider.listings` inside a page was loaded provider by provider (a
+/// page query and a count each). The first pages of a request's providers now load in one
+/// query per (visibility, size): the statements of a page of providers with their listings do
+/// not grow with the providers, and the batched pages hold the same rows, totals and cursors
+/// as a provider's own page (drafts only for the owner, newest first, then `after` goes on).
+#[tokio::test]
+async fn providers_listings_inside_a_page_load_together_and_page_like_one_providers() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let admin = app.register_admin().await;
+    let query = "{ providers(first: 20) { nodes { displayName listings(first: 2) { totalCount pageInfo { hasNextPage endCursor } nodes { title } } } } }";
+    let mut counts = Vec::new();
+    let mut sellers = Vec::new();
+    for round in 0..2 {
+        for i in 0..3 {
+            let n = round * 3 + i;
+            let seller = app
+                .seller(
+                    &admin,
+                    &format!("pl{n}@example.com"),
+                    &format!("PL{n}"),
+                    json!({}),
+                )
+                .await;
+            for l in 0..3 {
+                app.listing(&seller, json!({ "title": format!("PL{n} listing {l}") }))
+                    .await;
+            }
+            app.listing(
+                &seller,
+                json!({ "title": format!("PL{n} draft"), "publish": false }),
+            )
+            .await;
+            sellers.push(seller);
+        }
+        let (status, body) = app.post(None, query, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let nodes = body["data"]["providers"]["nodes"]
+            .as_array()
+            .expect("nodes");
+        assert_eq!(nodes.len(), 3 * (round + 1));
+        for node in nodes {
+            let listings = &node["listings"];
+            assert_eq!(listings["totalCount"], 3, "{node}");
+            assert_eq!(listings["pageInfo"]["hasNextPage"], true, "{node}");
+            let name = node["displayName"].as_str().expect("name");
+            let titles: Vec<&str> = listings["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .filter_map(|n| n["title"].as_str())
+                .collect();
+            assert_eq!(
+                titles,
+                vec![format!("{name} listing 2"), format!("{name} listing 1")],
+                "newest first: {node}"
+            );
+        }
+        counts.push(body["extensions"]["sqlStatements"].as_u64().expect("count"));
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 3 and 6 providers: {counts:?}"
+    );
+
+    // The cursor of a batched page goes on through the provider's own page.
+    let one = "query($id: ID!, $after: String) { provider(id: $id) { listings(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { title } } } }";
+    let first = app
+        .gql(
+            None,
+            one,
+            json!({ "id": sellers[0].provider_id, "after": null }),
+        )
+        .await;
+    let cursor = first["provider"]["listings"]["pageInfo"]["endCursor"].clone();
+    let rest = app
+        .gql(
+            None,
+            one,
+            json!({ "id": sellers[0].provider_id, "after": cursor }),
+        )
+        .await;
+    assert_eq!(
+        rest["provider"]["listings"]["nodes"],
+        json!([{ "title": "PL0 listing 0" }]),
+        "{rest}"
+    );
+    assert_eq!(
+        rest["provider"]["listings"]["pageInfo"]["hasNextPage"],
+        false
+    );
+
+    // The owner's own view counts the draft.
+    let own = "query($id: ID!) { provider(id: $id) { listings(first: 10, includeInactive: true) { totalCount nodes { title } } } }";
+    let mine = app
+        .gql(
+            Some(&sellers[0].session.access_token),
+            own,
+            json!({ "id": sellers[0].provider_id }),
+        )
+        .await;
+    assert_eq!(mine["provider"]["listings"]["totalCount"], 4, "{mine}");
+    assert_eq!(
+        mine["provider"]["listings"]["nodes"][0]["title"], "PL0 draft",
+        "{mine}"
+    );
+}
