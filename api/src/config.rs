@@ -90,10 +90,10 @@ pub struct RawSettings {
     #[arg(long, env = "CORS_ORIGINS", default_value = "", global = true)]
     pub cors_origins: String,
     /// Introspection on or off; default on in development, off in production.
-    #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true)]
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub graphql_introspection: Option<bool>,
     /// GraphiQL at GET /graphql; default on in development, off in production.
-    #[arg(long, env = "GRAPHIQL", global = true)]
+    #[arg(long, env = "GRAPHIQL", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
     /// `pretty` or `json`; default `json` in production, `pretty` in development.
     #[arg(long, env = "LOG_FORMAT", global = true)]
@@ -104,6 +104,10 @@ pub struct RawSettings {
         long,
         env = "ALLOW_SQLITE_IN_PRODUCTION",
         default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
         global = true
     )]
     pub allow_sqlite_in_production: bool,
@@ -136,6 +140,10 @@ pub struct RawSettings {
         long,
         env = "SQL_STATEMENT_COUNT",
         default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
         global = true
     )]
     pub sql_statement_count: bool,
@@ -168,6 +176,10 @@ pub struct RawSettings {
         long,
         env = "FAULT_INJECTION",
         default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
         hide = true,
         global = true
     )]
@@ -504,6 +516,40 @@ mod tests {
             .concat()
         )
         .is_err());
+    }
+
+    /// Issue 15: `SQL_STATEMENT_COUNT=1` made the server refuse to start (only `true`/`false`
+    /// parsed). Every boolean setting takes the usual spellings, from the environment as from
+    /// the command line (one value parser serves both); a bare flag is true.
+    #[test]
+    fn booleans_take_the_usual_spellings() {
+        for (spelling, expected) in [
+            ("1", true),
+            ("yes", true),
+            ("on", true),
+            ("TRUE", true),
+            ("0", false),
+            ("no", false),
+            ("off", false),
+            ("false", false),
+        ] {
+            let s = resolve(&[
+                "--jwt-secret",
+                SECRET,
+                &format!("--sql-statement-count={spelling}"),
+                &format!("--graphiql={spelling}"),
+                &format!("--fault-injection={spelling}"),
+            ])
+            .unwrap_or_else(|e| panic!("{spelling}: {e}"));
+            assert_eq!(
+                (s.sql_statement_count, s.graphiql, s.fault_injection),
+                (expected, expected, expected),
+                "{spelling}"
+            );
+        }
+        let bare = resolve(&["--jwt-secret", SECRET, "--sql-statement-count"]).expect("bare");
+        assert!(bare.sql_statement_count);
+        assert!(resolve(&["--jwt-secret", SECRET, "--sql-statement-count=maybe"]).is_err());
     }
 
     #[test]
