@@ -286,6 +286,7 @@ impl ListingsQuery {
             sort,
             reverse.unwrap_or(false),
             &page,
+            ctx.look_ahead().field("totalCount").exists(),
         )
         .await?;
         let rows: Vec<listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();

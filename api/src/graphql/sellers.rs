@@ -310,6 +310,7 @@ impl Provider {
             ListingSort::Newest,
             false,
             &page,
+            ctx.look_ahead().field("totalCount").exists(),
         )
         .await?;
         let rows: Vec<entity::listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();
@@ -513,6 +514,7 @@ impl SellersQuery {
             sort,
             reverse.unwrap_or(false),
             &page,
+            ctx.look_ahead().field("totalCount").exists(),
         )
         .await?;
         Ok(ProviderConnection::build(

@@ -310,6 +310,7 @@ pub async fn listings_page(
     sort: ListingSort,
     reverse: bool,
     page: &PageRequest<BrowseCursor>,
+    count: bool,
 ) -> ApiResult<Page<Keyed<listings::Model>>> {
     let backend = state.db.backend;
     let mut query = listings::Entity::find()
@@ -359,8 +360,6 @@ pub async fn listings_page(
         query = query.filter(matches);
         rank = Some(score);
     }
-    let total = query.clone().count(&state.db.reader).await?;
-
     let (name, key, descending) = match sort {
         ListingSort::Relevance => match rank {
             Some(rank) => ("RELEVANCE", Some(rank), true),
@@ -390,7 +389,31 @@ pub async fn listings_page(
         descending: descending != reverse,
         text_key: false,
     };
-    keyset_page(&state.db.reader, backend, query, sort, page, total).await
+    paged(&state.db.reader, backend, query, sort, page, count).await
+}
+
+/// The page, and its total only when it is asked for (a count over every matching row costs
+/// far more than the page): the two statements run side by side.
+async fn paged<E>(
+    conn: &sea_orm::DatabaseConnection,
+    backend: DbBackend,
+    query: Select<E>,
+    sort: KeysetSort,
+    page: &PageRequest<BrowseCursor>,
+    count: bool,
+) -> ApiResult<Page<Keyed<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+{
+    if !count {
+        return keyset_page(conn, backend, query, sort, page, 0).await;
+    }
+    let counting = query.clone().count(conn);
+    let (total, rows) = tokio::join!(counting, keyset_page(conn, backend, query, sort, page, 0));
+    let mut rows = rows?;
+    rows.total_count = total?;
+    Ok(rows)
 }
 
 /// The first page (newest first) of several providers' listings in one query: what
@@ -508,6 +531,7 @@ pub async fn providers_page(
     sort: ProviderSort,
     reverse: bool,
     page: &PageRequest<BrowseCursor>,
+    count: bool,
 ) -> ApiResult<Page<Keyed<providers::Model>>> {
     let backend = state.db.backend;
     let col = |c: providers::Column| Expr::col((providers::Entity, c));
@@ -550,7 +574,6 @@ pub async fn providers_page(
         let (matches, _) = full_text(backend, "providers", &terms);
         query = query.filter(matches);
     }
-    let total = query.clone().count(&state.db.reader).await?;
     let (name, key, descending, text) = match sort {
         ProviderSort::Rating => ("RATING", Some(rating_key()), true, false),
         ProviderSort::CompletedOrders => (
@@ -576,7 +599,7 @@ pub async fn providers_page(
         descending: descending != reverse,
         text_key: text,
     };
-    keyset_page(&state.db.reader, backend, query, sort, page, total).await
+    paged(&state.db.reader, backend, query, sort, page, count).await
 }
 
 /// Counts of publicly visible listings per category, every category listed.

@@ -937,3 +937,40 @@ async fn providers_listings_inside_a_page_load_together_and_page_like_one_provid
         "{mine}"
     );
 }
+
+/// Issue 15: every browse request counted all its matching rows, whether or not `totalCount`
+/// was asked for (the most expensive statement of a browse request on PostgreSQL). Now the
+/// count runs only when selected, beside the page query.
+#[tokio::test]
+async fn the_total_is_counted_only_when_it_is_asked_for() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let admin = app.register_admin().await;
+    let seller = app
+        .seller(&admin, "count@example.com", "Counter", json!({}))
+        .await;
+    for i in 0..4 {
+        app.listing(&seller, json!({ "title": format!("Counted {i}") }))
+            .await;
+    }
+    let statements = |body: &Value| body["extensions"]["sqlStatements"].as_u64().expect("count");
+    for (without, with) in [
+        (
+            "{ listings(first: 2) { nodes { title } } }",
+            "{ listings(first: 2) { totalCount nodes { title } } }",
+        ),
+        (
+            "{ providers(first: 2) { nodes { displayName } } }",
+            "{ providers(first: 2) { ...Total nodes { displayName } } } fragment Total on ProviderConnection { totalCount }",
+        ),
+    ] {
+        let (_, plain) = app.post(None, without, json!({})).await;
+        let (_, counted) = app.post(None, with, json!({})).await;
+        assert!(plain.get("errors").is_none(), "{plain}");
+        assert!(counted.get("errors").is_none(), "{counted}");
+        assert_eq!(statements(&counted), statements(&plain) + 1, "{without}");
+    }
+    let (_, counted) = app
+        .post(None, "{ listings(first: 2) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(counted["data"]["listings"]["totalCount"], 4, "{counted}");
+}
