@@ -5,6 +5,7 @@
 //! `domain` holds the pure rules and does no I/O.
 pub mod app;
 pub mod auth;
+pub mod bulk_seed;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -41,6 +41,10 @@ enum Command {
         /// Seed the demo marketplace (idempotent).
         #[arg(long)]
         demo: bool,
+        /// Bulk data for benchmarks: N providers, 50·N listings, N buyers, 5·N orders with
+        /// their events, deliveries, ledger rows and reviews, N message threads.
+        #[arg(long, value_name = "N")]
+        scale: Option<usize>,
     },
     /// Administer accounts: `admin grant EMAIL` makes an existing account an admin.
     Admin {
@@ -80,12 +84,26 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(url = %format!("http://{}/graphql", app.local_addr()), "GraphiQL");
             app.run_until_stopped().await?;
         }
-        Command::Seed { demo } => {
-            if !demo {
-                anyhow::bail!("say what to seed: marketplace seed --demo");
+        Command::Seed { demo, scale } => {
+            if !demo && scale.is_none() {
+                anyhow::bail!("say what to seed: marketplace seed --demo, or --scale N");
             }
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
+            if let Some(n) = scale {
+                let report =
+                    api::bulk_seed::scale(&db, n, settings.platform_commission_bps).await?;
+                println!(
+                    "Seeded {n} providers: {} rows in {:.1} s ({:.0} rows/s). Every account's password: {}",
+                    report.rows,
+                    report.seconds,
+                    report.rows as f64 / report.seconds.max(0.001),
+                    api::bulk_seed::PASSWORD
+                );
+                if !demo {
+                    return Ok(());
+                }
+            }
             let gateway = api::payments::from_settings(&settings)?;
             api::seed::demo(api::state::AppState::new(settings, db, gateway)?).await?;
         }
