@@ -4,25 +4,14 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const puppeteer = require('puppeteer-core');
-const { startServer } = require('./server.cjs');
+const { startServer, launchChromium } = require('./server.cjs');
 
-const chromium = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 let server;
 let browser;
 
 before(async () => {
-  assert.ok(fs.existsSync(chromium), `no Chromium at ${chromium} (apt-get install chromium, or set CHROMIUM_BIN)`);
   server = await startServer();
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -4,27 +4,20 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const puppeteer = require('puppeteer-core');
-const { startServer } = require('./server.cjs');
+const { startServer, clientOf, launchChromium } = require('./server.cjs');
 
-const chromium = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ADMIN = 'admin@example.com';
-const PASSWORD = 'correct horse battery';
 let server;
 let browser;
+let gql;
+let register;
+let act;
+let PASSWORD;
 
 before(async () => {
-  assert.ok(fs.existsSync(chromium), `no Chromium at ${chromium} (apt-get install chromium, or set CHROMIUM_BIN)`);
   server = await startServer();
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  ({ gql, register, act, PASSWORD } = clientOf(server));
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -32,45 +25,14 @@ after(async () => {
   await server?.stop();
 });
 
-async function gql(token, query, variables = {}) {
-  const response = await fetch(server.graphql, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function register(email, displayName) {
-  const data = await gql(null,
-    'mutation($input: RegisterInput!) { register(input: $input) { accessToken userErrors { message } } }',
-    { input: { email, password: PASSWORD, displayName } });
-  assert.deepEqual(data.register.userErrors, []);
-  return data.register.accessToken;
-}
-
-async function act(token, mutation, inputType, input) {
-  const data = await gql(token,
-    `mutation($input: ${inputType}!) { ${mutation}(input: $input) { order { id status } userErrors { message } } }`,
-    { input });
-  assert.deepEqual(data[mutation].userErrors, [], mutation);
-  return data[mutation].order;
-}
-
 test('GraphiQL runs orderStatusChanged over the websocket with the Headers pane token', async () => {
-  const admin = await register(ADMIN, 'Admin');
+  await register(ADMIN, 'Admin');
   server.grantAdmin(ADMIN);
   const adminToken = (await gql(null,
     'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
     { i: { email: ADMIN, password: PASSWORD } })).login.accessToken;
-  assert.ok(admin);
-  const seller = await register('seller@example.com', 'Seller');
-  const buyer = await register('buyer@example.com', 'Buyer');
+  const seller = (await register('seller@example.com', 'Seller')).token;
+  const buyer = (await register('buyer@example.com', 'Buyer')).token;
   const tenant = await gql(seller,
     'mutation { createTenant(input: { name: "Manual Co", paymentMode: MANUAL, paymentInstructions: "Bank transfer" }) { tenant { id } } }');
   const provider = await gql(seller,

@@ -5,48 +5,21 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { createClient } = require('graphql-ws');
 const WebSocket = require('ws');
-const { startServer } = require('./server.cjs');
+const { startServer, clientOf } = require('./server.cjs');
 
 const ADMIN = 'admin@example.com';
-const PASSWORD = 'correct horse battery';
 let server;
+let gql;
+let register;
+let act;
 
 before(async () => {
   server = await startServer();
+  ({ gql, register, act } = clientOf(server));
 });
 after(async () => {
   await server?.stop();
 });
-
-async function gql(token, query, variables = {}) {
-  const response = await fetch(server.graphql, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function register(email, displayName) {
-  const data = await gql(null,
-    'mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } userErrors { message } } }',
-    { input: { email, password: PASSWORD, displayName } });
-  assert.deepEqual(data.register.userErrors, []);
-  return { token: data.register.accessToken, id: data.register.user.id };
-}
-
-async function act(token, mutation, inputType, input) {
-  const data = await gql(token,
-    `mutation($input: ${inputType}!) { ${mutation}(input: $input) { order { id status } userErrors { message } } }`,
-    { input });
-  assert.deepEqual(data[mutation].userErrors, [], mutation);
-  return data[mutation].order;
-}
 
 function wsClient(token) {
   return createClient({

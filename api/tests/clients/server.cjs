@@ -75,4 +75,56 @@ async function startServer(extraArgs = []) {
   };
 }
 
-module.exports = { startServer };
+const PASSWORD = 'correct horse battery';
+
+// GraphQL over HTTP against a started server, for the checks' own setup: every call must
+// succeed without errors.
+function clientOf(server) {
+  const assert = require('node:assert/strict');
+  async function gql(token, query, variables = {}) {
+    const response = await fetch(server.graphql, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = await response.json();
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    return body.data;
+  }
+  async function register(email, displayName) {
+    const data = await gql(null,
+      'mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } userErrors { message } } }',
+      { input: { email, password: PASSWORD, displayName } });
+    assert.deepEqual(data.register.userErrors, []);
+    return { token: data.register.accessToken, id: data.register.user.id };
+  }
+  async function act(token, mutation, inputType, input) {
+    const data = await gql(token,
+      `mutation($input: ${inputType}!) { ${mutation}(input: $input) { order { id status } userErrors { message } } }`,
+      { input });
+    assert.deepEqual(data[mutation].userErrors, [], mutation);
+    return data[mutation].order;
+  }
+  return { gql, register, act, PASSWORD };
+}
+
+// Debian's chromium, headless, for the GraphiQL checks.
+async function launchChromium() {
+  const assert = require('node:assert/strict');
+  const puppeteer = require('puppeteer-core');
+  const chromium = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+  assert.ok(fs.existsSync(chromium), `no Chromium at ${chromium} (apt-get install chromium, or set CHROMIUM_BIN)`);
+  return puppeteer.launch({
+    executablePath: chromium,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+module.exports = { startServer, clientOf, launchChromium };
