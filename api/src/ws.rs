@@ -264,6 +264,20 @@ impl Connection {
             .ok_or_else(|| Close(4400, "subscribe without payload".into()))?;
         let request: async_graphql::Request = serde_json::from_value(payload)
             .map_err(|_| Close(4400, "the payload is not a GraphQL request".into()))?;
+        // Persisted queries and the allowlist hold over a socket as over HTTP.
+        let request = match self.app.persisted.resolve(request) {
+            Ok(request) => request,
+            Err(refused) => {
+                return Ok(vec![json!({
+                    "id": id,
+                    "type": "error",
+                    "payload": self.errors(json!({
+                        "message": refused.message,
+                        "extensions": { "code": refused.code },
+                    })),
+                })])
+            }
+        };
         self.operations.retain(|_, op| !op.is_finished());
         if self.operations.len() >= MAX_OPERATIONS {
             return Ok(vec![json!({

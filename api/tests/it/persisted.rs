@@ -154,3 +154,41 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// The allowlist holds over a websocket as over HTTP: an operation not on it is refused on its
+/// id, one on it (by hash too) runs.
+#[tokio::test]
+async fn the_allowlist_holds_over_websockets() {
+    let dir = tempfile::tempdir().expect("dir");
+    let allowed = "query Count { listings(first: 5) { totalCount } }";
+    let path = dir.path().join("allowlist.json");
+    std::fs::write(&path, json!({ sha256(allowed): allowed }).to_string()).expect("write");
+    let app = spawn_app_with(&[
+        "--persisted-queries-allowlist",
+        path.to_str().expect("path"),
+    ])
+    .await;
+    let mut socket = crate::ws_client::WsClient::connect(&app, "graphql-transport-ws").await;
+    socket.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(socket.next().await["type"], "connection_ack");
+    socket
+        .send(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ viewer { id } }" } }),
+        )
+        .await;
+    let refused = socket.next().await;
+    assert_eq!(
+        (refused["id"].as_str(), refused["type"].as_str()),
+        (Some("1"), Some("error")),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_ALLOWED"
+    );
+    socket
+        .send(json!({ "id": "2", "type": "subscribe", "payload": by_hash(&sha256(allowed)) }))
+        .await;
+    let ran = socket.next_data("2").await;
+    assert!(ran["data"]["listings"]["totalCount"].is_number(), "{ran}");
+}
