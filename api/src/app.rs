@@ -645,19 +645,25 @@ fn json_response(response: BatchResponse, media: MediaType, request_error: bool)
         .is_ok()
         .then(|| response.cache_control().value())
         .flatten();
-    let mut body = match serde_json::to_value(&response) {
+    // Straight to bytes; only a request error goes through a JSON value, to drop its `data`.
+    let body = if request_error {
+        serde_json::to_value(&response).and_then(|mut value| {
+            if let Some(object) = value.as_object_mut() {
+                object.remove("data");
+            }
+            serde_json::to_vec(&value)
+        })
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = match body {
         Ok(body) => body,
         Err(err) => {
             tracing::error!(error = %err, "serializing a GraphQL response failed");
             return internal_response(None);
         }
     };
-    if request_error {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-        }
-    }
-    let mut http = Json(body).into_response();
+    let mut http = axum::body::Body::from(body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.header());
     if let Some(value) = cache_control.and_then(|c| HeaderValue::from_str(&c).ok()) {
