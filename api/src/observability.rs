@@ -119,6 +119,7 @@ pub fn timer_run(started: Instant, result: &crate::error::ApiResult<crate::jobs:
                 ("ledger_retried", report.ledger_retried),
                 ("holds_released", report.holds_released),
                 ("authorizations_resumed", report.authorizations_resumed),
+                ("uploads_swept", report.uploads_swept),
             ] {
                 counter!("timer_actions_total", "action" => action).increment(n as u64);
             }

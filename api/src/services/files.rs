@@ -265,6 +265,35 @@ pub async fn spend_upload<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Uploads never attached, a day after their URL expired: their objects and rows go (what a
+/// client uploaded and abandoned would otherwise stay in storage for good). An object the
+/// store fails to delete keeps its row, for the next run. How many went.
+pub async fn sweep_unattached(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let stale = uploads::Entity::find()
+        .filter(uploads::Column::AttachedAt.is_null())
+        .filter(uploads::Column::ExpiresAt.lt(now - chrono::Duration::days(1)))
+        .order_by_asc(uploads::Column::ExpiresAt)
+        .limit(100)
+        .all(&state.db.reader)
+        .await?;
+    let mut swept = 0;
+    for upload in stale {
+        if let Err(err) = state.storage.delete(&upload.object_key).await {
+            tracing::warn!(error = ?err, key = upload.object_key, "removing an abandoned upload failed");
+            continue;
+        }
+        // Only if still unattached: an attach that raced the sweep keeps its row.
+        let gone = uploads::Entity::delete_many()
+            .filter(uploads::Column::Id.eq(upload.id))
+            .filter(uploads::Column::AttachedAt.is_null())
+            .exec(&state.db.writer)
+            .await?;
+        swept += gone.rows_affected as usize;
+    }
+    Ok(swept)
+}
+
 /// After the attaching transaction committed: the writable original is no longer needed.
 pub async fn discard_original(state: &AppState, key: &str) {
     if let Err(err) = state.storage.delete(key).await {

@@ -675,3 +675,71 @@ async fn an_upload_is_spent_when_attached_and_the_attached_file_is_frozen() {
     assert_eq!(got.status().as_u16(), 200);
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), report);
 }
+
+/// Uploads never attached are removed by the timers a day after their URL expired, object and
+/// record; attached ones (and the frozen copies orders keep) are left alone.
+#[tokio::test]
+async fn abandoned_uploads_are_swept_a_day_after_they_expire() {
+    let app = spawn_app().await;
+    let (seller, buyer, order) = claimed_order(&app).await;
+    let script = b"FADE OUT.\n".to_vec();
+    let kept = create_upload(
+        &app,
+        &buyer,
+        &order,
+        "ORDER_SCRIPT",
+        "s.txt",
+        "text/plain",
+        script.len() as u64,
+    )
+    .await;
+    assert_eq!(put(&app, &kept["upload"], script.clone()).await, 200);
+    let attach = "mutation($id: ID!, $key: String!) { attachOrderScript(input: { orderId: $id, fileKey: $key }) { order { scriptFile { key } } userErrors { code } } }";
+    let attached = app
+        .gql(
+            Some(&buyer.access_token),
+            attach,
+            json!({ "id": order, "key": kept["upload"]["key"] }),
+        )
+        .await;
+    let frozen = attached["attachOrderScript"]["order"]["scriptFile"]["key"]
+        .as_str()
+        .expect("attached")
+        .to_owned();
+    let abandoned = create_upload(
+        &app,
+        &seller.session,
+        &order,
+        "DELIVERY_REPORT",
+        "r.pdf",
+        "application/pdf",
+        4,
+    )
+    .await;
+    assert_eq!(put(&app, &abandoned["upload"], b"%PDF".to_vec()).await, 200);
+    let key = abandoned["upload"]["key"].as_str().expect("key").to_owned();
+    assert_eq!(app.state.storage.size(&key).await.expect("size"), Some(4));
+
+    // Within a day of the URL's expiry nothing goes.
+    app.clock.advance(chrono::Duration::hours(20));
+    let early = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(early.uploads_swept, 0);
+    app.clock.advance(chrono::Duration::hours(5));
+    let ran = api::jobs::run_once(&app.state).await.expect("timers");
+    assert_eq!(ran.uploads_swept, 1);
+    assert_eq!(app.state.storage.size(&key).await.expect("size"), None);
+    let late = deliver(&app, &seller, &order, Some(&key)).await;
+    assert_eq!(first_code(&late), "INVALID", "{late}");
+    // The attached script's frozen copy is untouched.
+    assert_eq!(
+        app.state.storage.size(&frozen).await.expect("size"),
+        Some(script.len() as u64)
+    );
+    assert_eq!(
+        api::jobs::run_once(&app.state)
+            .await
+            .expect("timers")
+            .uploads_swept,
+        0
+    );
+}

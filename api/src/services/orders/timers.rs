@@ -28,6 +28,8 @@ pub struct Report {
     pub holds_released: usize,
     /// STRIPE orders committed whose authorization never started (a crash after the commit)
     pub authorizations_resumed: usize,
+    /// uploads never attached, removed a day after their URL expired
+    pub uploads_swept: usize,
 }
 
 async fn due(
@@ -195,5 +197,6 @@ pub async fn run_once(state: &AppState) -> ApiResult<Report> {
         ledger::process_ledger(state, &order_id).await?;
         report.ledger_retried += 1;
     }
+    report.uploads_swept = crate::services::files::sweep_unattached(state, now).await?;
     Ok(report)
 }
