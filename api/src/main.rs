@@ -42,7 +42,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
         /// Bulk data for benchmarks: N providers, 50·N listings, N buyers, 5·N orders with
-        /// their events, deliveries, ledger rows and reviews, N message threads.
+        /// their events, deliveries, ledger rows and reviews, N message threads, an invoice book
+        /// per tenant.
         #[arg(long, value_name = "N")]
         scale: Option<usize>,
     },

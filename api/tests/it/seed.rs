@@ -96,6 +96,25 @@ async fn the_scale_seed_makes_data_the_api_reads_as_its_own() {
         0
     );
 
+    // Invoice books: four invoices per tenant, numbered per tenant; a paid one has its payment;
+    // contacts' figures follow their paid invoices.
+    assert_eq!(
+        one("SELECT count(*) FROM invoices").await,
+        4 * one("SELECT count(*) FROM tenants").await
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM (SELECT tenant_id, number FROM invoices GROUP BY tenant_id, number HAVING count(*) > 1) twice").await,
+        0
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM invoices i WHERE i.status = 'PAID' AND i.paid_cents <> (SELECT coalesce(sum(p.amount_cents), 0) FROM payments p WHERE p.invoice_id = i.id)").await,
+        0
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM contacts c WHERE c.total_spent_cents <> (SELECT coalesce(sum(i.paid_cents), 0) FROM invoices i WHERE i.contact_id = c.id AND i.status = 'PAID')").await,
+        0
+    );
+
     // Through the API: browsing, a seeded buyer signing in and placing an order.
     let browse = app
         .gql(
