@@ -302,19 +302,39 @@ impl Connection {
         });
         let mut request = request;
         request.data = data;
+        // A query or mutation over the socket is bounded like one over HTTP; a subscription
+        // lives as long as its client wants.
+        let deadline = (!is_subscription(&request))
+            .then(|| tokio::time::Instant::now() + self.app.settings.limits.execution_timeout);
         let schema = self.schema.clone();
         let out = self.out.clone();
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let _live = crate::observability::Live::new("subscriptions_active");
             let mut stream = schema.execute_stream(request);
-            while let Some(response) = stream.next().await {
+            loop {
+                let next = match deadline {
+                    Some(deadline) => {
+                        match tokio::time::timeout_at(deadline, stream.next()).await {
+                            Ok(next) => next,
+                            Err(_) => Some(timed_out()),
+                        }
+                    }
+                    None => stream.next().await,
+                };
+                let Some(response) = next else {
+                    break;
+                };
+                let stop = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
                 if out
                     .send(Outgoing::Next(Box::new((task_id.clone(), response))))
                     .await
                     .is_err()
                 {
                     return;
+                }
+                if stop {
+                    break;
                 }
             }
             let _ = out.send(Outgoing::Done(task_id.into())).await;
@@ -360,6 +380,29 @@ impl Connection {
             Protocol::Legacy => error,
         }
     }
+}
+
+/// True when the request's operation is a subscription (a document that does not parse is
+/// left to the executor, and bounded like a query).
+fn is_subscription(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    crate::graphql::limits::select_operation(&doc, request.operation_name.as_deref())
+        .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Subscription)
+}
+
+/// What an operation past the execution timeout answers on its id.
+fn timed_out() -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(
+        "the operation ran past the execution timeout and was stopped",
+        None,
+    );
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "TIMEOUT");
+    async_graphql::Response::from_errors(vec![error])
 }
 
 fn operation_id(message: &Value) -> Result<&str, Close> {

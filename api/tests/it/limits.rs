@@ -198,3 +198,31 @@ async fn an_operation_past_the_execution_timeout_is_stopped_and_keeps_nothing() 
         .expect("query");
     assert!(kept.is_none(), "{kept:?}");
 }
+
+/// The execution timeout holds over a websocket too: a query or mutation sent on a socket past
+/// it answers TIMEOUT on its id and completes (subscriptions are not bounded by it).
+#[tokio::test]
+async fn a_socket_operation_past_the_execution_timeout_answers_timeout() {
+    let app = spawn_app_with(&["--execution-timeout-ms", "1"]).await;
+    let mut socket = crate::ws_client::WsClient::connect(&app, "graphql-transport-ws").await;
+    socket.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(socket.next().await["type"], "connection_ack");
+    socket
+        .subscribe(
+            "1",
+            REGISTER,
+            json!({ "input": { "email": "slowws@example.com", "password": "correct horse", "displayName": "Slow" } }),
+        )
+        .await;
+    let answer = socket.next_data("1").await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "TIMEOUT",
+        "{answer}"
+    );
+    let done = socket.next().await;
+    assert_eq!(
+        (done["id"].as_str(), done["type"].as_str()),
+        (Some("1"), Some("complete")),
+        "{done}"
+    );
+}
