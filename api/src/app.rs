@@ -24,6 +24,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use crate::answers::BadRequestBody;
+use crate::answers::{
+    error_response, internal_response, is_request_error, json_response, refused_by_a_limit,
+    throttled_for, MediaType,
+};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, INTERNAL_CODE};
@@ -385,40 +390,6 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A GraphQL-shaped error response outside execution (auth, limits, internal).
-fn error_response(
-    status: StatusCode,
-    message: &str,
-    code: &str,
-    request_id: Option<&str>,
-) -> Response {
-    let mut extensions = json!({ "code": code });
-    if let Some(id) = request_id {
-        extensions["requestId"] = json!(id);
-    }
-    let mut response = (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": extensions }] })),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        );
-    }
-    response
-}
-
-fn internal_response(request_id: Option<&str>) -> Response {
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error",
-        INTERNAL_CODE,
-        request_id,
-    )
-}
-
 /// The viewer of an HTTP request: anonymous without an Authorization header; a bad or expired
 /// token is refused with 401, never treated as anonymous.
 async fn viewer_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
@@ -587,159 +558,9 @@ async fn execute(
     http
 }
 
-/// The media type of a GraphQL answer (GraphQL over HTTP): `application/graphql-response+json`
-/// when the client accepts it, else `application/json` (also for `*/*` and no Accept at all).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MediaType {
-    GraphqlResponse,
-    Json,
-}
-
-impl MediaType {
-    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
-
-    fn accepted(headers: &HeaderMap) -> MediaType {
-        let accepts_graphql_response = headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|item| {
-                let mut parts = item.split(';').map(str::trim);
-                let kind = parts.next().unwrap_or_default();
-                let refused = parts.any(|p| {
-                    p.strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                });
-                kind.eq_ignore_ascii_case(Self::GRAPHQL_RESPONSE) && !refused
-            });
-        if accepts_graphql_response {
-            MediaType::GraphqlResponse
-        } else {
-            MediaType::Json
-        }
-    }
-
-    fn header(self) -> HeaderValue {
-        match self {
-            MediaType::GraphqlResponse => HeaderValue::from_static(Self::GRAPHQL_RESPONSE),
-            MediaType::Json => HeaderValue::from_static("application/json"),
-        }
-    }
-}
-
-/// True when the request never executed (it did not parse, validate or coerce its
-/// variables, or a limit refused it): no data, and no error points into a result.
-fn is_request_error(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-}
-
-/// The answer as JSON in the negotiated media type. A request error carries no `data` entry
-/// (the GraphQL over HTTP spec: the request did not execute).
-fn json_response(response: BatchResponse, media: MediaType, request_error: bool) -> Response {
-    let headers = response.http_headers();
-    let cache_control = response
-        .is_ok()
-        .then(|| response.cache_control().value())
-        .flatten();
-    // Straight to bytes; only a request error goes through a JSON value, to drop its `data`.
-    let body = if request_error {
-        serde_json::to_value(&response).and_then(|mut value| {
-            if let Some(object) = value.as_object_mut() {
-                object.remove("data");
-            }
-            serde_json::to_vec(&value)
-        })
-    } else {
-        serde_json::to_vec(&response)
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(error = %err, "serializing a GraphQL response failed");
-            return internal_response(None);
-        }
-    };
-    let mut http = axum::body::Body::from(body).into_response();
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, media.header());
-    if let Some(value) = cache_control.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        http.headers_mut().insert(header::CACHE_CONTROL, value);
-    }
-    http.headers_mut().extend(headers);
-    http
-}
-
 /// The client's address, for the budgets of anonymous callers and the login limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub std::net::IpAddr);
-
-/// The wait of an operation refused for its budget (THROTTLED), in ms.
-fn throttled_for(response: &async_graphql::Response) -> Option<i64> {
-    if response.data != async_graphql::Value::Null {
-        return None;
-    }
-    response.errors.iter().find_map(|e| {
-        let ext = e.extensions.as_ref()?;
-        if ext.get("code")? != &async_graphql::Value::from(crate::graphql::cost::THROTTLED) {
-            return None;
-        }
-        match ext.get("retryAfterMs")? {
-            async_graphql::Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
-    })
-}
-
-/// True when a limit (depth, aliases, cost, …) refused the operation before it ran: the request
-/// itself is at fault, so it answers 400 whatever the client accepts.
-fn refused_by_a_limit(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && response.errors.iter().any(|e| {
-            e.extensions
-                .as_ref()
-                .is_some_and(|ext| ext.get("limit").is_some())
-        })
-}
-
-/// A POST body that is not a GraphQL request (malformed JSON, a wrong shape, too large): a
-/// GraphQL-shaped JSON error instead of async-graphql-axum's plain-text debug output.
-pub struct BadRequestBody(async_graphql::ParseRequestError);
-
-impl From<async_graphql::ParseRequestError> for BadRequestBody {
-    fn from(err: async_graphql::ParseRequestError) -> Self {
-        Self(err)
-    }
-}
-
-impl IntoResponse for BadRequestBody {
-    fn into_response(self) -> Response {
-        use async_graphql::ParseRequestError as E;
-        match self.0 {
-            E::PayloadTooLarge => error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large",
-                "PAYLOAD_TOO_LARGE",
-                None,
-            ),
-            E::InvalidRequest(err) => error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not a GraphQL request: {err}"),
-                "BAD_REQUEST",
-                None,
-            ),
-            other => error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not a GraphQL request: {other}"),
-                "BAD_REQUEST",
-                None,
-            ),
-        }
-    }
-}
 
 async fn graphql_post(
     State(state): State<HttpState>,
@@ -820,17 +641,7 @@ async fn graphql_get(
 /// True when the operation the request would run is a mutation. A document that does not parse
 /// is left to the executor, which reports the syntax error.
 fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let name = request.operation_name.as_deref();
-    doc.operations.iter().any(|(op_name, op)| {
-        let selected = match name {
-            Some(wanted) => op_name.map(|n| n.as_str()) == Some(wanted),
-            None => true,
-        };
-        selected && op.node.ty == OperationType::Mutation
-    })
+    crate::graphql::limits::operation_type(request) == Some(OperationType::Mutation)
 }
 
 fn websocket(state: HttpState, upgrade: WebSocketUpgrade, client_ip: std::net::IpAddr) -> Response {

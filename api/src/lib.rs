@@ -3,6 +3,7 @@
 //! A request flows one way: axum handler (`app`) → resolver (`graphql`, parses input and checks
 //! the viewer) → service (`services`, transaction + domain rule) → database and adapters.
 //! `domain` holds the pure rules and does no I/O.
+pub mod answers;
 pub mod app;
 pub mod auth;
 pub mod bulk_seed;

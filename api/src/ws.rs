@@ -304,7 +304,9 @@ impl Connection {
         request.data = data;
         // A query or mutation over the socket is bounded like one over HTTP; a subscription
         // lives as long as its client wants.
-        let deadline = (!is_subscription(&request))
+        let subscription = crate::graphql::limits::operation_type(&request)
+            == Some(async_graphql::parser::types::OperationType::Subscription);
+        let deadline = (!subscription)
             .then(|| tokio::time::Instant::now() + self.app.settings.limits.execution_timeout);
         let schema = self.schema.clone();
         let out = self.out.clone();
@@ -380,16 +382,6 @@ impl Connection {
             Protocol::Legacy => error,
         }
     }
-}
-
-/// True when the request's operation is a subscription (a document that does not parse is
-/// left to the executor, and bounded like a query).
-fn is_subscription(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    crate::graphql::limits::select_operation(&doc, request.operation_name.as_deref())
-        .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Subscription)
 }
 
 /// What an operation past the execution timeout answers on its id.

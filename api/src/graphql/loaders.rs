@@ -217,7 +217,8 @@ impl Loader<(String, bool, u64)> for ProviderListingsLoader {
         &self,
         keys: &[(String, bool, u64)],
     ) -> Result<HashMap<(String, bool, u64), ListingPage>, Self::Error> {
-        use crate::services::browse::{first_listing_pages, Visibility};
+        use crate::services::browse::Visibility;
+        use crate::services::provider_listings::first_listing_pages;
         let mut groups: HashMap<(bool, u64), Vec<String>> = HashMap::new();
         for (provider, all, first) in keys {
             groups

@@ -16,6 +16,7 @@ pub mod money;
 pub mod node;
 pub mod observe;
 pub mod orders;
+pub mod request_limits;
 pub mod reviews;
 pub mod scalars;
 pub mod sellers;
@@ -79,12 +80,13 @@ pub fn build_schema(state: AppState) -> AppSchema {
     // Outermost first: the operation's metrics see the codes the limits extension sets.
     // Directives are counted by the limits extension, which answers with the limit's name;
     // async-graphql's own count stays as a backstop well above any setting's default.
-    let mut builder = builder()
-        .extension(observe::Observe)
-        .extension(limits::RequestLimits {
-            introspection: settings.graphql_introspection,
-            limits: settings.limits,
-        });
+    let mut builder =
+        builder()
+            .extension(observe::Observe)
+            .extension(request_limits::RequestLimits {
+                introspection: settings.graphql_introspection,
+                limits: settings.limits,
+            });
     if !settings.graphql_introspection {
         builder = builder.disable_introspection();
     }

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod listings;
 pub mod messaging;
 pub mod orders;
+pub mod provider_listings;
 pub mod realtime;
 pub mod reviews;
 pub mod sellers;
