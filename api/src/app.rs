@@ -169,7 +169,11 @@ fn router(app: AppState) -> Router {
         routes = routes
             .route("/__faults/panic", post(fault_panic))
             .route("/__faults/stop-after-commit", post(fault_stop_after_commit))
-            .route("/__faults/stop-after-intent", post(fault_stop_after_intent));
+            .route("/__faults/stop-after-intent", post(fault_stop_after_intent))
+            .route(
+                "/__faults/hold-before-commit",
+                post(fault_hold_before_commit),
+            );
     }
     routes
         .route("/webhooks/stripe", post(stripe_webhook))
@@ -234,6 +238,21 @@ async fn fault_stop_after_commit(State(state): State<HttpState>) -> Response {
 /// the intent, as if the process died there.
 async fn fault_stop_after_intent(State(state): State<HttpState>) -> Response {
     state.app.faults.arm_stop_after_intent();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct HoldFor {
+    ms: u64,
+}
+
+/// Test-only: the next order transition pauses `ms` (at most 10 s) between writing its event
+/// and committing.
+async fn fault_hold_before_commit(
+    State(state): State<HttpState>,
+    axum::extract::Query(hold): axum::extract::Query<HoldFor>,
+) -> Response {
+    state.app.faults.arm_hold_before_commit(hold.ms.min(10_000));
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -67,6 +67,7 @@ pub struct AppState {
 pub struct Faults {
     stop_after_commit: std::sync::atomic::AtomicBool,
     stop_after_intent: std::sync::atomic::AtomicBool,
+    hold_before_commit_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -93,6 +94,23 @@ impl Faults {
     pub fn stop_after_intent(&self) -> bool {
         self.stop_after_intent
             .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Arms a one-shot pause of `ms` in the next order transition, after its event is written
+    /// and before it commits: a concurrent transition then has every chance to commit first.
+    pub fn arm_hold_before_commit(&self, ms: u64) {
+        self.hold_before_commit_ms
+            .store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Pauses once after arming.
+    pub async fn hold_before_commit(&self) {
+        let ms = self
+            .hold_before_commit_ms
+            .swap(0, std::sync::atomic::Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Model {
     pub body: String,
     pub read_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Position in its thread, in commit order: `messageAdded` resumes after it.
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub note: Option<String>,
     pub occurred_at: DateTimeUtc,
+    /// Position among all order events, in commit order: subscriptions resume after it.
+    pub seq: i64,
 }
 
 /// Who moved the order.

@@ -366,6 +366,10 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
         .one(&txn)
         .await?
         .map_or(0, |c| c.next_value);
+    // Events are numbered after any already stored, in the order they are written.
+    let mut event_seq = crate::services::orders::latest_event_seq(&txn)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the last event position: {e:?}"))?;
     for index in 1..=order_count {
         let number = base + index as i64;
         if active_listings.is_empty() {
@@ -396,6 +400,10 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
                 }),
                 note: Set(None),
                 occurred_at: Set(at),
+                seq: Set({
+                    event_seq += 1;
+                    event_seq
+                }),
             });
             from = Some(*to);
             at += Duration::hours(1 + rng.below(48) as i64);
@@ -564,6 +572,7 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
                 body: Set(body.to_owned()),
                 read_at: Set((k < 2).then_some(at)),
                 created_at: Set(at + Duration::minutes(k as i64 * 30)),
+                seq: Set(k as i64 + 1),
             });
         }
         threads.push(message_threads::ActiveModel {

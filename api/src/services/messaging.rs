@@ -144,6 +144,14 @@ async fn append(
     body: String,
     now: DateTime<Utc>,
 ) -> ApiResult<(message_threads::Model, messages::Model, Notice)> {
+    // The thread's row first: on PostgreSQL its lock, held until the commit, makes a second
+    // message of the thread wait here, so positions follow commit order.
+    let mut active: message_threads::ActiveModel = thread.into();
+    active.status = Set(ThreadStatus::Active);
+    active.last_message_at = Set(now);
+    active.updated_at = Set(now);
+    let thread = active.update(conn).await?;
+    let seq = latest_seq(conn, &thread.id).await? + 1;
     let message = messages::ActiveModel {
         id: Set(ids::new_id(Kind::Message)),
         thread_id: Set(thread.id.clone()),
@@ -151,14 +159,10 @@ async fn append(
         body: Set(body),
         read_at: Set(None),
         created_at: Set(now),
+        seq: Set(seq),
     }
     .insert(conn)
     .await?;
-    let mut active: message_threads::ActiveModel = thread.into();
-    active.status = Set(ThreadStatus::Active);
-    active.last_message_at = Set(now);
-    active.updated_at = Set(now);
-    let thread = active.update(conn).await?;
     let notice = Notice::Message {
         id: message.id.clone(),
         thread_id: thread.id.clone(),
@@ -530,14 +534,27 @@ pub async fn message_for_viewer(
 pub async fn messages_after(
     conn: &impl ConnectionTrait,
     thread_id: &str,
-    after_id: &str,
+    after_seq: i64,
     limit: u64,
 ) -> ApiResult<Vec<messages::Model>> {
     Ok(messages::Entity::find()
         .filter(messages::Column::ThreadId.eq(thread_id.to_owned()))
-        .filter(messages::Column::Id.gt(after_id.to_owned()))
-        .order_by_asc(messages::Column::Id)
+        .filter(messages::Column::Seq.gt(after_seq))
+        .order_by_asc(messages::Column::Seq)
         .limit(limit)
         .all(conn)
         .await?)
+}
+
+/// The position of the thread's newest message (0 when it has none).
+pub async fn latest_seq(conn: &impl ConnectionTrait, thread_id: &str) -> ApiResult<i64> {
+    let highest: Option<i64> = messages::Entity::find()
+        .select_only()
+        .column_as(messages::Column::Seq.max(), "highest")
+        .filter(messages::Column::ThreadId.eq(thread_id.to_owned()))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(highest.unwrap_or(0))
 }

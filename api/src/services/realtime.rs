@@ -6,7 +6,9 @@
 //!
 //! Resuming: with `after`, the stored rows after it are sent first, then live ones. The live
 //! side is registered on the bus before the store is read, and what the backlog sent is
-//! remembered, so nothing falls in the seam and nothing comes twice.
+//! remembered, so nothing falls in the seam and nothing comes twice. "After" is by commit
+//! order (`seq` of order events and of a thread's messages), not by id: an id is made before
+//! its transaction commits and can sort before a row that committed first.
 use std::collections::{HashSet, VecDeque};
 
 use entity::{disputes, message_threads, messages, order_events, orders, providers};
@@ -20,7 +22,6 @@ use super::{
 use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{Delivery, Notice, Receiver, Topic};
-use crate::ids::{self, Kind};
 use crate::state::AppState;
 
 /// Rows read from the store per round while replaying.
@@ -170,9 +171,9 @@ async fn events_after(
     state: &AppState,
     viewer: &Viewer,
     scope: &OrderScope,
-    cursor: &str,
+    cursor: i64,
 ) -> ApiResult<Vec<order_events::Model>> {
-    let mut query = order_events::Entity::find().filter(order_events::Column::Id.gt(cursor));
+    let mut query = order_events::Entity::find().filter(order_events::Column::Seq.gt(cursor));
     match scope {
         OrderScope::One(order_id) => {
             query = query.filter(order_events::Column::OrderId.eq(order_id.clone()));
@@ -196,7 +197,7 @@ async fn events_after(
         }
     }
     Ok(query
-        .order_by_asc(order_events::Column::Id)
+        .order_by_asc(order_events::Column::Seq)
         .limit(BACKLOG_PAGE)
         .all(&state.db.reader)
         .await?)
@@ -206,12 +207,16 @@ async fn events_after(
 /// announces when this viewer may read it. [`follow`] does the rest, the same for every kind.
 trait Source: Send + Sync + 'static {
     type Row: Send + 'static;
+    /// Where a row stands in commit order: a replay reads the rows after it.
+    type Cursor: Ord + Clone + Send + Sync + 'static;
 
     /// Whether live rows are remembered too: for rows that are states of a changing object,
     /// where two notices can load the same state.
     const REMEMBER_LIVE: bool = false;
 
     fn row_id(row: &Self::Row) -> &str;
+
+    fn cursor_of(row: &Self::Row) -> Self::Cursor;
 
     /// The id a notice announces, when it is of this source's kind.
     fn announced(notice: &Notice) -> Option<&str>;
@@ -221,7 +226,7 @@ trait Source: Send + Sync + 'static {
         &self,
         state: &AppState,
         viewer: &Viewer,
-        cursor: &str,
+        cursor: &Self::Cursor,
     ) -> impl std::future::Future<Output = ApiResult<Vec<Self::Row>>> + Send;
 
     /// The announced row, loaded once per replica and shared; `None` when it is not in this
@@ -248,7 +253,7 @@ fn follow<S: Source>(
     auth: StreamAuth,
     mut viewer: Viewer,
     mut rx: Receiver,
-    mut cursor: String,
+    mut cursor: S::Cursor,
     replay_first: bool,
     source: S,
 ) -> impl Stream<Item = ApiResult<S::Row>> + Send + 'static {
@@ -278,11 +283,11 @@ fn follow<S: Source>(
                     };
                     let full = rows.len() as u64 == BACKLOG_PAGE;
                     for row in rows {
-                        let id = S::row_id(&row);
-                        if id > cursor.as_str() {
-                            cursor = id.to_owned();
+                        let at = S::cursor_of(&row);
+                        if at > cursor {
+                            cursor = at;
                         }
-                        if sent.insert(id) {
+                        if sent.insert(S::row_id(&row)) {
                             yield Ok(row);
                         }
                     }
@@ -317,12 +322,12 @@ fn follow<S: Source>(
                     }
                     match Box::pin(source.live(&state, &viewer, &delivery, id)).await {
                         Ok(Some(row)) => {
-                            let id = S::row_id(&row);
-                            if S::REMEMBER_LIVE && !sent.insert(id) {
+                            if S::REMEMBER_LIVE && !sent.insert(S::row_id(&row)) {
                                 continue;
                             }
-                            if id > cursor.as_str() {
-                                cursor = id.to_owned();
+                            let at = S::cursor_of(&row);
+                            if at > cursor {
+                                cursor = at;
                             }
                             yield Ok(row);
                         }
@@ -354,9 +359,14 @@ pub struct StreamedEvent {
 
 impl Source for OrderSource {
     type Row = StreamedEvent;
+    type Cursor = i64;
 
     fn row_id(row: &Self::Row) -> &str {
         &row.event.id
+    }
+
+    fn cursor_of(row: &Self::Row) -> i64 {
+        row.event.seq
     }
 
     fn announced(notice: &Notice) -> Option<&str> {
@@ -370,9 +380,9 @@ impl Source for OrderSource {
         &self,
         state: &AppState,
         viewer: &Viewer,
-        cursor: &str,
+        cursor: &i64,
     ) -> ApiResult<Vec<Self::Row>> {
-        Ok(events_after(state, viewer, &self.scope, cursor)
+        Ok(events_after(state, viewer, &self.scope, *cursor)
             .await?
             .into_iter()
             .map(|event| StreamedEvent { event, order: None })
@@ -411,9 +421,14 @@ struct ThreadSource {
 
 impl Source for ThreadSource {
     type Row = messages::Model;
+    type Cursor = i64;
 
     fn row_id(row: &Self::Row) -> &str {
         &row.id
+    }
+
+    fn cursor_of(row: &Self::Row) -> i64 {
+        row.seq
     }
 
     fn announced(notice: &Notice) -> Option<&str> {
@@ -427,9 +442,9 @@ impl Source for ThreadSource {
         &self,
         state: &AppState,
         _viewer: &Viewer,
-        cursor: &str,
+        cursor: &i64,
     ) -> ApiResult<Vec<Self::Row>> {
-        messaging::messages_after(&state.db.reader, &self.thread_id, cursor, BACKLOG_PAGE).await
+        messaging::messages_after(&state.db.reader, &self.thread_id, *cursor, BACKLOG_PAGE).await
     }
 
     async fn live(
@@ -477,14 +492,17 @@ pub async fn order_events(
             }
         }
     }
+    let mut resume_at = None;
     if let Some(after) = &after {
         let event = order_service::event_for_viewer(&state, &viewer, after).await?;
         match (&scope, event) {
-            (OrderScope::One(order_id), Some(event)) if &event.order_id == order_id => {}
+            (OrderScope::One(order_id), Some(event)) if &event.order_id == order_id => {
+                resume_at = Some(event.seq)
+            }
             (OrderScope::One(_), _) => {
                 return Err(bad_after("after is not an event of this order"))
             }
-            (OrderScope::Mine, Some(_)) => {}
+            (OrderScope::Mine, Some(event)) => resume_at = Some(event.seq),
             (OrderScope::Mine, None) => {
                 return Err(bad_after("after is not an event of one of your orders"))
             }
@@ -492,9 +510,12 @@ pub async fn order_events(
     }
     // Live first, then the store: whatever commits in between arrives on `rx`.
     let rx = state.events.subscribe(topics);
-    // Without `after`, a fresh id marks "now": only later events are sent.
-    let resume = after.is_some();
-    let cursor = after.unwrap_or_else(|| ids::new_id(Kind::OrderEvent));
+    // Without `after`, the newest stored event marks "now": only later ones are sent.
+    let resume = resume_at.is_some();
+    let cursor = match resume_at {
+        Some(seq) => seq,
+        None => order_service::latest_event_seq(&state.db.reader).await?,
+    };
     Ok(follow(
         state,
         auth,
@@ -526,18 +547,22 @@ pub async fn thread_messages(
             "no such thread",
         )));
     }
+    let mut resume_at = None;
     if let Some(after) = &after {
-        let message = messaging::message_for_viewer(&state, &viewer, after).await?;
-        if message.is_none_or(|m| m.thread_id != thread_id) {
-            return Err(bad_after("after is not a message of this thread"));
+        match messaging::message_for_viewer(&state, &viewer, after).await? {
+            Some(message) if message.thread_id == thread_id => resume_at = Some(message.seq),
+            _ => return Err(bad_after("after is not a message of this thread")),
         }
     }
     let rx = state.events.subscribe(vec![
         Topic::Thread(thread_id.clone()),
         Topic::User(user.id.clone()),
     ]);
-    let resume = after.is_some();
-    let cursor = after.unwrap_or_else(|| ids::new_id(Kind::Message));
+    let resume = resume_at.is_some();
+    let cursor = match resume_at {
+        Some(seq) => seq,
+        None => messaging::latest_seq(&state.db.reader, &thread_id).await?,
+    };
     Ok(follow(
         state,
         auth,
@@ -571,11 +596,16 @@ struct DisputeSource;
 
 impl Source for DisputeSource {
     type Row = StreamedDispute;
+    type Cursor = String;
 
     const REMEMBER_LIVE: bool = true;
 
     fn row_id(row: &Self::Row) -> &str {
         &row.key
+    }
+
+    fn cursor_of(row: &Self::Row) -> String {
+        row.key.clone()
     }
 
     fn announced(notice: &Notice) -> Option<&str> {
@@ -589,7 +619,7 @@ impl Source for DisputeSource {
         &self,
         state: &AppState,
         viewer: &Viewer,
-        cursor: &str,
+        cursor: &String,
     ) -> ApiResult<Vec<Self::Row>> {
         if !viewer.is_admin() {
             return Err(ApiError::Forbidden("admins only".to_owned()));

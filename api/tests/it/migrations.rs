@@ -71,10 +71,16 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db.writer, None).await.expect("up again");
     assert_eq!(tables_present(&db).await, TABLES.to_vec());
 
-    // One step down undoes only the newest migration: the uploads table goes, every other
-    // table and row security stay; the next step removes row security (PostgreSQL), every
-    // table left stays; the one after removes the invoice event log alone.
+    // One step down undoes only the newest migration: the commit-order columns go and every
+    // table stays; the next removes the uploads table alone; the next row security
+    // (PostgreSQL), every table left stays; the one after removes the invoice event log alone.
     assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
+    assert!(has_seq(&db).await);
+    Migrator::down(&db.writer, Some(1))
+        .await
+        .expect("sequences down");
+    assert!(!has_seq(&db).await);
+    assert_eq!(tables_present(&db).await, TABLES.to_vec());
     Migrator::down(&db.writer, Some(1)).await.expect("one down");
     let all_but_uploads: Vec<&str> = TABLES.iter().copied().filter(|t| *t != "uploads").collect();
     assert_eq!(tables_present(&db).await, all_but_uploads);
@@ -90,6 +96,21 @@ async fn migrations_go_up_down_and_up_again() {
     assert!(present.contains(&"chargebacks"));
     Migrator::up(&db.writer, None).await.expect("up");
     assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
+}
+
+/// Whether `order_events` and `messages` carry their commit-order column.
+async fn has_seq(db: &Db) -> bool {
+    let manager = SchemaManager::new(&db.writer);
+    let events = manager
+        .has_column("order_events", "seq")
+        .await
+        .expect("has_column");
+    let messages = manager
+        .has_column("messages", "seq")
+        .await
+        .expect("has_column");
+    assert_eq!(events, messages, "both or neither");
+    events
 }
 
 /// PostgreSQL: `invoices` has row security on and its tenant policy.

@@ -262,6 +262,57 @@ async fn a_dropped_subscriber_resumes_with_after_and_gets_every_missed_event_onc
     assert_eq!(sent, stored[at + 1..].to_vec());
 }
 
+/// Two orders move at once and the one that writes its event first commits last (a fault hook
+/// holds it 1.5 s before its commit). Whatever order the events reach a `myOrderEvents`
+/// subscriber in, resuming after the first one it received sends exactly the other: "after"
+/// is commit order, not id order (the id of the held event is the smaller one).
+#[tokio::test]
+async fn resuming_after_an_event_follows_commit_order_across_orders() {
+    let app = spawn_app_with(&["--fault-injection"]).await;
+    let deal = deal(&app, "q").await;
+    let slow = held_order(&app, &deal).await;
+    let fast = held_order(&app, &deal).await;
+    let mut ws = WsClient::authenticated(&app, &deal.buyer.access_token).await;
+    ws.subscribe("m", MY_STREAM, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let armed = app
+        .client
+        .post(format!("{}/__faults/hold-before-commit?ms=1500", app.addr))
+        .send()
+        .await
+        .expect("arm");
+    assert_eq!(armed.status().as_u16(), 204);
+    tokio::join!(step(&app, &deal, &slow, "claimOrder"), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        step(&app, &deal, &fast, "claimOrder").await
+    });
+    let received: Vec<Value> = [ws.next_data("m").await, ws.next_data("m").await]
+        .iter()
+        .map(|d| d["data"]["myOrderEvents"].clone())
+        .collect();
+    let mut orders: Vec<&str> = received
+        .iter()
+        .map(|e| e["order"]["id"].as_str().expect("order"))
+        .collect();
+    orders.sort_unstable();
+    let mut expected = vec![slow.as_str(), fast.as_str()];
+    expected.sort_unstable();
+    assert_eq!(orders, expected, "{received:?}");
+    drop(ws);
+
+    let id = |e: &Value| e["id"].as_str().expect("id").to_owned();
+    let mut ws = WsClient::authenticated(&app, &deal.buyer.access_token).await;
+    ws.subscribe("m", MY_STREAM, json!({ "after": id(&received[0]) }))
+        .await;
+    let resumed = ws.next_data("m").await;
+    assert_eq!(id(&resumed["data"]["myOrderEvents"]), id(&received[1]));
+    ws.assert_quiet(Duration::from_millis(300)).await;
+    ws.subscribe("n", MY_STREAM, json!({ "after": id(&received[1]) }))
+        .await;
+    ws.assert_quiet(Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn strangers_and_foreign_after_ids_are_refused() {
     let app = spawn_app().await;

@@ -339,21 +339,8 @@ pub async fn apply(
             "the order changed meanwhile; read it again",
         )));
     }
-    let notice = record_event(
-        &txn,
-        &order,
-        Some(from),
-        outcome.to,
-        action.name(),
-        actor,
-        actor_user,
-        note,
-        now,
-    )
-    .await?;
-
     let stripe = order.payment_mode == PaymentMode::Stripe;
-    let mut notices = vec![notice];
+    let mut notices = Vec::new();
     for effect in &outcome.effects {
         match effect {
             Effect::InvoicePendingConfirmation => {
@@ -460,6 +447,21 @@ pub async fn apply(
             .exec(&txn)
             .await?;
     }
+    // Last before the commit: on PostgreSQL the event holds the sequence lock until then.
+    let notice = record_event(
+        &txn,
+        &order,
+        Some(from),
+        outcome.to,
+        action.name(),
+        actor,
+        actor_user,
+        note,
+        now,
+    )
+    .await?;
+    notices.insert(0, notice);
+    state.faults.hold_before_commit().await;
     txn.commit().await?;
     state.events.committed(notices);
     if let Some(original) = spent_upload {

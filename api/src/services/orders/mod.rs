@@ -15,7 +15,10 @@ pub use queries::*;
 use chrono::{DateTime, Utc};
 use entity::order_events::ActorKind;
 use entity::{order_events, orders, providers};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Set,
+    Statement,
+};
 
 use super::Viewer;
 use crate::domain::order::{self as machine, Actor, Facts, OrderStatus};
@@ -119,7 +122,8 @@ pub fn available_actions(
 
 /// Stores one event of the order's timeline and announces it inside the same transaction
 /// (PostgreSQL); the caller hands the returned notice to `state.events.committed` after the
-/// commit (one node).
+/// commit (one node). Call it as late in the transaction as the work allows: on PostgreSQL it
+/// holds the event-sequence lock until the commit.
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
     conn: &impl ConnectionTrait,
@@ -133,8 +137,10 @@ async fn record_event(
     now: DateTime<Utc>,
 ) -> ApiResult<Notice> {
     let id = ids::new_id(Kind::OrderEvent);
+    let seq = next_event_seq(conn).await?;
     order_events::ActiveModel {
         id: Set(id.clone()),
+        seq: Set(seq),
         order_id: Set(order.id.clone()),
         from_status: Set(from),
         to_status: Set(to),
@@ -154,6 +160,39 @@ async fn record_event(
     };
     events::notify_in(conn, &notice).await?;
     Ok(notice)
+}
+
+/// Advisory-lock key of the order-event sequence (PostgreSQL).
+const EVENT_SEQUENCE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
+
+/// The next event's position, in commit order. PostgreSQL: the transaction takes one advisory
+/// lock, held until it commits or rolls back, before it reads the highest position; the next
+/// event-recording transaction waits for it there, reads after the commit, and so numbers and
+/// commits after it (a sequence's `nextval` would not: numbers are taken in one order and
+/// committed in another). SQLite has one writer, which does the same. A rolled-back
+/// transaction leaves no gap: its number is taken again.
+async fn next_event_seq(conn: &impl ConnectionTrait) -> ApiResult<i64> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [EVENT_SEQUENCE_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(latest_event_seq(conn).await? + 1)
+}
+
+/// The position of the newest order event: a stream started now sends the ones after it.
+pub async fn latest_event_seq(conn: &impl ConnectionTrait) -> ApiResult<i64> {
+    let highest: Option<i64> = order_events::Entity::find()
+        .select_only()
+        .column_as(order_events::Column::Seq.max(), "highest")
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(highest.unwrap_or(0))
 }
 
 pub fn actor_kind(actor: Actor) -> ActorKind {

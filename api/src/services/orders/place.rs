@@ -160,18 +160,6 @@ pub async fn place_order(
     }
     .insert(&txn)
     .await?;
-    let notice = record_event(
-        &txn,
-        &order,
-        None,
-        OrderStatus::Placed,
-        "place",
-        Actor::Buyer,
-        Some(&buyer_id),
-        None,
-        now,
-    )
-    .await?;
     let buyer = users::Entity::find_by_id(buyer_id.clone())
         .one(&txn)
         .await?
@@ -204,6 +192,19 @@ pub async fn place_order(
             return Err(err.into());
         }
     }
+    // Last before the commit: on PostgreSQL the event holds the sequence lock until then.
+    let notice = record_event(
+        &txn,
+        &order,
+        None,
+        OrderStatus::Placed,
+        "place",
+        Actor::Buyer,
+        Some(&buyer_id),
+        None,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     state.events.committed([notice]);
     tracing::info!(order = %order.id, number, mode = ?mode, price, "order placed");
