@@ -165,6 +165,11 @@ fn router(app: AppState) -> Router {
     if settings.graphiql {
         routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
     }
+    if settings.web_app {
+        routes = routes
+            .route("/", get(crate::web::page))
+            .route("/app/{*path}", get(crate::web::asset));
+    }
     if settings.fault_injection {
         routes = routes
             .route("/__faults/panic", post(fault_panic))

@@ -95,6 +95,9 @@ pub struct RawSettings {
     /// GraphiQL at GET /graphql; default on in development, off in production.
     #[arg(long, env = "GRAPHIQL", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
+    /// The reference web client at GET /; default on in development, off in production.
+    #[arg(long, env = "WEB_APP", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub web_app: Option<bool>,
     /// `pretty` or `json`; default `json` in production, `pretty` in development.
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -256,6 +259,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub graphql_introspection: bool,
     pub graphiql: bool,
+    pub web_app: bool,
     pub log_format: LogFormat,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -368,6 +372,7 @@ impl Settings {
             cors_origins: split_list(&raw.cors_origins).map(str::to_owned).collect(),
             graphql_introspection: raw.graphql_introspection.unwrap_or(!production),
             graphiql: raw.graphiql.unwrap_or(!production),
+            web_app: raw.web_app.unwrap_or(!production),
             log_format,
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 24 * 3600),

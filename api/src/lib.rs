@@ -28,6 +28,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod throttle;
+pub mod web;
 pub mod ws;
 
 pub use app::Application;

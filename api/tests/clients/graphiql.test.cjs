@@ -30,6 +30,8 @@ test("GraphiQL's documentation explorer lists Query and its fields", async () =>
   page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
   page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.url()} ${r.status()}`); });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // The page's Content-Security-Policy reports what it blocks on the console.
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
 
   await page.setViewport({ width: 1400, height: 900 });
   await page.goto(server.graphql, { waitUntil: 'networkidle0', timeout: 30_000 });

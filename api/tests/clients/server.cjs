@@ -19,7 +19,8 @@ function freePort() {
   });
 }
 
-async function startServer(extraArgs = []) {
+// `options.demo`: the database is seeded with `seed --demo` before the server starts.
+async function startServer(extraArgs = [], options = {}) {
   const bin = process.env.MARKETPLACE_BIN;
   if (!bin) throw new Error('MARKETPLACE_BIN must name the built server binary');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'marketplace-client-'));
@@ -37,7 +38,12 @@ async function startServer(extraArgs = []) {
   const env = { ...process.env, RUST_LOG: 'warn' };
   for (const key of Object.keys(env)) {
     // The server reads its settings from the environment too; keep the caller's out.
-    if (/^(APP_ENV|DATABASE_URL|GRAPHIQL|GRAPHQL_INTROSPECTION|STRIPE_|STORAGE_URL)/.test(key)) delete env[key];
+    if (/^(APP_ENV|DATABASE_URL|GRAPHIQL|GRAPHQL_INTROSPECTION|STRIPE_|STORAGE_URL|WEB_APP)/.test(key)) delete env[key];
+  }
+  if (options.demo) {
+    execFileSync(bin, ['seed', '--demo', '--data-dir', dataDir,
+      '--jwt-secret', 'client-checks-secret-0123456789abcdef', '--log-format', 'json'],
+    { env, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const child = spawn(bin, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = null;

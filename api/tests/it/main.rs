@@ -25,5 +25,6 @@ mod sellers;
 mod stripe_connect;
 mod stripe_double;
 mod throttling;
+mod web;
 mod websocket;
 mod ws_client;

@@ -1,0 +1,239 @@
+// The reference web client (web/) in headless Chromium against a server seeded with
+// `seed --demo`: a buyer and a provider in two browser contexts take an order from browsing to
+// a review, the buyer's order page following every move live; an admin resolves a dispute
+// with a partial refund and the buyer's page shows it without a reload. Every page must load
+// with no console error, no failed request and no response of 400 or more; a screenshot of
+// each is written to SCREENSHOT_DIR (scripts/test: the build directory).
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startServer, clientOf, launchChromium } = require('./server.cjs');
+
+const DEMO_PASSWORD = 'demo-password';
+const BUYER = 'maya@demo.test';
+const PROVIDER = 'ava@demo.test'; // Ava Reads Scripts: "Feature screenplay coverage"
+const ADMIN = 'admin@demo.test';
+const LISTING_TITLE = 'Feature screenplay coverage';
+const SHOTS = process.env.SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'web-shots-'));
+
+let server;
+let browser;
+let gql;
+let act;
+const problems = [];
+const shots = [];
+
+before(async () => {
+  server = await startServer([], { demo: true });
+  ({ gql, act } = clientOf(server));
+  browser = await launchChromium();
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function tokenOf(email) {
+  const data = await gql(null, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+    { i: { email, password: DEMO_PASSWORD } });
+  return data.login.accessToken;
+}
+
+// A signed-in page in a context of its own (its own storage: two people, two browsers).
+async function personAt(email, who) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  // A tall window, and screenshots of it: a full-page screenshot resizes the page under
+  // puppeteer and the next click can miss.
+  await page.setViewport({ width: 1100, height: 1400 });
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${who} console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`${who} page error: ${e}`));
+  page.on('requestfailed', (r) => {
+    // A websocket closed by navigation is not a failure; everything else is.
+    if (!r.url().startsWith('ws')) problems.push(`${who} failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${who} ${r.status()}: ${r.url()}`); });
+  await page.goto(`${server.base}/#/signin`);
+  await page.waitForSelector('[data-test=signin-form]');
+  await shot(page, 'signin');
+  await page.type('[data-test=signin-form] input[name=email]', email);
+  await page.type('[data-test=signin-form] input[name=password]', DEMO_PASSWORD);
+  await page.click('[data-test=signin-form] button');
+  await page.waitForSelector('[data-test=who]');
+  return page;
+}
+
+async function shot(page, name) {
+  if (shots.includes(name)) return;
+  shots.push(name);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+async function textOf(page, selector) {
+  return page.$eval(selector, (el) => el.textContent.trim());
+}
+
+async function waitForText(page, selector, expected, timeout = 10_000) {
+  try {
+    await page.waitForFunction((sel, want) => {
+      const el = document.querySelector(sel);
+      return el && el.textContent.includes(want);
+    }, { timeout }, selector, expected);
+  } catch (err) {
+    // What the page showed, for the failure's reader.
+    const name = `failed-${expected.replace(/\W+/g, '-')}`;
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`) }).catch(() => null);
+    const alerts = await page.$$eval('[role=alert]', (els) => els.map((e) => e.textContent)).catch(() => []);
+    throw new Error(`${selector} never showed "${expected}" (${name}.png; alerts: ${JSON.stringify(alerts)}; problems: ${JSON.stringify(problems)})`, { cause: err });
+  }
+}
+
+async function clickAction(page, action) {
+  const selector = `[data-test=action-${action}]`;
+  await page.waitForSelector(selector, { timeout: 10_000 });
+  await page.click(selector);
+}
+
+test('an order from browsing to a review, followed live, in two browsers', async () => {
+  const started = Date.now();
+  const buyer = await personAt(BUYER, 'buyer');
+
+  // Browse: filter by category and text, open the provider from the listing's card.
+  await buyer.goto(`${server.base}/#/`);
+  await buyer.waitForSelector('[data-test=filters]');
+  await shot(buyer, 'browse');
+  await buyer.select('[data-test=filters] select[name=category]', 'script_coverage');
+  await buyer.type('[data-test=filters] input[name=query]', 'feature');
+  await buyer.click('[data-test=filters] button');
+  await waitForText(buyer, '[data-test=listings]', LISTING_TITLE);
+  const categories = await buyer.$$eval('[data-test=listings] li [data-test=category]', (els) => els.map((e) => e.textContent));
+  assert.ok(categories.length > 0 && categories.every((c) => c === 'script coverage'), `filtered: ${categories}`);
+  await buyer.evaluate((title) => {
+    const card = [...document.querySelectorAll('[data-test=listings] li')]
+      .find((li) => li.querySelector('[data-test=listing]').textContent === title);
+    card.querySelector('[data-test=provider]').click();
+  }, LISTING_TITLE);
+  await buyer.waitForSelector('[data-test=provider-name]');
+  assert.equal(await textOf(buyer, '[data-test=provider-name]'), 'Ava Reads Scripts');
+  await shot(buyer, 'provider');
+
+  // The listing, and the order.
+  await buyer.evaluate((title) => {
+    [...document.querySelectorAll('[data-test=listing]')].find((a) => a.textContent === title).click();
+  }, LISTING_TITLE);
+  await buyer.waitForSelector('[data-test=place-form]');
+  await shot(buyer, 'listing');
+  await buyer.type('[data-test=place-form] textarea[name=notes]', 'Please focus on the second act.');
+  await buyer.click('[data-test=place-order]');
+  await buyer.waitForSelector('[data-test=status]');
+  await waitForText(buyer, '[data-test=live]', 'live');
+  // The demo's sellers take cards, simulated: the payment is held at once.
+  await waitForText(buyer, '[data-test=status]', 'PAYMENT_HELD');
+  const orderId = decodeURIComponent(buyer.url().split('#/orders/')[1]);
+  await shot(buyer, 'order-buyer');
+
+  // The provider, in a second browser: dashboard, then the order's actions.
+  const provider = await personAt(PROVIDER, 'provider');
+  await provider.goto(`${server.base}/#/dashboard`);
+  await provider.waitForSelector('[data-test=incoming] [data-test=dashboard-order]');
+  await shot(provider, 'dashboard');
+  await provider.click('[data-test=incoming] [data-test=dashboard-order]');
+  await clickAction(provider, 'CLAIM');
+  await waitForText(buyer, '[data-test=status]', 'CLAIMED');
+  await clickAction(provider, 'START');
+  await waitForText(buyer, '[data-test=status]', 'IN_PROGRESS');
+
+  // Deliver with a file, uploaded to the presigned URL.
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'report-')), 'coverage.txt');
+  fs.writeFileSync(report, 'Coverage: a strong second act.\n');
+  await clickAction(provider, 'DELIVER');
+  await provider.type('[data-test=deliver-form] textarea[name=summary]', 'A confident draft.');
+  await provider.type('[data-test=deliver-form] input[name=score]', '82');
+  const input = await provider.$('[data-test=deliver-form] input[type=file]');
+  await input.uploadFile(report);
+  await shot(provider, 'order-provider');
+  await provider.click('[data-test=deliver-submit]');
+  await waitForText(provider, '[data-test=status]', 'DELIVERED');
+
+  // The buyer's page, never reloaded, shows the delivery; the file downloads.
+  await waitForText(buyer, '[data-test=status]', 'DELIVERED');
+  await buyer.waitForSelector('[data-test=download]');
+  const downloaded = await buyer.$eval('[data-test=download]', (a) => fetch(a.href).then((r) => r.text()));
+  assert.equal(downloaded, 'Coverage: a strong second act.\n');
+  const timeline = await buyer.$$eval('[data-test=timeline] strong', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(timeline, ['PLACED', 'PAYMENT_HELD', 'CLAIMED', 'IN_PROGRESS', 'DELIVERED']);
+
+  // Complete and review; the provider sees the review on their profile.
+  await clickAction(buyer, 'COMPLETE');
+  await waitForText(buyer, '[data-test=status]', 'COMPLETED');
+  await clickAction(buyer, 'REVIEW');
+  await buyer.select('[data-test=review-form] select[name=rating]', '5');
+  await buyer.type('[data-test=review-form] textarea[name=comment]', 'Sharp, useful notes.');
+  await buyer.click('[data-test=review-submit]');
+  await buyer.waitForSelector('[data-test=review]');
+  await shot(buyer, 'order-completed');
+  const providerId = (await gql(await tokenOf(PROVIDER), '{ viewer { provider { id } } }')).viewer.provider.id;
+  await provider.goto(`${server.base}/#/providers/${providerId}`);
+  await waitForText(provider, '[data-test=reviews]', 'Sharp, useful notes.');
+
+  // The seller's invoice book holds the order's invoice.
+  await provider.goto(`${server.base}/#/books`);
+  await provider.waitForSelector('[data-test=invoices] tbody tr');
+  await shot(provider, 'books');
+
+  // The buyer's list of orders.
+  await buyer.goto(`${server.base}/#/orders`);
+  await waitForText(buyer, 'table', 'Feature screenplay coverage');
+  await shot(buyer, 'orders');
+  console.log(`buyer and provider flow: ${Date.now() - started} ms`);
+});
+
+test('an admin resolves a dispute with a partial refund; the buyer sees it live', async () => {
+  const started = Date.now();
+  // A delivered order, set up through the API.
+  const buyerToken = await tokenOf(BUYER);
+  const providerToken = await tokenOf(PROVIDER);
+  const listing = (await gql(null, '{ listings(first: 50, filter: { category: "script_coverage" }) { nodes { id title } } }'))
+    .listings.nodes.find((l) => l.title === LISTING_TITLE);
+  const order = await act(buyerToken, 'placeOrder', 'PlaceOrderInput', { listingId: listing.id });
+  for (const step of ['claimOrder', 'startOrder']) {
+    await act(providerToken, step, 'OrderIdInput', { orderId: order.id });
+  }
+  await act(providerToken, 'deliverOrder', 'DeliverOrderInput', { orderId: order.id, summary: 'Thin notes.' });
+
+  // The buyer disputes it from the order's page.
+  const buyer = await personAt(BUYER, 'buyer (dispute)');
+  await buyer.goto(`${server.base}/#/orders/${order.id}`);
+  await waitForText(buyer, '[data-test=live]', 'live');
+  await clickAction(buyer, 'OPEN_DISPUTE');
+  await buyer.type('[data-test=dispute-form] textarea[name=description]', 'The notes skip the third act.');
+  await buyer.click('[data-test=dispute-submit]');
+  await waitForText(buyer, '[data-test=dispute-status]', 'OPEN');
+
+  // The admin resolves it: $12.50 back.
+  const admin = await personAt(ADMIN, 'admin');
+  await admin.goto(`${server.base}/#/admin`);
+  await admin.waitForSelector('[data-test=dispute-card]');
+  await shot(admin, 'admin');
+  await admin.type('[data-test=resolve-form] input[name=refund]', '12.50');
+  await admin.type('[data-test=resolve-form] input[name=notes]', 'Part of the notes were missing.');
+  await admin.click('[data-test=resolve-submit]');
+  await admin.waitForFunction(() => !document.querySelector('[data-test=dispute-card]'));
+
+  // The buyer's open page shows the outcome without a reload.
+  await waitForText(buyer, '[data-test=dispute-status]', 'RESOLVED_PARTIAL');
+  await waitForText(buyer, '[data-test=refunded]', '$12.50');
+  await shot(buyer, 'order-disputed');
+  console.log(`dispute flow: ${Date.now() - started} ms`);
+});
+
+test('every page loaded with no console error, failed request or error response', () => {
+  console.log(`screenshots in ${SHOTS}: ${shots.join(', ')}`);
+  assert.deepEqual(problems, []);
+  assert.ok(shots.length >= 10, `screenshots: ${shots}`);
+});
