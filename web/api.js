@@ -130,7 +130,7 @@ export function subscriptions() {
 
 /** Cents (a BigInt string) as dollars, without floats. */
 export function money(m) {
-  if (!m) return '—';
+  if (!m) return 'price on request';
   const cents = BigInt(m.cents);
   const sign = cents < 0n ? '-' : '';
   const abs = cents < 0n ? -cents : cents;

@@ -61,6 +61,12 @@ export function date(iso) {
   return iso ? new Date(iso).toLocaleString() : '—';
 }
 
+/** A turnaround in days, or how it is agreed instead. */
+export function turnaround(days) {
+  if (!days) return 'turnaround on request';
+  return days === 1 ? '1 day' : `${days} days`;
+}
+
 export function stars(rating) {
   return rating == null ? 'no rating yet' : `★ ${Number(rating).toFixed(1)}`;
 }

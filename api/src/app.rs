@@ -166,9 +166,20 @@ fn router(app: AppState) -> Router {
         routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
     }
     if settings.web_app {
+        let csp = crate::web::app_csp(state.app.storage.foreign_origin().as_deref());
+        let csp =
+            HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"));
+        let page_csp = csp.clone();
         routes = routes
-            .route("/", get(crate::web::page))
-            .route("/app/{*path}", get(crate::web::asset));
+            .route("/", get(move || crate::web::page(page_csp.clone())))
+            .route(
+                "/app/{*path}",
+                get(
+                    move |axum::extract::Path(path): axum::extract::Path<String>| {
+                        crate::web::asset(csp.clone(), path)
+                    },
+                ),
+            );
     }
     if settings.fault_injection {
         routes = routes

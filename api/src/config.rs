@@ -50,6 +50,10 @@ pub struct RawSettings {
     /// Stripe secret key; unset means simulated payments.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
     pub stripe_secret_key: Option<String>,
+    /// Stripe publishable key (pk_…), handed to web clients for Stripe's Payment Element;
+    /// used only with STRIPE_SECRET_KEY.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY", global = true)]
+    pub stripe_publishable_key: Option<String>,
     /// Signing secret of the platform webhook endpoint.
     #[arg(
         long,
@@ -286,6 +290,8 @@ pub struct StripeSettings {
     pub webhook_secret: Option<SecretString>,
     pub connect_webhook_secret: Option<SecretString>,
     pub api_base: Option<String>,
+    /// Public: web clients load Stripe's Payment Element with it.
+    pub publishable_key: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -345,6 +351,7 @@ impl Settings {
                 webhook_secret: raw.stripe_webhook_secret.map(SecretString::from),
                 connect_webhook_secret: raw.stripe_connect_webhook_secret.map(SecretString::from),
                 api_base: raw.stripe_api_base,
+                publishable_key: raw.stripe_publishable_key.filter(|k| !k.is_empty()),
             });
         let storage_url = raw.storage_url.unwrap_or_else(|| {
             format!("file://{}", absolute(&raw.data_dir.join("files")).display())

@@ -39,6 +39,17 @@ enum Signing {
 }
 
 impl Storage {
+    /// The origin browsers upload to and download from when it is not this server's own
+    /// (S3): a page's Content-Security-Policy must let it connect there.
+    pub fn foreign_origin(&self) -> Option<String> {
+        match &self.signing {
+            Signing::Local { .. } => None,
+            Signing::S3 { bucket, .. } => {
+                Some(bucket.object_url("x").origin().ascii_serialization())
+            }
+        }
+    }
+
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let url = settings.storage_url.trim();
         if let Some(bucket) = url.strip_prefix("s3://") {

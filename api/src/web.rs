@@ -2,7 +2,6 @@
 //! speaks only the public GraphQL API. Release builds embed its files in the binary; debug
 //! builds read them from `web/` at run time, so an edit shows on reload. Served at `/` (the
 //! page) and `/app/…` (its modules, styles and vendored libraries) when WEB_APP is on.
-use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -11,30 +10,38 @@ use axum::response::{IntoResponse, Response};
 struct Files;
 
 /// The page's Content-Security-Policy: scripts, styles and connections of this origin only
-/// (websockets included), no inline script, no framing. Stripe's Payment Element, used only
-/// with a real Stripe key, is the one outside origin a page may load.
-pub const APP_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; \
-     frame-src https://js.stripe.com; connect-src 'self'; img-src 'self' data:; \
-     style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'";
+/// (websockets included) plus the object store's when files go to S3, no inline script, no
+/// framing. Stripe.js (the Payment Element, loaded only with a real Stripe key) is the one
+/// outside script, with the frames and API calls Stripe documents for it.
+pub fn app_csp(storage_origin: Option<&str>) -> String {
+    let store = storage_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' https://js.stripe.com; \
+         frame-src https://js.stripe.com https://hooks.stripe.com; \
+         connect-src 'self' https://api.stripe.com{store}; img-src 'self' data: https://*.stripe.com; \
+         style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
 
 /// GET /: the app's page.
-pub async fn page() -> Response {
-    serve("index.html", "no-cache")
+pub async fn page(csp: HeaderValue) -> Response {
+    serve("index.html", csp)
 }
 
 /// GET /app/{*path}: one of the app's files, or 404.
-pub async fn asset(Path(path): Path<String>) -> Response {
+pub async fn asset(csp: HeaderValue, path: String) -> Response {
     // Index pages, dot-files and the notes beside the code are not served by path.
     if path.is_empty() || path.ends_with(".md") || path.split('/').any(|part| part.starts_with('.'))
     {
         return StatusCode::NOT_FOUND.into_response();
     }
-    // Modules change with the binary; revalidating keeps a reload current.
-    serve(&path, "no-cache")
+    serve(&path, csp)
 }
 
-fn serve(path: &str, cache: &'static str) -> Response {
+/// The file with its type, an ETag, and `no-cache`: files change with the binary, and
+/// revalidating keeps a reload current.
+fn serve(path: &str, csp: HeaderValue) -> Response {
     let Some(file) = Files::get(path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -54,15 +61,12 @@ fn serve(path: &str, cache: &'static str) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(APP_CSP),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

@@ -1,7 +1,7 @@
 // Browse: listings with category, price and text filters, sort and cursor pages.
 import { useState } from '../vendor/hooks.mjs';
 import { money, toCents } from '../api.js';
-import { formValues, html, link, Loading, stars, useQuery } from '../ui.js';
+import { formValues, html, link, Loading, stars, turnaround, useQuery } from '../ui.js';
 
 // The page's one query.
 const BROWSE = `query Browse($first: Int!, $after: String, $filter: ListingFilter, $sortKey: ListingSortKey, $reverse: Boolean) {
@@ -64,7 +64,7 @@ export function Browse() {
         ${data.listings.nodes.map((l) => html`
           <li class="card" key=${l.id}>
             <a href=${link(`/listings/${l.id}`)} class="title" data-test="listing">${l.title}</a>
-            <div>${money(l.price)} · ${l.turnaroundDays ? `${l.turnaroundDays} days` : 'turnaround on request'}</div>
+            <div>${money(l.price)} · ${turnaround(l.turnaroundDays)}</div>
             <div class="muted" data-test="category">${l.category.replace(/_/g, ' ')}</div>
             <a href=${link(`/providers/${l.provider.id}`)} data-test="provider">${l.provider.displayName}</a>
             <span class="muted"> ${stars(l.provider.avgRating)}</span>

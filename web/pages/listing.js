@@ -1,6 +1,6 @@
 // A listing and its order form: `placeOrder`, then the order's page.
 import { money, mutate } from '../api.js';
-import { formValues, html, link, Loading, stars, useAction, useQuery } from '../ui.js';
+import { formValues, html, link, Loading, stars, turnaround, useAction, useQuery } from '../ui.js';
 
 // The page's one query.
 const LISTING = `query ListingPage($id: ID!) {
@@ -34,7 +34,7 @@ export function ListingPage({ id, viewer }) {
     <p class="price" data-test="price">${money(l.price)}</p>
     <p>${l.description}</p>
     <p class="muted">${l.category.replace(/_/g, ' ')}${l.tier ? ` · ${l.tier}` : ''}
-      ${l.turnaroundDays ? ` · ${l.turnaroundDays} days` : ''}${l.maxPages ? ` · up to ${l.maxPages} pages` : ''}
+ · ${turnaround(l.turnaroundDays)}${l.maxPages ? ` · up to ${l.maxPages} pages` : ''}
       · ${l.revisionsIncluded} revision(s) included</p>
     ${viewer
       ? html`<form onSubmit=${place} data-test="place-form">

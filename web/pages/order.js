@@ -7,12 +7,13 @@ import { date, formValues, html, link, Loading, Problem, useAction, useQuery } f
 
 // The page's one query.
 const ORDER = `query OrderPage($id: ID!) {
+  stripePublishableKey
   order(id: $id) {
-    id number status paymentMode isLate slaDeadline autoCompleteAt notes
+    id number status paymentMode paymentClientSecret isLate slaDeadline autoCompleteAt notes
     price { cents currencyCode } platformFee { cents currencyCode } providerPayout { cents currencyCode }
     refunded { cents currencyCode }
     buyer { id displayName }
-    provider { id displayName user { id } }
+    provider { id displayName user { id } tenant { paymentInstructions } }
     listing { id title }
     availableActions
     events { id fromStatus toStatus action actorKind note occurredAt }
@@ -38,13 +39,17 @@ const MUTATIONS = {
   COMPLETE: ['completeOrder', 'Accept and complete'],
 };
 
-function useLiveOrder(id, lastEventId, reload) {
+/**
+ * Follows a resumable subscription (`field` of `query`) from `after`, calling `onEvent` for
+ * each event; returns the socket's state. graphql-ws sends this same payload again when it
+ * reconnects: moving `after` forward with every event makes the server replay exactly what
+ * the page has not seen. It subscribes once per `key`; `after` then moves inside the payload.
+ */
+function useStream(query, key, variables, field, onEvent) {
   const [live, setLive] = useState('connecting');
   useEffect(() => {
-    if (!lastEventId) return undefined;
-    // graphql-ws sends this same payload again when it reconnects: moving `after` forward
-    // with every event makes the server replay exactly what the page has not seen.
-    const payload = { query: EVENTS, variables: { id, after: lastEventId } };
+    if (!key) return undefined;
+    const payload = { query, variables };
     const client = subscriptions();
     const offs = [
       client.on('connected', () => setLive('live')),
@@ -52,10 +57,10 @@ function useLiveOrder(id, lastEventId, reload) {
     ];
     const stop = client.subscribe(payload, {
       next: (message) => {
-        const event = message.data && message.data.orderStatusChanged;
+        const event = message.data && message.data[field];
         if (event) {
-          payload.variables.after = event.id;
-          reload();
+          payload.variables = { ...payload.variables, after: event.id };
+          onEvent(event);
         }
       },
       error: () => setLive('stopped'),
@@ -65,17 +70,27 @@ function useLiveOrder(id, lastEventId, reload) {
       offs.forEach((off) => off());
       stop();
     };
-    // Subscribe once per order; `after` then moves inside the payload.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id, Boolean(lastEventId)]);
+  }, [key]);
   return live;
 }
+
+const MESSAGES = `subscription ThreadMessages($threadId: ID!, $after: ID) {
+  messageAdded(threadId: $threadId, after: $after) { id }
+}`;
 
 export function OrderPage({ id, viewer }) {
   const state = useQuery(ORDER, { id });
   const order = state.data && state.data.order;
   const events = order ? order.events : [];
-  const live = useLiveOrder(id, events.length ? events[events.length - 1].id : null, state.reload);
+  const lastEvent = events.length ? events[events.length - 1].id : null;
+  const live = useStream(EVENTS, lastEvent && `order:${id}`, { id, after: lastEvent },
+    'orderStatusChanged', state.reload);
+  // New messages of the order's thread show as they are sent.
+  const thread = order && order.thread;
+  const lastMessage = thread && thread.messages.nodes.length
+    ? thread.messages.nodes[thread.messages.nodes.length - 1].id : null;
+  useStream(MESSAGES, thread && `thread:${thread.id}`, { threadId: thread && thread.id, after: lastMessage },
+    'messageAdded', state.reload);
   if (!viewer) return html`<p><a href=${link('/signin')}>Sign in</a> to see this order.</p>`;
   return html`<${Loading} state=${state}>${() => order ? html`
     <h1>Order ${order.number} <span class="status" data-test="status">${order.status}</span></h1>
@@ -85,8 +100,8 @@ export function OrderPage({ id, viewer }) {
       buyer ${order.buyer.displayName} · provider ${order.provider.displayName}</p>
     <p>${money(order.price)} (fee ${money(order.platformFee)}, payout ${money(order.providerPayout)})
       ${order.refunded.cents !== '0' && html` · refunded <span data-test="refunded">${money(order.refunded)}</span>`}
-      ${order.slaDeadline && html` · due ${date(order.slaDeadline)}`} ${order.isLate && html`<strong class="late">late</strong>`}</p>
-    <${Actions} order=${order} reload=${state.reload} />
+      ${order.slaDeadline && ["CLAIMED", "IN_PROGRESS"].includes(order.status) && html` · due ${date(order.slaDeadline)}`} ${order.isLate && html`<strong class="late">late</strong>`}</p>
+    <${Actions} order=${order} stripeKey=${state.data.stripePublishableKey} reload=${state.reload} />
     <h2>Timeline</h2>
     <ol class="timeline" data-test="timeline">
       ${events.map((e) => html`<li key=${e.id}>${date(e.occurredAt)} — <strong>${e.toStatus}</strong>
@@ -114,7 +129,7 @@ function DeliveryView({ delivery: d }) {
   </section>`;
 }
 
-function Actions({ order, reload }) {
+function Actions({ order, stripeKey, reload }) {
   const action = useAction();
   const [open, setOpen] = useState(null);
   const run = (fn) => action.run(async () => {
@@ -139,11 +154,63 @@ function Actions({ order, reload }) {
   const toggles = order.availableActions.filter((a) => forms[a]).map((a) => html`
     <button key=${a} class="secondary" data-test=${`action-${a}`} onClick=${() => setOpen(open === a ? null : a)}>${forms[a][0]}</button>`);
   const notes = [];
-  if (order.availableActions.includes('PAY')) notes.push(html`<p class="muted">Card payment needs Stripe's Payment Element, shown with a live Stripe key only.</p>`);
+  if (order.availableActions.includes('PAY')) {
+    notes.push(stripeKey && order.paymentClientSecret
+      ? html`<${StripePayment} key="pay" stripeKey=${stripeKey} clientSecret=${order.paymentClientSecret} reload=${reload} />`
+      : html`<p class="muted">The card payment is not ready yet: reload in a moment.</p>`);
+  }
   if (order.availableActions.includes('RESOLVE_DISPUTE')) notes.push(html`<p><a href=${link('/admin')}>Resolve this dispute</a></p>`);
   return html`<div class="actions" data-test="actions">${buttons}${toggles}${notes}
     ${open && forms[open] && order.availableActions.includes(open) && html`<div class="panel">${forms[open][1]}</div>`}
     ${action.error && html`<p class="problem" role="alert">${action.error}</p>`}</div>`;
+}
+
+// Stripe.js, loaded from Stripe (the only script from elsewhere the page's policy admits) the
+// first time a card is to be paid; never with simulated payments.
+let stripeJs = null;
+function loadStripe() {
+  if (!stripeJs) {
+    stripeJs = new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = 'https://js.stripe.com/v3/';
+      script.onload = () => resolve(window.Stripe);
+      script.onerror = () => reject(new Error('Stripe.js could not be loaded'));
+      document.head.appendChild(script);
+    });
+  }
+  return stripeJs;
+}
+
+// Stripe's Payment Element for the order's PaymentIntent; the order moves to PAYMENT_HELD
+// when Stripe's webhook reaches the API, and this page hears it on its subscription.
+function StripePayment({ stripeKey, clientSecret, reload }) {
+  const [ready, setReady] = useState(null);
+  const action = useAction();
+  useEffect(() => {
+    let cancelled = false;
+    loadStripe().then((Stripe) => {
+      if (cancelled) return;
+      const stripe = Stripe(stripeKey);
+      const elements = stripe.elements({ clientSecret });
+      elements.create('payment').mount('#payment-element');
+      setReady({ stripe, elements });
+    }).catch((err) => setReady({ error: err.message }));
+    return () => { cancelled = true; };
+  }, [stripeKey, clientSecret]);
+  const pay = (event) => {
+    event.preventDefault();
+    action.run(async () => {
+      const { error } = await ready.stripe.confirmPayment({ elements: ready.elements, redirect: 'if_required' });
+      if (error) throw new Error(error.message);
+      reload();
+    });
+  };
+  return html`<form class="panel" onSubmit=${pay} data-test="stripe-payment">
+    <div id="payment-element"></div>
+    ${ready && ready.error && html`<p class="problem" role="alert">${ready.error}</p>`}
+    <button disabled=${!ready || ready.error || action.busy}>Pay</button>
+    ${action.error && html`<p class="problem" role="alert">${action.error}</p>`}
+  </form>`;
 }
 
 function MarkPaid({ order, run }) {
@@ -153,7 +220,8 @@ function MarkPaid({ order, run }) {
       { input: { orderId: order.id, method: v.method, reference: v.reference } }, 'markOrderPaid'));
   };
   return html`<form onSubmit=${submit} data-test="mark-paid-form">
-    <p>Pay ${money(order.price)} as the provider's payment instructions say, then tell them how.</p>
+    <p>Pay ${money(order.price)} to the provider, then tell them how you paid.</p>
+    ${order.provider.tenant.paymentInstructions && html`<blockquote data-test="payment-instructions">${order.provider.tenant.paymentInstructions}</blockquote>`}
     <label>Method <input name="method" required maxlength="50" value="bank transfer" /></label>
     <label>Reference <input name="reference" required maxlength="100" /></label>
     <button>I have paid</button></form>`;

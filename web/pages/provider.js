@@ -1,6 +1,6 @@
 // A provider's profile: listings, rating and reviews.
 import { money } from '../api.js';
-import { date, html, link, Loading, stars, useQuery } from '../ui.js';
+import { date, html, link, Loading, stars, turnaround, useQuery } from '../ui.js';
 
 // The page's one query.
 const PROVIDER = `query ProviderPage($id: ID!) {
@@ -24,7 +24,7 @@ export function ProviderPage({ id }) {
       ${p.listings.nodes.map((l) => html`
         <li class="card" key=${l.id}>
           <a class="title" href=${link(`/listings/${l.id}`)} data-test="listing">${l.title}</a>
-          <div>${money(l.price)} · ${l.turnaroundDays ? `${l.turnaroundDays} days` : 'on request'}</div>
+          <div>${money(l.price)} · ${turnaround(l.turnaroundDays)}</div>
         </li>`)}
     </ul>
     <h2>Reviews</h2>

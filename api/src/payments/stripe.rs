@@ -397,6 +397,7 @@ mod tests {
             webhook_secret: None,
             connect_webhook_secret: None,
             api_base: api_base.map(str::to_owned),
+            publishable_key: None,
         }
     }
 

@@ -23,12 +23,14 @@ let server;
 let browser;
 let gql;
 let act;
+let register;
+let PASSWORD;
 const problems = [];
 const shots = [];
 
 before(async () => {
   server = await startServer([], { demo: true });
-  ({ gql, act } = clientOf(server));
+  ({ gql, act, register, PASSWORD } = clientOf(server));
   browser = await launchChromium();
   fs.mkdirSync(SHOTS, { recursive: true });
 });
@@ -45,7 +47,7 @@ async function tokenOf(email) {
 }
 
 // A signed-in page in a context of its own (its own storage: two people, two browsers).
-async function personAt(email, who) {
+async function personAt(email, who, password = DEMO_PASSWORD) {
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
   // A tall window, and screenshots of it: a full-page screenshot resizes the page under
@@ -62,7 +64,7 @@ async function personAt(email, who) {
   await page.waitForSelector('[data-test=signin-form]');
   await shot(page, 'signin');
   await page.type('[data-test=signin-form] input[name=email]', email);
-  await page.type('[data-test=signin-form] input[name=password]', DEMO_PASSWORD);
+  await page.type('[data-test=signin-form] input[name=password]', password);
   await page.click('[data-test=signin-form] button');
   await page.waitForSelector('[data-test=who]');
   return page;
@@ -220,6 +222,10 @@ test('an admin resolves a dispute with a partial refund; the buyer sees it live'
   await admin.goto(`${server.base}/#/admin`);
   await admin.waitForSelector('[data-test=dispute-card]');
   await shot(admin, 'admin');
+  // The demo's provider waiting for verification (Hal) is verified from the same page.
+  await waitForText(admin, '[data-test=pending-providers]', 'Providers to verify (1)');
+  await admin.click('[data-test=pending-providers] button');
+  await waitForText(admin, '[data-test=pending-providers]', 'Providers to verify (0)');
   await admin.type('[data-test=resolve-form] input[name=refund]', '12.50');
   await admin.type('[data-test=resolve-form] input[name=notes]', 'Part of the notes were missing.');
   await admin.click('[data-test=resolve-submit]');
@@ -230,6 +236,77 @@ test('an admin resolves a dispute with a partial refund; the buyer sees it live'
   await waitForText(buyer, '[data-test=refunded]', '$12.50');
   await shot(buyer, 'order-disputed');
   console.log(`dispute flow: ${Date.now() - started} ms`);
+});
+
+test('a MANUAL order: payment instructions, "I have paid", the seller confirms; messages', async () => {
+  const adminToken = await tokenOf(ADMIN);
+  const seller = await register('manual-seller@example.com', 'Manual Seller');
+  const tenant = await gql(seller.token,
+    'mutation { createTenant(input: { name: "Wire Only Studio", paymentMode: MANUAL, paymentInstructions: "IBAN DE00 1234, reference your order number" }) { tenant { id } } }');
+  const provider = await gql(seller.token,
+    'mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id } userErrors { message } } }',
+    { input: { displayName: 'Wire Only Reader', tenantId: tenant.createTenant.tenant.id } });
+  const providerId = provider.createProvider.provider.id;
+  await gql(adminToken,
+    'mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { userErrors { message } } }',
+    { input: { providerId, status: 'ACTIVE', reason: 'checked' } });
+  const listing = await gql(seller.token,
+    'mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id } userErrors { message } } }',
+    { input: { providerId, title: 'Wired pilot notes', category: 'script_coverage', priceCents: '7500', turnaroundDays: 5, publish: true } });
+
+  const buyer = await personAt(BUYER, 'buyer (manual)');
+  await buyer.goto(`${server.base}/#/listings/${listing.createListing.listing.id}`);
+  await buyer.waitForSelector('[data-test=place-form]');
+  await buyer.click('[data-test=place-order]');
+  await waitForText(buyer, '[data-test=live]', 'live');
+  assert.equal(await textOf(buyer, '[data-test=status]'), 'PLACED');
+  await clickAction(buyer, 'MARK_PAID');
+  assert.equal(await textOf(buyer, '[data-test=payment-instructions]'), 'IBAN DE00 1234, reference your order number');
+  await buyer.type('[data-test=mark-paid-form] input[name=reference]', 'WIRE-0042');
+  await shot(buyer, 'order-manual-payment');
+  await buyer.click('[data-test=mark-paid-form] button');
+  // The form closes once the API took it; the seller's confirmation is what moves the order.
+  await buyer.waitForFunction(() => !document.querySelector('[data-test=mark-paid-form]'));
+  assert.deepEqual(await buyer.$$eval('[role=alert]', (els) => els.map((e) => e.textContent)), []);
+  await buyer.type('[data-test=messages] textarea[name=body]', 'Sent by wire today.');
+  await buyer.click('[data-test=messages] button');
+  await waitForText(buyer, '[data-test=messages]', 'Maya Writer: Sent by wire today.');
+
+  const sellerPage = await personAt('manual-seller@example.com', 'seller (manual)', PASSWORD);
+  await sellerPage.goto(buyer.url());
+  await waitForText(sellerPage, '[data-test=messages]', 'Sent by wire today.');
+  // The next message reaches the seller's open page live (messageAdded).
+  await waitForText(sellerPage, '[data-test=live]', 'live');
+  await buyer.type('[data-test=messages] textarea[name=body]', 'Reference WIRE-0042.');
+  await buyer.click('[data-test=messages] button');
+  await waitForText(sellerPage, '[data-test=messages]', 'Maya Writer: Reference WIRE-0042.');
+  await clickAction(sellerPage, 'CONFIRM_PAYMENT');
+  await waitForText(buyer, '[data-test=status]', 'PAYMENT_HELD');
+});
+
+test('register, keep the session over a reload, sign out', async () => {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`newcomer console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`newcomer page error: ${e}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`newcomer ${r.status()}: ${r.url()}`); });
+  await page.goto(`${server.base}/#/signin`);
+  await page.waitForSelector('[data-test=signin-form]');
+  await page.evaluate(() => [...document.querySelectorAll('button.link')].find((b) => /Register/.test(b.textContent)).click());
+  await page.waitForSelector('[data-test=signin-form] input[name=displayName]');
+  await page.type('[data-test=signin-form] input[name=email]', 'newcomer@example.com');
+  await page.type('[data-test=signin-form] input[name=displayName]', 'Newcomer');
+  await page.type('[data-test=signin-form] input[name=password]', 'a long enough password');
+  await page.click('[data-test=signin-form] button');
+  await waitForText(page, '[data-test=who]', 'Newcomer');
+  // The access token lived in memory only: a reload signs in again with the refresh token.
+  await page.reload();
+  await waitForText(page, '[data-test=who]', 'Newcomer');
+  await page.evaluate(() => [...document.querySelectorAll('header button.link')].find((b) => /Sign out/.test(b.textContent)).click());
+  await page.waitForSelector('[data-test=nav-signin]');
+  await page.reload();
+  await page.waitForSelector('[data-test=nav-signin]');
+  await context.close();
 });
 
 test('every page loaded with no console error, failed request or error response', () => {

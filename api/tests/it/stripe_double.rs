@@ -1323,6 +1323,7 @@ mod tests {
             webhook_secret: None,
             connect_webhook_secret: None,
             api_base: Some(double.url()),
+            publishable_key: None,
         })
         .expect("gateway for the double")
     }

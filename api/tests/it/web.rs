@@ -30,7 +30,7 @@ async fn the_app_and_its_modules_are_served_under_a_strict_policy() {
     for directive in [
         "default-src 'self'",
         "script-src 'self'",
-        "connect-src 'self'",
+        "connect-src 'self' https://api.stripe.com;",
         "object-src 'none'",
         "frame-ancestors 'none'",
     ] {
@@ -100,4 +100,55 @@ async fn the_app_can_be_switched_off() {
     let app = spawn_app_with(&["--web-app", "false"]).await;
     assert_eq!(get(&app, "/").await.status().as_u16(), 404);
     assert_eq!(get(&app, "/app/main.js").await.status().as_u16(), 404);
+}
+
+/// With files on S3, the browser uploads to the store's origin: the policy lets it connect
+/// there, and only there.
+#[tokio::test]
+async fn with_s3_storage_the_policy_admits_the_stores_origin() {
+    let app = spawn_app_with(&[
+        "--storage-url",
+        "s3://web-client-bucket",
+        "--s3-endpoint",
+        "http://127.0.0.1:9",
+        "--aws-access-key-id",
+        "testing",
+        "--aws-secret-access-key",
+        "testing",
+        "--aws-region",
+        "us-east-1",
+    ])
+    .await;
+    let csp = header(&get(&app, "/").await, "content-security-policy");
+    assert!(
+        csp.contains("connect-src 'self' https://api.stripe.com http://127.0.0.1:9;"),
+        "{csp}"
+    );
+    let plain = spawn_app().await;
+    let csp = header(&get(&plain, "/").await, "content-security-policy");
+    assert!(
+        csp.contains("connect-src 'self' https://api.stripe.com;"),
+        "{csp}"
+    );
+}
+
+/// A client learns Stripe's publishable key from the API, for the Payment Element; with
+/// simulated payments there is none.
+#[tokio::test]
+async fn the_stripe_publishable_key_is_public_and_null_when_payments_are_simulated() {
+    let query = "{ stripePublishableKey }";
+    let simulated = spawn_app().await;
+    let data = simulated.gql(None, query, serde_json::json!({})).await;
+    assert!(data["stripePublishableKey"].is_null(), "{data}");
+    let stripe = spawn_app_with(&[
+        "--stripe-secret-key",
+        "sk_test_123",
+        "--stripe-api-base",
+        "http://127.0.0.1:9",
+        "--stripe-publishable-key",
+        "pk_test_abc",
+    ])
+    .await;
+    let data = stripe.gql(None, query, serde_json::json!({})).await;
+    assert_eq!(data["stripePublishableKey"], "pk_test_abc");
 }

@@ -12,6 +12,20 @@ pub struct OrdersQuery;
 
 #[Object]
 impl OrdersQuery {
+    /// Stripe's publishable key, for Stripe's Payment Element with `Order.paymentClientSecret`;
+    /// null when card payments are simulated (they are then held at once).
+    async fn stripe_publishable_key(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(ctx
+            .state()?
+            .settings
+            .stripe
+            .as_ref()
+            .and_then(|stripe| stripe.publishable_key.clone()))
+    }
+
     /// An order, for its buyer, its provider and admins.
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
         Ok(service::order_for_viewer(ctx.state()?, ctx.viewer(), &id)
