@@ -33,12 +33,14 @@ export function Books({ viewer }) {
 function RecordPayment({ invoice, reload }) {
   const action = useAction();
   const submit = (event) => {
+    const form = event.currentTarget;
     const v = formValues(event);
     action.run(async () => {
       const cents = toCents(v.amount);
       if (!cents) throw new Error('enter the amount in dollars, e.g. 12.50');
       await mutate('mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { userErrors { message code } } }',
         { input: { invoiceId: invoice.id, amountCents: cents, method: v.method, reference: v.reference || null } }, 'recordPayment');
+      form.reset();
       reload();
     });
   };

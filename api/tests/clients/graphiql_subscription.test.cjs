@@ -12,11 +12,12 @@ let browser;
 let gql;
 let register;
 let act;
+let manualListing;
 let PASSWORD;
 
 before(async () => {
   server = await startServer();
-  ({ gql, register, act, PASSWORD } = clientOf(server));
+  ({ gql, register, act, manualListing, PASSWORD } = clientOf(server));
   browser = await launchChromium();
 });
 
@@ -33,19 +34,8 @@ test('GraphiQL runs orderStatusChanged over the websocket with the Headers pane 
     { i: { email: ADMIN, password: PASSWORD } })).login.accessToken;
   const seller = (await register('seller@example.com', 'Seller')).token;
   const buyer = (await register('buyer@example.com', 'Buyer')).token;
-  const tenant = await gql(seller,
-    'mutation { createTenant(input: { name: "Manual Co", paymentMode: MANUAL, paymentInstructions: "Bank transfer" }) { tenant { id } } }');
-  const provider = await gql(seller,
-    'mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id } userErrors { message } } }',
-    { input: { displayName: 'Reader', tenantId: tenant.createTenant.tenant.id } });
-  const providerId = provider.createProvider.provider.id;
-  await gql(adminToken,
-    'mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { userErrors { message } } }',
-    { input: { providerId, status: 'ACTIVE', reason: 'checked' } });
-  const listing = await gql(seller,
-    'mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id } userErrors { message } } }',
-    { input: { providerId, title: 'Script coverage', category: 'script_coverage', priceCents: '5000', turnaroundDays: 3, publish: true } });
-  const order = await act(buyer, 'placeOrder', 'PlaceOrderInput', { listingId: listing.createListing.listing.id });
+  const { listingId } = await manualListing(adminToken, seller);
+  const order = await act(buyer, 'placeOrder', 'PlaceOrderInput', { listingId });
   await act(buyer, 'markOrderPaid', 'MarkOrderPaidInput', { orderId: order.id, method: 'bank', reference: 'R1' });
   await act(seller, 'confirmOrderPayment', 'OrderIdInput', { orderId: order.id });
 

@@ -12,10 +12,11 @@ let server;
 let gql;
 let register;
 let act;
+let manualListing;
 
 before(async () => {
   server = await startServer();
-  ({ gql, register, act } = clientOf(server));
+  ({ gql, register, act, manualListing } = clientOf(server));
 });
 after(async () => {
   await server?.stop();
@@ -59,19 +60,7 @@ test('graphql-ws follows an order from placement to completion, and resumes with
   server.grantAdmin(ADMIN);
   const seller = await register('seller@example.com', 'Seller');
   const buyer = await register('buyer@example.com', 'Buyer');
-  const tenant = await gql(seller.token,
-    'mutation { createTenant(input: { name: "Manual Co", paymentMode: MANUAL, paymentInstructions: "Bank transfer" }) { tenant { id } } }');
-  const provider = await gql(seller.token,
-    'mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id } userErrors { message } } }',
-    { input: { displayName: 'Reader', tenantId: tenant.createTenant.tenant.id } });
-  const providerId = provider.createProvider.provider.id;
-  await gql(admin.token,
-    'mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { userErrors { message } } }',
-    { input: { providerId, status: 'ACTIVE', reason: 'checked' } });
-  const listing = await gql(seller.token,
-    'mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id } userErrors { message } } }',
-    { input: { providerId, title: 'Script coverage', category: 'script_coverage', priceCents: '5000', turnaroundDays: 3, publish: true } });
-  const listingId = listing.createListing.listing.id;
+  const { listingId } = await manualListing(admin.token, seller.token);
 
   const client = wsClient(buyer.token);
   const following = collect(client,

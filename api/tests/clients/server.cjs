@@ -114,7 +114,28 @@ function clientOf(server) {
     assert.deepEqual(data[mutation].userErrors, [], mutation);
     return data[mutation].order;
   }
-  return { gql, register, act, PASSWORD };
+  // A MANUAL seller's tenant, its provider made ACTIVE by an admin, and one published listing.
+  async function manualListing(adminToken, sellerToken, {
+    tenantName = 'Manual Co', instructions = 'Bank transfer', providerName = 'Reader',
+    title = 'Script coverage', priceCents = '5000', turnaroundDays = 3,
+  } = {}) {
+    const tenant = await gql(sellerToken,
+      'mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }',
+      { input: { name: tenantName, paymentMode: 'MANUAL', paymentInstructions: instructions } });
+    const tenantId = tenant.createTenant.tenant.id;
+    const provider = await gql(sellerToken,
+      'mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id } userErrors { message } } }',
+      { input: { displayName: providerName, tenantId } });
+    const providerId = provider.createProvider.provider.id;
+    await gql(adminToken,
+      'mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { userErrors { message } } }',
+      { input: { providerId, status: 'ACTIVE', reason: 'checked' } });
+    const listing = await gql(sellerToken,
+      'mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id } userErrors { message } } }',
+      { input: { providerId, title, category: 'script_coverage', priceCents, turnaroundDays, publish: true } });
+    return { tenantId, providerId, listingId: listing.createListing.listing.id };
+  }
+  return { gql, register, act, manualListing, PASSWORD };
 }
 
 // Debian's chromium, headless, for the GraphiQL checks.

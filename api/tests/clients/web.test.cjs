@@ -24,13 +24,14 @@ let browser;
 let gql;
 let act;
 let register;
+let manualListing;
 let PASSWORD;
 const problems = [];
 const shots = [];
 
 before(async () => {
   server = await startServer([], { demo: true });
-  ({ gql, act, register, PASSWORD } = clientOf(server));
+  ({ gql, act, register, manualListing, PASSWORD } = clientOf(server));
   browser = await launchChromium();
   fs.mkdirSync(SHOTS, { recursive: true });
 });
@@ -241,21 +242,13 @@ test('an admin resolves a dispute with a partial refund; the buyer sees it live'
 test('a MANUAL order: payment instructions, "I have paid", the seller confirms; messages', async () => {
   const adminToken = await tokenOf(ADMIN);
   const seller = await register('manual-seller@example.com', 'Manual Seller');
-  const tenant = await gql(seller.token,
-    'mutation { createTenant(input: { name: "Wire Only Studio", paymentMode: MANUAL, paymentInstructions: "IBAN DE00 1234, reference your order number" }) { tenant { id } } }');
-  const provider = await gql(seller.token,
-    'mutation($input: CreateProviderInput!) { createProvider(input: $input) { provider { id } userErrors { message } } }',
-    { input: { displayName: 'Wire Only Reader', tenantId: tenant.createTenant.tenant.id } });
-  const providerId = provider.createProvider.provider.id;
-  await gql(adminToken,
-    'mutation($input: SetProviderStatusInput!) { setProviderStatus(input: $input) { userErrors { message } } }',
-    { input: { providerId, status: 'ACTIVE', reason: 'checked' } });
-  const listing = await gql(seller.token,
-    'mutation($input: CreateListingInput!) { createListing(input: $input) { listing { id } userErrors { message } } }',
-    { input: { providerId, title: 'Wired pilot notes', category: 'script_coverage', priceCents: '7500', turnaroundDays: 5, publish: true } });
+  const { tenantId, listingId } = await manualListing(adminToken, seller.token, {
+    tenantName: 'Wire Only Studio', instructions: 'IBAN DE00 1234, reference your order number',
+    providerName: 'Wire Only Reader', title: 'Wired pilot notes', priceCents: '7500', turnaroundDays: 5,
+  });
 
   const buyer = await personAt(BUYER, 'buyer (manual)');
-  await buyer.goto(`${server.base}/#/listings/${listing.createListing.listing.id}`);
+  await buyer.goto(`${server.base}/#/listings/${listingId}`);
   await buyer.waitForSelector('[data-test=place-form]');
   await buyer.click('[data-test=place-order]');
   await waitForText(buyer, '[data-test=live]', 'live');
@@ -282,6 +275,27 @@ test('a MANUAL order: payment instructions, "I have paid", the seller confirms; 
   await waitForText(sellerPage, '[data-test=messages]', 'Maya Writer: Reference WIRE-0042.');
   await clickAction(sellerPage, 'CONFIRM_PAYMENT');
   await waitForText(buyer, '[data-test=status]', 'PAYMENT_HELD');
+
+  // The seller's own invoice book: an invoice to an outside client, paid in two parts.
+  const contact = await gql(seller.token,
+    'mutation($input: ContactInput!) { createContact(input: $input) { contact { id } userErrors { message } } }',
+    { input: { tenantId, name: 'Outside Client', email: 'client@example.com' } });
+  const invoice = await gql(seller.token,
+    'mutation($input: CreateInvoiceInput!) { createInvoice(input: $input) { invoice { id } userErrors { message } } }',
+    { input: { tenantId, contactId: contact.createContact.contact.id,
+      lineItems: [{ description: 'Table read notes', quantity: 2, unitPriceCents: '4000' }] } });
+  const invoiceId = invoice.createInvoice.invoice.id;
+  await gql(seller.token,
+    'mutation($input: InvoiceIdInput!) { issueInvoice(input: $input) { userErrors { message } } }',
+    { input: { invoiceId } });
+  await sellerPage.goto(`${server.base}/#/books`);
+  await waitForText(sellerPage, '[data-test=invoices]', 'Outside Client');
+  await sellerPage.type('[data-test=record-payment] input[name=amount]', '30.00');
+  await sellerPage.click('[data-test=record-payment] button');
+  await waitForText(sellerPage, '[data-test=invoices]', '$50.00');
+  await shot(sellerPage, 'books-payment');
+  const balance = await gql(seller.token, 'query($id: ID!) { invoice(id: $id) { balance { cents } payments { amount { cents } } } }', { id: invoiceId });
+  assert.equal(balance.invoice.balance.cents, '5000');
 });
 
 test('register, keep the session over a reload, sign out', async () => {
