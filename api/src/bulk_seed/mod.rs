@@ -16,8 +16,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    counters, deliveries, ledger_entries, listings, message_threads, messages, order_events,
-    orders, providers, reviews, tenant_members, tenants, users,
+    counters, deliveries, disputes, ledger_entries, listings, message_threads, messages,
+    order_events, orders, providers, reviews, tenant_members, tenants, users,
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set, TransactionTrait};
@@ -125,6 +125,11 @@ fn path(
     ];
     match status {
         S::Cancelled => vec![full[0], (S::Cancelled, "cancel", A::Buyer)],
+        S::Disputed => {
+            let mut steps = full[..5].to_vec();
+            steps.push((S::Disputed, "open_dispute", A::Buyer));
+            steps
+        }
         _ => {
             let end = full.iter().position(|(s, _, _)| *s == status).unwrap_or(0);
             full[..=end].to_vec()
@@ -352,12 +357,14 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
         S::PaymentHeld,
         S::Placed,
         S::Cancelled,
+        S::Disputed,
     ];
     let mut order_rows = Vec::new();
     let mut event_rows = Vec::new();
     let mut delivery_rows = Vec::new();
     let mut ledger_rows = Vec::new();
     let mut review_rows = Vec::new();
+    let mut dispute_rows = Vec::new();
     let mut completed = vec![0i32; n];
     let mut ratings = vec![(0i64, 0i32); n];
     let order_count = 5 * n;
@@ -424,6 +431,23 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
                 file_content_type: Set(None),
                 file_byte_size: Set(None),
                 created_at: Set(at),
+            });
+        }
+        if status == S::Disputed {
+            dispute_rows.push(disputes::ActiveModel {
+                id: Set(new_id(Kind::Dispute)),
+                order_id: Set(id.clone()),
+                opened_by: Set(buyer.clone()),
+                reason: Set(disputes::DisputeReason::Quality),
+                description: Set("The notes skip the third act.".to_owned()),
+                status: Set(disputes::DisputeStatus::Open),
+                admin_notes: Set(None),
+                refund_cents: Set(None),
+                currency: Set("USD".to_owned()),
+                resolved_by: Set(None),
+                resolved_at: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
             });
         }
         if status == S::Completed {
@@ -549,6 +573,7 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
     insert_all(&txn, delivery_rows, &mut report).await?;
     insert_all(&txn, ledger_rows, &mut report).await?;
     insert_all(&txn, review_rows, &mut report).await?;
+    insert_all(&txn, dispute_rows, &mut report).await?;
 
     // Threads: a buyer writes to a provider, the provider answers, the buyer thanks them.
     let mut threads = Vec::with_capacity(n);

@@ -90,6 +90,16 @@ async fn the_scale_seed_makes_data_the_api_reads_as_its_own() {
         0
     );
     assert!(one("SELECT count(*) FROM ledger_entries").await > 0);
+    // Every disputed order has its one open dispute, opened by its buyer.
+    assert!(one("SELECT count(*) FROM orders WHERE status = 'DISPUTED'").await > 0);
+    assert_eq!(
+        one("SELECT count(*) FROM orders o WHERE o.status = 'DISPUTED' AND 1 <> (SELECT count(*) FROM disputes d WHERE d.order_id = o.id AND d.status = 'OPEN' AND d.opened_by = o.buyer_id)").await,
+        0
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM disputes").await,
+        one("SELECT count(*) FROM orders WHERE status = 'DISPUTED'").await
+    );
     // Providers' figures match their orders and reviews.
     assert_eq!(
         one("SELECT count(*) FROM providers p WHERE p.total_orders_completed <> (SELECT count(*) FROM orders o WHERE o.provider_id = p.id AND o.status = 'COMPLETED') OR p.review_count <> (SELECT count(*) FROM reviews r WHERE r.provider_id = p.id)").await,
