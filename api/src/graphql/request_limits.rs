@@ -249,8 +249,12 @@ impl Extension for LimitsExtension {
             if let Ok(mut slot) = self.cost.lock() {
                 *slot = Some((cost, None));
             }
-            if let Ok(mut slot) = self.document.lock() {
-                *slot = Some(doc.clone());
+            // Kept to weigh the answer (the actual cost). A subscription has no single answer
+            // and lives as long as its client: it keeps no copy.
+            if operation.ty != async_graphql::parser::types::OperationType::Subscription {
+                if let Ok(mut slot) = self.document.lock() {
+                    *slot = Some(doc.clone());
+                }
             }
             if cost > super::cost::MAX_COST {
                 return Err(Exceeded {
