@@ -78,7 +78,7 @@ impl Dispute {
             .load_one(self.0.order_id.clone())
             .await
             .map_err(loader_error)?
-            .map(Order)
+            .map(Order::from)
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("dispute without order")).into())
     }
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
@@ -162,7 +162,7 @@ impl Payload for DisputePayload {
 fn payload((dispute, order): (disputes::Model, entity::orders::Model)) -> DisputePayload {
     DisputePayload {
         dispute: Some(Dispute(dispute)),
-        order: Some(Order(order)),
+        order: Some(Order::from(order)),
         user_errors: Vec::new(),
     }
 }

@@ -167,7 +167,7 @@ impl FilesMutation {
         )
         .await;
         into_payload(result, |order| OrderPayload {
-            order: Some(Order(order)),
+            order: Some(Order::from(order)),
             user_errors: Vec::new(),
         })
     }

@@ -99,7 +99,7 @@ async fn resolve(ctx: &Context<'_>, id: &str) -> async_graphql::Result<Option<No
         Some(Kind::Order) => Ok(
             order_service::order_for_viewer(ctx.state()?, ctx.viewer(), id)
                 .await?
-                .map(|o| Node::Order(Order(o))),
+                .map(|o| Node::Order(Order::from(o))),
         ),
         Some(Kind::OrderEvent) => {
             let event = order_service::event_for_viewer(ctx.state()?, ctx.viewer(), id).await?;

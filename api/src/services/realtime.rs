@@ -10,6 +10,7 @@
 //! order (`seq` of order events and of a thread's messages), not by id: an id is made before
 //! its transaction commits and can sort before a row that committed first.
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use entity::{disputes, message_threads, messages, order_events, orders, providers};
 use futures_util::Stream;
@@ -103,8 +104,8 @@ fn bad_after(message: &str) -> ApiError {
 /// A changed event with what decides who may read it, loaded once per replica and shared by
 /// every subscriber that receives the notice.
 struct EventWithParties {
-    event: order_events::Model,
-    order: orders::Model,
+    event: Arc<order_events::Model>,
+    order: Arc<orders::Model>,
     provider: Option<providers::Model>,
 }
 
@@ -126,8 +127,8 @@ async fn event_with_parties(state: &AppState, id: &str) -> ApiResult<Option<Even
         .one(conn)
         .await?;
     Ok(Some(EventWithParties {
-        event,
-        order,
+        event: Arc::new(event),
+        order: Arc::new(order),
         provider,
     }))
 }
@@ -353,8 +354,8 @@ struct OrderSource {
 /// An order event as a stream sends it: live ones come with the order the replica loaded
 /// for every subscriber, so a selection of `order` costs no query per subscriber.
 pub struct StreamedEvent {
-    pub event: order_events::Model,
-    pub order: Option<orders::Model>,
+    pub event: Arc<order_events::Model>,
+    pub order: Option<Arc<orders::Model>>,
 }
 
 impl Source for OrderSource {
@@ -385,7 +386,10 @@ impl Source for OrderSource {
         Ok(events_after(state, viewer, &self.scope, *cursor)
             .await?
             .into_iter()
-            .map(|event| StreamedEvent { event, order: None })
+            .map(|event| StreamedEvent {
+                event: Arc::new(event),
+                order: None,
+            })
             .collect())
     }
 

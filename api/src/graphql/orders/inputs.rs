@@ -81,7 +81,7 @@ impl Payload for OrderPayload {
 
 pub(crate) fn payload(order: orders::Model) -> OrderPayload {
     OrderPayload {
-        order: Some(Order(order)),
+        order: Some(Order::from(order)),
         user_errors: Vec::new(),
     }
 }

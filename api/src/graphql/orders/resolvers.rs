@@ -30,7 +30,7 @@ impl OrdersQuery {
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
         Ok(service::order_for_viewer(ctx.state()?, ctx.viewer(), &id)
             .await?
-            .map(Order))
+            .map(Order::from))
     }
 
     /// the viewer's orders, as buyer, as provider, or all for admins
@@ -58,7 +58,7 @@ impl OrdersQuery {
         Ok(OrderConnection::build(
             page,
             |o| encode_cursor(&OrderCursor { id: o.id.clone() }),
-            Order,
+            Order::from,
         ))
     }
 }

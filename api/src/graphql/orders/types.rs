@@ -1,4 +1,6 @@
 //! The `Order` type with its timeline, deliveries and available actions.
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, ID};
 use entity::{deliveries, order_events, orders};
 
@@ -17,18 +19,24 @@ use crate::services::orders::{self as service};
 /// One step of an order's timeline.
 #[derive(Clone)]
 pub struct OrderEvent {
-    pub event: order_events::Model,
+    pub event: Arc<order_events::Model>,
     /// The order, when whoever made this already holds it (a subscription's shared load, an
-    /// order's own timeline): `order` then costs no query.
-    pub order: Option<orders::Model>,
+    /// order's own timeline): `order` then costs no query and no copy.
+    pub order: Option<Arc<orders::Model>>,
 }
 
 impl OrderEvent {
     pub fn new(event: order_events::Model) -> OrderEvent {
-        OrderEvent { event, order: None }
+        OrderEvent {
+            event: Arc::new(event),
+            order: None,
+        }
     }
 
-    pub fn with_order(event: order_events::Model, order: Option<orders::Model>) -> OrderEvent {
+    pub fn with_order(
+        event: Arc<order_events::Model>,
+        order: Option<Arc<orders::Model>>,
+    ) -> OrderEvent {
         OrderEvent { event, order }
     }
 }
@@ -42,7 +50,7 @@ impl OrderEvent {
         if let Some(order) = &self.order {
             return Ok(Order(order.clone()));
         }
-        Ok(Order(
+        Ok(Order::from(
             service::load(&ctx.state()?.db.reader, &self.event.order_id).await?,
         ))
     }
@@ -83,7 +91,7 @@ impl Delivery {
         ID(self.0.id.clone())
     }
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Order> {
-        Ok(Order(
+        Ok(Order::from(
             service::load(&ctx.state()?.db.reader, &self.0.order_id).await?,
         ))
     }
@@ -120,7 +128,13 @@ impl Delivery {
 
 /// An order of a listing by a buyer, with its price, fee and payout frozen at placement.
 #[derive(Clone)]
-pub struct Order(pub orders::Model);
+pub struct Order(pub Arc<orders::Model>);
+
+impl From<orders::Model> for Order {
+    fn from(model: orders::Model) -> Order {
+        Order(Arc::new(model))
+    }
+}
 
 impl Order {
     /// The order `id` when the viewer is one of its parties, through the loaders (a page of
@@ -143,7 +157,7 @@ impl Order {
             .load_one(order.provider_id.clone())
             .await
             .map_err(loader_error)?;
-        Ok(service::roles_of(ctx.viewer(), &order, provider.as_ref()).map(|_| Order(order)))
+        Ok(service::roles_of(ctx.viewer(), &order, provider.as_ref()).map(|_| Order::from(order)))
     }
 
     fn money(&self, cents: i64) -> Money {
@@ -338,7 +352,7 @@ impl Order {
             .map_err(loader_error)?
             .unwrap_or_default()
             .into_iter()
-            .map(|event| OrderEvent::with_order(event, Some(self.0.clone())))
+            .map(|event| OrderEvent::with_order(Arc::new(event), Some(self.0.clone())))
             .collect())
     }
     async fn available_actions(
