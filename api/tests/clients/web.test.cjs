@@ -323,6 +323,37 @@ test('register, keep the session over a reload, sign out', async () => {
   await context.close();
 });
 
+test('an access token about to expire is refreshed before the next request', async () => {
+  // A server of its own whose access tokens last 12 s: the app refreshes 10 s before expiry.
+  const shortLived = await startServer(['--access-token-ttl-secs', '12'], { demo: true });
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  const operations = [];
+  page.on('request', (r) => {
+    const body = r.postData() || '';
+    const name = /"query":"(?:query|mutation|subscription) (\w+)/.exec(body);
+    if (name) operations.push(name[1]);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`refresh ${r.status()}: ${r.url()}`); });
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`refresh console: ${m.text()}`); });
+  try {
+    await page.goto(`${shortLived.base}/#/signin`);
+    await page.waitForSelector('[data-test=signin-form]');
+    await page.type('[data-test=signin-form] input[name=email]', BUYER);
+    await page.type('[data-test=signin-form] input[name=password]', DEMO_PASSWORD);
+    await page.click('[data-test=signin-form] button');
+    await page.waitForSelector('[data-test=who]');
+    await new Promise((r) => setTimeout(r, 3000));
+    operations.length = 0;
+    await page.goto(`${shortLived.base}/#/orders`);
+    await page.waitForSelector('table');
+    assert.deepEqual(operations.slice(0, 2), ['Refresh', 'MyOrders'], `operations: ${operations}`);
+  } finally {
+    await context.close();
+    await shortLived.stop();
+  }
+});
+
 test('every page loaded with no console error, failed request or error response', () => {
   console.log(`screenshots in ${SHOTS}: ${shots.join(', ')}`);
   assert.deepEqual(problems, []);
