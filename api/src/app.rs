@@ -166,30 +166,11 @@ fn router(app: AppState) -> Router {
         routes = routes.route("/graphiql/{file}", get(crate::graphiql::asset));
     }
     if settings.web_app {
-        let csp = crate::web::app_csp(state.app.storage.foreign_origin().as_deref());
-        let csp =
-            HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"));
-        let page_csp = csp.clone();
-        routes = routes
-            .route("/", get(move || crate::web::page(page_csp.clone())))
-            .route(
-                "/app/{*path}",
-                get(
-                    move |axum::extract::Path(path): axum::extract::Path<String>| {
-                        crate::web::asset(csp.clone(), path)
-                    },
-                ),
-            );
+        let store = state.app.storage.foreign_origin();
+        routes = routes.merge(crate::web::routes(store.as_deref()));
     }
     if settings.fault_injection {
-        routes = routes
-            .route("/__faults/panic", post(fault_panic))
-            .route("/__faults/stop-after-commit", post(fault_stop_after_commit))
-            .route("/__faults/stop-after-intent", post(fault_stop_after_intent))
-            .route(
-                "/__faults/hold-before-commit",
-                post(fault_hold_before_commit),
-            );
+        routes = routes.merge(crate::faults::routes(state.app.clone()));
     }
     routes
         .route("/webhooks/stripe", post(stripe_webhook))
@@ -236,40 +217,6 @@ async fn json_payload_too_large(response: Response) -> Response {
         return BadRequestBody(async_graphql::ParseRequestError::PayloadTooLarge).into_response();
     }
     response
-}
-
-/// Test-only: a handler that panics, to prove what a client gets from one.
-#[allow(clippy::panic)]
-async fn fault_panic() -> Response {
-    panic!("fault injection: a handler panicked on purpose")
-}
-
-/// Test-only: the next `placeOrder` stops right after its commit, as if the process died.
-async fn fault_stop_after_commit(State(state): State<HttpState>) -> Response {
-    state.app.faults.arm_stop_after_commit();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// Test-only: the next STRIPE order stops right after its intent is stored, before it follows
-/// the intent, as if the process died there.
-async fn fault_stop_after_intent(State(state): State<HttpState>) -> Response {
-    state.app.faults.arm_stop_after_intent();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct HoldFor {
-    ms: u64,
-}
-
-/// Test-only: the next order transition pauses `ms` (at most 10 s) between writing its event
-/// and committing.
-async fn fault_hold_before_commit(
-    State(state): State<HttpState>,
-    axum::extract::Query(hold): axum::extract::Query<HoldFor>,
-) -> Response {
-    state.app.faults.arm_hold_before_commit(hold.ms.min(10_000));
-    StatusCode::NO_CONTENT.into_response()
 }
 
 tokio::task_local! {

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod files_http;
 pub mod graphiql;
 pub mod graphql;

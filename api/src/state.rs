@@ -7,6 +7,7 @@ use crate::auth::JwtKeys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::faults::Faults;
 use crate::payments::PaymentGateway;
 use crate::storage::Storage;
 use crate::throttle::Buckets;
@@ -60,58 +61,6 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// Automatic persisted queries and the optional allowlist.
     pub persisted: Arc<crate::persisted::PersistedQueries>,
-}
-
-/// Points where a test can make the server stop as if the process died there.
-#[derive(Default, Debug)]
-pub struct Faults {
-    stop_after_commit: std::sync::atomic::AtomicBool,
-    stop_after_intent: std::sync::atomic::AtomicBool,
-    hold_before_commit_ms: std::sync::atomic::AtomicU64,
-}
-
-impl Faults {
-    /// Arms a one-shot stop right after `placeOrder` commits, before the authorization.
-    pub fn arm_stop_after_commit(&self) {
-        self.stop_after_commit
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// True once after arming: the caller stops there.
-    pub fn stop_after_commit(&self) -> bool {
-        self.stop_after_commit
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Arms a one-shot stop right after a STRIPE order's intent is stored, before the order
-    /// follows it.
-    pub fn arm_stop_after_intent(&self) {
-        self.stop_after_intent
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// True once after arming: the caller stops there.
-    pub fn stop_after_intent(&self) -> bool {
-        self.stop_after_intent
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Arms a one-shot pause of `ms` in the next order transition, after its event is written
-    /// and before it commits: a concurrent transition then has every chance to commit first.
-    pub fn arm_hold_before_commit(&self, ms: u64) {
-        self.hold_before_commit_ms
-            .store(ms, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Pauses once after arming.
-    pub async fn hold_before_commit(&self) {
-        let ms = self
-            .hold_before_commit_ms
-            .swap(0, std::sync::atomic::Ordering::SeqCst);
-        if ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
-    }
 }
 
 impl AppState {

@@ -2,8 +2,11 @@
 //! speaks only the public GraphQL API. Release builds embed its files in the binary; debug
 //! builds read them from `web/` at run time, so an edit shows on reload. Served at `/` (the
 //! page) and `/app/…` (its modules, styles and vendored libraries) when WEB_APP is on.
+use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../web/"]
@@ -24,13 +27,26 @@ pub fn app_csp(storage_origin: Option<&str>) -> String {
     )
 }
 
+/// `/` and `/app/{*path}` with the policy for files stored at `storage_origin`.
+pub fn routes<S: Clone + Send + Sync + 'static>(storage_origin: Option<&str>) -> Router<S> {
+    let csp = HeaderValue::from_str(&app_csp(storage_origin))
+        .unwrap_or(HeaderValue::from_static("default-src 'self'"));
+    let page_csp = csp.clone();
+    Router::new()
+        .route("/", get(move || page(page_csp.clone())))
+        .route(
+            "/app/{*path}",
+            get(move |Path(path): Path<String>| asset(csp.clone(), path)),
+        )
+}
+
 /// GET /: the app's page.
-pub async fn page(csp: HeaderValue) -> Response {
+async fn page(csp: HeaderValue) -> Response {
     serve("index.html", csp)
 }
 
 /// GET /app/{*path}: one of the app's files, or 404.
-pub async fn asset(csp: HeaderValue, path: String) -> Response {
+async fn asset(csp: HeaderValue, path: String) -> Response {
     // Index pages, dot-files and the notes beside the code are not served by path.
     if path.is_empty() || path.ends_with(".md") || path.split('/').any(|part| part.starts_with('.'))
     {

@@ -151,6 +151,18 @@ impl TestApp {
     }
 
     /// Runs an operation that must succeed without top-level errors; returns `data`.
+    /// Arms a fault hook (`POST /__faults/{fault}`, on a server started with
+    /// `--fault-injection`), e.g. `"hold-before-commit?ms=1500"`.
+    pub async fn arm_fault(&self, fault: &str) {
+        let response = self
+            .client
+            .post(format!("{}/__faults/{fault}", self.addr))
+            .send()
+            .await
+            .expect("arm a fault");
+        assert_eq!(response.status().as_u16(), 204, "{fault}");
+    }
+
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let (status, body) = self.post(token, query, variables).await;
         assert_eq!(status, 200, "{body}");

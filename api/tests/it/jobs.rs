@@ -178,15 +178,7 @@ async fn an_order_stopped_after_its_intent_was_stored_follows_the_intent() {
         .await;
     let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
     let buyer = app.register("intentb@example.com", "Intent Buyer").await;
-    let arm = || async {
-        let response = app
-            .client
-            .post(format!("{}/__faults/stop-after-intent", app.addr))
-            .send()
-            .await
-            .expect("arm");
-        assert_eq!(response.status().as_u16(), 204);
-    };
+    let arm = || app.arm_fault("stop-after-intent");
     let place = "mutation($l: ID!, $k: String) { placeOrder(input: { listingId: $l, idempotencyKey: $k }) { order { id status } userErrors { code } } }";
     let placed_ones = "{ orders(first: 10) { nodes { id status paymentClientSecret } } }";
 

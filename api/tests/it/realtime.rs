@@ -276,13 +276,7 @@ async fn resuming_after_an_event_follows_commit_order_across_orders() {
     ws.subscribe("m", MY_STREAM, json!({})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let armed = app
-        .client
-        .post(format!("{}/__faults/hold-before-commit?ms=1500", app.addr))
-        .send()
-        .await
-        .expect("arm");
-    assert_eq!(armed.status().as_u16(), 204);
+    app.arm_fault("hold-before-commit?ms=1500").await;
     tokio::join!(step(&app, &deal, &slow, "claimOrder"), async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         step(&app, &deal, &fast, "claimOrder").await

@@ -1175,15 +1175,7 @@ async fn an_order_stranded_between_its_commit_and_its_authorization_is_resumed()
     let listing = app.listing(&seller, json!({ "priceCents": "10000" })).await;
     let buyer = app.register("strandb@example.com", "Strand Buyer").await;
     let token = buyer.access_token.clone();
-    let arm = || async {
-        let response = app
-            .client
-            .post(format!("{}/__faults/stop-after-commit", app.addr))
-            .send()
-            .await
-            .expect("arm");
-        assert_eq!(response.status().as_u16(), 204);
-    };
+    let arm = || app.arm_fault("stop-after-commit");
     let place = "mutation($l: ID!, $k: String) { placeOrder(input: { listingId: $l, idempotencyKey: $k }) { order { id status } userErrors { code } } }";
     let orders = "{ orders(first: 10) { nodes { id status paymentClientSecret } } }";
 
