@@ -52,6 +52,9 @@ pub enum Notice {
     },
     /// The bus may have missed notices (the LISTEN connection dropped): re-read the store.
     Resync,
+    /// PostgreSQL: order events committed without their position; the replica's sequencer
+    /// numbers them and announces each (`services::orders::sequencer`).
+    OrderEventsPending,
 }
 
 /// What a subscriber listens to.
@@ -87,7 +90,7 @@ impl Notice {
             Notice::Message { thread_id, .. } => vec![Topic::Thread(thread_id.clone())],
             Notice::Dispute { .. } => vec![Topic::Disputes],
             Notice::User { user_id } => vec![Topic::User(user_id.clone())],
-            Notice::Resync => Vec::new(),
+            Notice::Resync | Notice::OrderEventsPending => Vec::new(),
         }
     }
 }
@@ -108,6 +111,59 @@ pub async fn notify_in(conn: &impl ConnectionTrait, notice: &Notice) -> ApiResul
     ))
     .await?;
     Ok(())
+}
+
+/// Writes several notices into the transaction (PostgreSQL), in order: as JSON arrays of at
+/// most [`PAYLOAD_BYTES`] each, under PostgreSQL's 8000-byte limit on one payload. The
+/// listener delivers them in the order they were written.
+pub async fn notify_all_in(conn: &impl ConnectionTrait, notices: &[Notice]) -> ApiResult<()> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for payload in payloads(notices)? {
+        conn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Bytes of one batched payload at most.
+const PAYLOAD_BYTES: usize = 7000;
+
+/// The notices as JSON arrays of at most [`PAYLOAD_BYTES`] (a notice is a few hundred bytes).
+fn payloads(notices: &[Notice]) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut current = String::from("[");
+    for notice in notices {
+        let text = serde_json::to_string(notice)
+            .map_err(|e| crate::error::ApiError::Internal(anyhow::Error::new(e)))?;
+        if current.len() > 1 && current.len() + text.len() + 2 > PAYLOAD_BYTES {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&text);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        out.push(current);
+    }
+    Ok(out)
+}
+
+/// A LISTEN payload: one notice, or an array of them in order.
+fn parse_payload(payload: &str) -> serde_json::Result<Vec<Notice>> {
+    if payload.trim_start().starts_with('[') {
+        serde_json::from_str(payload)
+    } else {
+        serde_json::from_str(payload).map(|notice| vec![notice])
+    }
 }
 
 /// A notice as subscribers receive it, with a slot for what the first of them loads, so a
@@ -185,6 +241,8 @@ struct Inner {
     local: bool,
     dispatched: AtomicU64,
     dropped_lagging: AtomicU64,
+    /// Wakes the sequencer: order events are waiting for their positions.
+    pending_order_events: tokio::sync::Notify,
 }
 
 /// The replica's fan-out of notices to its subscribers.
@@ -212,6 +270,7 @@ impl EventBus {
                 local: backend != DbBackend::Postgres,
                 dispatched: AtomicU64::new(0),
                 dropped_lagging: AtomicU64::new(0),
+                pending_order_events: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -259,6 +318,16 @@ impl EventBus {
     /// Hands the notice to every subscriber of one of its topics, each at most once. A
     /// subscriber whose buffer is full is dropped and marked lagging; nobody waits.
     pub fn dispatch(&self, notice: Notice) {
+        match notice {
+            // For the sequencer, not for subscribers; several wake it once.
+            Notice::OrderEventsPending => {
+                self.inner.pending_order_events.notify_one();
+                return;
+            }
+            // Nothing missed is lost, but events may be waiting for their positions too.
+            Notice::Resync => self.inner.pending_order_events.notify_one(),
+            _ => {}
+        }
         self.inner.dispatched.fetch_add(1, Ordering::Relaxed);
         let notice = Arc::new(Delivery::new(notice));
         let mut registry = self.lock();
@@ -294,6 +363,11 @@ impl EventBus {
                 self.inner.dropped_lagging.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Returns when an [`Notice::OrderEventsPending`] arrived since the last call returned.
+    pub async fn order_events_pending(&self) {
+        self.inner.pending_order_events.notified().await;
     }
 
     pub fn stats(&self) -> BusStats {
@@ -368,12 +442,14 @@ pub fn spawn_pg_listener(db: &DatabaseConnection, bus: EventBus) {
             bus.dispatch(Notice::Resync);
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(notification)) => {
-                        match serde_json::from_str::<Notice>(notification.payload()) {
-                            Ok(notice) => bus.dispatch(notice),
-                            Err(err) => tracing::error!(error = %err, "unreadable notice"),
+                    Ok(Some(notification)) => match parse_payload(notification.payload()) {
+                        Ok(notices) => {
+                            for notice in notices {
+                                bus.dispatch(notice);
+                            }
                         }
-                    }
+                        Err(err) => tracing::error!(error = %err, "unreadable notice"),
+                    },
                     Ok(None) => {
                         // Lost and (eagerly) re-established: notices in between are gone.
                         tracing::warn!("event listener reconnected; subscribers re-read");
@@ -471,6 +547,40 @@ mod tests {
             assert_eq!(*value, 42);
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn batched_notices_stay_under_the_payload_limit_and_come_back_in_order() {
+        let notices: Vec<Notice> = (0..200)
+            .map(|n| order_event(&format!("oev_{n:04}"), "ord_1"))
+            .collect();
+        let texts = payloads(&notices).expect("payloads");
+        assert!(texts.len() > 1, "200 notices need several payloads");
+        assert!(texts.iter().all(|t| t.len() <= PAYLOAD_BYTES));
+        let back: Vec<Notice> = texts
+            .iter()
+            .flat_map(|t| parse_payload(t).expect("parse"))
+            .collect();
+        assert_eq!(back, notices);
+        assert_eq!(
+            parse_payload(&serde_json::to_string(&notices[0]).expect("one")).expect("parse"),
+            vec![notices[0].clone()],
+            "a single notice is read as before"
+        );
+        assert!(payloads(&[]).expect("none").is_empty());
+    }
+
+    #[tokio::test]
+    async fn pending_order_events_wake_the_sequencer_and_reach_no_subscriber() {
+        let bus = EventBus::new(DbBackend::Postgres, 4);
+        let mut rx = bus.subscribe(vec![Topic::AllOrders]);
+        bus.dispatch(Notice::OrderEventsPending);
+        bus.dispatch(Notice::OrderEventsPending);
+        tokio::time::timeout(Duration::from_secs(1), bus.order_events_pending())
+            .await
+            .expect("woken");
+        assert!(rx.rx.try_recv().is_err());
+        assert_eq!(bus.stats().dispatched, 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod m20261201_000009_invoice_events;
 mod m20261201_000010_tenant_rls;
 mod m20261201_000011_uploads;
 mod m20261201_000012_stream_sequences;
+mod m20261201_000013_event_sequencer;
 
 pub use m20261201_000010_tenant_rls::TENANT_ROLE;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_tenant_rls::Migration),
             Box::new(m20261201_000011_uploads::Migration),
             Box::new(m20261201_000012_stream_sequences::Migration),
+            Box::new(m20261201_000013_event_sequencer::Migration),
         ]
     }
 }

@@ -499,18 +499,18 @@ pub async fn order_events(
     let mut resume_at = None;
     if let Some(after) = &after {
         let event = order_service::event_for_viewer(&state, &viewer, after).await?;
-        match (&scope, event) {
-            (OrderScope::One(order_id), Some(event)) if &event.order_id == order_id => {
-                resume_at = Some(event.seq)
-            }
+        let event = match (&scope, event) {
+            (OrderScope::One(order_id), Some(event)) if &event.order_id == order_id => event,
             (OrderScope::One(_), _) => {
                 return Err(bad_after("after is not an event of this order"))
             }
-            (OrderScope::Mine, Some(event)) => resume_at = Some(event.seq),
+            (OrderScope::Mine, Some(event)) => event,
             (OrderScope::Mine, None) => {
                 return Err(bad_after("after is not an event of one of your orders"))
             }
-        }
+        };
+        // An event read by a query may still be waiting for its position (PostgreSQL).
+        resume_at = Some(order_service::sequencer::position_of(&state.db.writer, &event).await?);
     }
     // Live first, then the store: whatever commits in between arrives on `rx`.
     let rx = state.events.subscribe(topics);

@@ -71,10 +71,19 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db.writer, None).await.expect("up again");
     assert_eq!(tables_present(&db).await, TABLES.to_vec());
 
-    // One step down undoes only the newest migration: the commit-order columns go and every
+    // One step down undoes only the newest migration: the pending-event sequence goes
+    // (PostgreSQL; SQLite never had one); the next takes the commit-order columns and every
     // table stays; the next removes the uploads table alone; the next row security
     // (PostgreSQL), every table left stays; the one after removes the invoice event log alone.
     assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
+    assert_eq!(
+        has_pending_sequence(&db).await,
+        db.backend == DbBackend::Postgres
+    );
+    Migrator::down(&db.writer, Some(1))
+        .await
+        .expect("sequencer down");
+    assert!(!has_pending_sequence(&db).await);
     assert!(has_seq(&db).await);
     Migrator::down(&db.writer, Some(1))
         .await
@@ -96,6 +105,24 @@ async fn migrations_go_up_down_and_up_again() {
     assert!(present.contains(&"chargebacks"));
     Migrator::up(&db.writer, None).await.expect("up");
     assert_eq!(row_secured(&db).await, db.backend == DbBackend::Postgres);
+}
+
+/// PostgreSQL: whether the sequence that marks pending order events exists.
+async fn has_pending_sequence(db: &Db) -> bool {
+    if db.backend != DbBackend::Postgres {
+        return false;
+    }
+    let row = db
+        .writer
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relkind = 'S' \
+               AND relname = 'order_event_pending') AS present",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get("", "present").expect("present")
 }
 
 /// Whether `order_events` and `messages` carry their commit-order column.

@@ -263,9 +263,11 @@ async fn a_dropped_subscriber_resumes_with_after_and_gets_every_missed_event_onc
 }
 
 /// Two orders move at once and the one that writes its event first commits last (a fault hook
-/// holds it 1.5 s before its commit). Whatever order the events reach a `myOrderEvents`
-/// subscriber in, resuming after the first one it received sends exactly the other: "after"
-/// is commit order, not id order (the id of the held event is the smaller one).
+/// holds it 1.5 s before its commit). On PostgreSQL the other transition does not wait for it
+/// (events are numbered after they commit, not under a lock held to the commit); on SQLite it
+/// waits for the one writer. Either way, resuming after the first event a `myOrderEvents`
+/// subscriber received sends exactly the other: "after" is commit order, not id order (the id
+/// of the held event is the smaller one).
 #[tokio::test]
 async fn resuming_after_an_event_follows_commit_order_across_orders() {
     let app = spawn_app_with(&["--fault-injection"]).await;
@@ -277,22 +279,36 @@ async fn resuming_after_an_event_follows_commit_order_across_orders() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     app.arm_fault("hold-before-commit?ms=1500").await;
-    tokio::join!(step(&app, &deal, &slow, "claimOrder"), async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        step(&app, &deal, &fast, "claimOrder").await
-    });
-    let received: Vec<Value> = [ws.next_data("m").await, ws.next_data("m").await]
+    let slow_done = std::sync::atomic::AtomicBool::new(false);
+    let (_, (first, slow_done_then)) = tokio::join!(
+        async {
+            step(&app, &deal, &slow, "claimOrder").await;
+            slow_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            step(&app, &deal, &fast, "claimOrder").await;
+            let first = ws.next_data("m").await;
+            (first, slow_done.load(std::sync::atomic::Ordering::SeqCst))
+        }
+    );
+    let received: Vec<Value> = [first, ws.next_data("m").await]
         .iter()
         .map(|d| d["data"]["myOrderEvents"].clone())
         .collect();
-    let mut orders: Vec<&str> = received
+    let orders: Vec<&str> = received
         .iter()
         .map(|e| e["order"]["id"].as_str().expect("order"))
         .collect();
-    orders.sort_unstable();
-    let mut expected = vec![slow.as_str(), fast.as_str()];
-    expected.sort_unstable();
-    assert_eq!(orders, expected, "{received:?}");
+    if app.uses_postgres() {
+        // Transitions commit side by side: the fast order's event commits, and arrives,
+        // while the slow one is still held before its commit (it once waited for it).
+        assert_eq!(orders, [fast.as_str(), slow.as_str()], "{received:?}");
+        assert!(!slow_done_then, "the slow transition was still held");
+    } else {
+        // SQLite's one writer: the fast transition waits for the slow one's commit.
+        assert_eq!(orders, [slow.as_str(), fast.as_str()], "{received:?}");
+    }
     drop(ws);
 
     let id = |e: &Value| e["id"].as_str().expect("id").to_owned();

@@ -447,7 +447,6 @@ pub async fn apply(
             .exec(&txn)
             .await?;
     }
-    // Last before the commit: on PostgreSQL the event holds the sequence lock until then.
     let notice = record_event(
         &txn,
         &order,

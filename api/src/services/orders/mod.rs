@@ -5,6 +5,7 @@ mod commands;
 mod place;
 mod processor_events;
 mod queries;
+pub mod sequencer;
 pub mod timers;
 
 pub use commands::*;
@@ -15,10 +16,7 @@ pub use queries::*;
 use chrono::{DateTime, Utc};
 use entity::order_events::ActorKind;
 use entity::{order_events, orders, providers};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Set,
-    Statement,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 
 use super::Viewer;
 use crate::domain::order::{self as machine, Actor, Facts, OrderStatus};
@@ -120,10 +118,10 @@ pub fn available_actions(
     machine::available_actions(order.status, roles, &facts(order, now), has_review)
 }
 
-/// Stores one event of the order's timeline and announces it inside the same transaction
-/// (PostgreSQL); the caller hands the returned notice to `state.events.committed` after the
-/// commit (one node). Call it as late in the transaction as the work allows: on PostgreSQL it
-/// holds the event-sequence lock until the commit.
+/// Stores one event of the order's timeline; the caller hands the returned notice to
+/// `state.events.committed` after the commit (one node). On PostgreSQL the event is stored
+/// pending and the transaction wakes the sequencers, which number it after its commit and
+/// announce it then (`sequencer`); no other transaction waits for this one.
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
     conn: &impl ConnectionTrait,
@@ -137,7 +135,7 @@ async fn record_event(
     now: DateTime<Utc>,
 ) -> ApiResult<Notice> {
     let id = ids::new_id(Kind::OrderEvent);
-    let seq = next_event_seq(conn).await?;
+    let seq = sequencer::seq_at_insert(conn).await?;
     order_events::ActiveModel {
         id: Set(id.clone()),
         seq: Set(seq),
@@ -158,32 +156,16 @@ async fn record_event(
         buyer_id: order.buyer_id.clone(),
         provider_id: order.provider_id.clone(),
     };
-    events::notify_in(conn, &notice).await?;
+    events::notify_in(
+        conn,
+        &sequencer::notice_in_transaction(notice.clone(), conn.get_database_backend()),
+    )
+    .await?;
     Ok(notice)
 }
 
-/// Advisory-lock key of the order-event sequence (PostgreSQL).
-const EVENT_SEQUENCE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
-
-/// The next event's position, in commit order. PostgreSQL: the transaction takes one advisory
-/// lock, held until it commits or rolls back, before it reads the highest position; the next
-/// event-recording transaction waits for it there, reads after the commit, and so numbers and
-/// commits after it (a sequence's `nextval` would not: numbers are taken in one order and
-/// committed in another). SQLite has one writer, which does the same. A rolled-back
-/// transaction leaves no gap: its number is taken again.
-async fn next_event_seq(conn: &impl ConnectionTrait) -> ApiResult<i64> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [EVENT_SEQUENCE_LOCK.into()],
-        ))
-        .await?;
-    }
-    Ok(latest_event_seq(conn).await? + 1)
-}
-
-/// The position of the newest order event: a stream started now sends the ones after it.
+/// The position of the newest numbered order event: a stream started now sends the ones
+/// after it (pending events, not numbered yet, come after it too).
 pub async fn latest_event_seq(conn: &impl ConnectionTrait) -> ApiResult<i64> {
     let highest: Option<i64> = order_events::Entity::find()
         .select_only()

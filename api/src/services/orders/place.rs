@@ -192,7 +192,6 @@ pub async fn place_order(
             return Err(err.into());
         }
     }
-    // Last before the commit: on PostgreSQL the event holds the sequence lock until then.
     let notice = record_event(
         &txn,
         &order,
