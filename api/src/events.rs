@@ -113,29 +113,13 @@ pub async fn notify_in(conn: &impl ConnectionTrait, notice: &Notice) -> ApiResul
     Ok(())
 }
 
-/// Writes several notices into the transaction (PostgreSQL), in order: as JSON arrays of at
-/// most [`PAYLOAD_BYTES`] each, under PostgreSQL's 8000-byte limit on one payload. The
-/// listener delivers them in the order they were written.
-pub async fn notify_all_in(conn: &impl ConnectionTrait, notices: &[Notice]) -> ApiResult<()> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    for payload in payloads(notices)? {
-        conn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 /// Bytes of one batched payload at most.
 const PAYLOAD_BYTES: usize = 7000;
 
-/// The notices as JSON arrays of at most [`PAYLOAD_BYTES`] (a notice is a few hundred bytes).
-fn payloads(notices: &[Notice]) -> ApiResult<Vec<String>> {
+/// The notices as JSON arrays of at most [`PAYLOAD_BYTES`] each (a notice is a few hundred
+/// bytes), under PostgreSQL's 8000-byte limit on one payload; sent in order, the listener
+/// delivers them in that order.
+pub fn payloads(notices: &[Notice]) -> ApiResult<Vec<String>> {
     let mut out = Vec::new();
     let mut current = String::from("[");
     for notice in notices {
