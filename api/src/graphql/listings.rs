@@ -1,6 +1,6 @@
 //! Listings in GraphQL: the `Listing` type, browsing and the owner's mutations.
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use entity::listings;
+use entity::{listings, providers};
 
 use super::connection::connection;
 use super::errors::{into_payload, Payload, UserError};
@@ -100,23 +100,28 @@ connection!(ListingConnection, ListingEdge, Listing);
 /// query asks for them, so that N listings cost the same statements as one.
 pub async fn prefetch_relations(
     ctx: &Context<'_>,
-    rows: &[listings::Model],
+    ids: Vec<String>,
+    known: Vec<providers::Model>,
 ) -> async_graphql::Result<()> {
-    let look = ctx.look_ahead();
-    let provider = [
-        look.field("nodes").field("provider"),
-        look.field("edges").field("node").field("provider"),
-    ];
-    if !provider.iter().any(|p| p.exists()) {
+    if !wants_providers(ctx) {
         return Ok(());
     }
     let loaders = ctx.loaders()?;
-    let ids: Vec<String> = rows.iter().map(|l| l.provider_id.clone()).collect();
+    // Providers already read (by the page query, or the parent) need no statement of their own.
+    loaders
+        .providers
+        .feed_many(known.into_iter().map(|p| (p.id.clone(), p)))
+        .await;
     let providers = loaders
         .providers
         .load_many(ids)
         .await
         .map_err(loader_error)?;
+    let look = ctx.look_ahead();
+    let provider = [
+        look.field("nodes").field("provider"),
+        look.field("edges").field("node").field("provider"),
+    ];
     let wants_tenant = provider.iter().any(|p| {
         ["tenant", "stripeOnboardingComplete", "payoutsEnabled"]
             .iter()
@@ -131,6 +136,28 @@ pub async fn prefetch_relations(
             .map_err(loader_error)?;
     }
     Ok(())
+}
+
+/// The providers a page of listings points at, and those its query brought along.
+pub fn browse_relations(
+    items: &[browse::Keyed<browse::ListingRow>],
+) -> (Vec<String>, Vec<providers::Model>) {
+    let ids = items
+        .iter()
+        .map(|k| k.row.listing.provider_id.clone())
+        .collect();
+    let known = items
+        .iter()
+        .filter_map(|k| k.row.provider.clone())
+        .collect();
+    (ids, known)
+}
+
+/// Whether the connection's selection reaches its listings' providers.
+pub fn wants_providers(ctx: &Context<'_>) -> bool {
+    let look = ctx.look_ahead();
+    look.field("nodes").field("provider").exists()
+        || look.field("edges").field("node").field("provider").exists()
 }
 
 #[derive(SimpleObject)]
@@ -287,14 +314,15 @@ impl ListingsQuery {
             reverse.unwrap_or(false),
             &page,
             ctx.look_ahead().field("totalCount").exists(),
+            wants_providers(ctx),
         )
         .await?;
-        let rows: Vec<listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();
-        prefetch_relations(ctx, &rows).await?;
+        let (ids, known) = browse_relations(&page.items);
+        prefetch_relations(ctx, ids, known).await?;
         Ok(ListingConnection::build(
             page,
             |k| encode_cursor(&k.cursor),
-            |k| Listing(k.row),
+            |k| Listing(k.row.listing),
         ))
     }
 

@@ -289,9 +289,12 @@ impl Provider {
                     has_previous_page: loaded.has_previous_page,
                     total_count: loaded.total_count,
                 };
-                let rows: Vec<entity::listings::Model> =
-                    page.items.iter().map(|k| k.row.clone()).collect();
-                super::listings::prefetch_relations(ctx, &rows).await?;
+                let ids = page
+                    .items
+                    .iter()
+                    .map(|k| k.row.provider_id.clone())
+                    .collect();
+                super::listings::prefetch_relations(ctx, ids, vec![self.0.clone()]).await?;
                 return Ok(ListingConnection::build(
                     page,
                     |k| encode_cursor(&k.cursor),
@@ -311,14 +314,15 @@ impl Provider {
             false,
             &page,
             ctx.look_ahead().field("totalCount").exists(),
+            super::listings::wants_providers(ctx),
         )
         .await?;
-        let rows: Vec<entity::listings::Model> = page.items.iter().map(|k| k.row.clone()).collect();
-        super::listings::prefetch_relations(ctx, &rows).await?;
+        let (ids, known) = super::listings::browse_relations(&page.items);
+        super::listings::prefetch_relations(ctx, ids, known).await?;
         Ok(ListingConnection::build(
             page,
             |k| encode_cursor(&k.cursor),
-            |k| Listing(k.row),
+            |k| Listing(k.row.listing),
         ))
     }
     /// the provider's own user and admins only; null for others

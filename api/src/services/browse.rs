@@ -9,9 +9,9 @@ use entity::{ledger_entries, listings, orders, providers, tenants};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::ActiveEnum as _;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
-    Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, RelationTrait, Select, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,32 @@ pub struct BrowseCursor {
 pub struct Keyed<T> {
     pub row: T,
     pub cursor: BrowseCursor,
+}
+
+/// A listing of a browse page, with its provider when the page was asked to bring it along:
+/// the page query joins providers anyway (to show only listings of visible providers), so
+/// selecting their columns too saves the provider lookup a nested `provider` would cost.
+#[derive(Debug, Clone)]
+pub struct ListingRow {
+    pub listing: listings::Model,
+    pub provider: Option<providers::Model>,
+}
+
+/// Prefix of the provider columns a listings page brings along (`p__id`, `p__display_name`…;
+/// no listing column starts with it).
+const PROVIDER_PREFIX: &str = "p__";
+
+impl FromQueryResult for ListingRow {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let listing = listings::Model::from_query_result(res, pre)?;
+        let prefix = format!("{pre}{PROVIDER_PREFIX}");
+        // The provider columns are there only when the page selected them.
+        let provider = match res.try_get::<Option<String>>(&prefix, "id") {
+            Ok(Some(_)) => Some(providers::Model::from_query_result(res, &prefix)?),
+            _ => None,
+        };
+        Ok(ListingRow { listing, provider })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,17 +247,17 @@ struct KeysetSort {
 
 /// Orders `query` by (key, id) in the direction asked, continues after the page's cursor,
 /// selects the key as `sort_key`, and returns the rows with their cursors.
-async fn keyset_page<E>(
+async fn keyset_page<E, R>(
     conn: &impl ConnectionTrait,
     backend: DbBackend,
     mut query: Select<E>,
     sort: KeysetSort,
     page: &PageRequest<BrowseCursor>,
     total: u64,
-) -> ApiResult<Page<Keyed<E::Model>>>
+) -> ApiResult<Page<Keyed<R>>>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    R: FromQueryResult,
 {
     let KeysetSort {
         name: sort_name,
@@ -283,7 +309,7 @@ where
     let rows = conn.query_all(query.build(backend)).await?;
     let mut keyed = Vec::with_capacity(rows.len());
     for row in rows {
-        let model = E::Model::from_query_result(&row, "")?;
+        let model = R::from_query_result(&row, "")?;
         let id: String = row.try_get("", "id")?;
         let k = match &key {
             None => serde_json::Value::Null,
@@ -302,7 +328,9 @@ where
     Ok(Page::from_overfetch(keyed, page, total))
 }
 
-/// Listings the caller may see, filtered, sorted and paged.
+/// Listings the caller may see, filtered, sorted and paged; with `with_providers`, each with
+/// its provider, read by the same statement.
+#[allow(clippy::too_many_arguments)]
 pub async fn listings_page(
     state: &AppState,
     visibility: Visibility,
@@ -311,7 +339,8 @@ pub async fn listings_page(
     reverse: bool,
     page: &PageRequest<BrowseCursor>,
     count: bool,
-) -> ApiResult<Page<Keyed<listings::Model>>> {
+    with_providers: bool,
+) -> ApiResult<Page<Keyed<ListingRow>>> {
     let backend = state.db.backend;
     let mut query = listings::Entity::find()
         .join(JoinType::InnerJoin, listings::Relation::Provider.def())
@@ -389,27 +418,38 @@ pub async fn listings_page(
         descending: descending != reverse,
         text_key: false,
     };
-    paged(&state.db.reader, backend, query, sort, page, count).await
+    // The count (when asked for) is built before the provider columns join the selection.
+    let counting = count.then(|| query.clone());
+    if with_providers {
+        for column in providers::Column::iter() {
+            query = query.column_as(
+                Expr::col((providers::Entity, column)),
+                format!("{PROVIDER_PREFIX}{}", column.as_str()),
+            );
+        }
+    }
+    paged(&state.db.reader, backend, query, counting, sort, page).await
 }
 
-/// The page, and its total only when it is asked for (a count over every matching row costs
-/// far more than the page): the two statements run side by side.
-async fn paged<E>(
+/// The page, and its total only when it is asked for (`counting`, the query to count: a count
+/// over every matching row costs far more than the page): the two statements run side by side.
+async fn paged<E, R>(
     conn: &sea_orm::DatabaseConnection,
     backend: DbBackend,
     query: Select<E>,
+    counting: Option<Select<E>>,
     sort: KeysetSort,
     page: &PageRequest<BrowseCursor>,
-    count: bool,
-) -> ApiResult<Page<Keyed<E::Model>>>
+) -> ApiResult<Page<Keyed<R>>>
 where
     E: EntityTrait,
     E::Model: FromQueryResult + Send + Sync,
+    R: FromQueryResult + Send + Sync,
 {
-    if !count {
+    let Some(counting) = counting else {
         return keyset_page(conn, backend, query, sort, page, 0).await;
-    }
-    let counting = query.clone().count(conn);
+    };
+    let counting = counting.count(conn);
     let (total, rows) = tokio::join!(counting, keyset_page(conn, backend, query, sort, page, 0));
     let mut rows = rows?;
     rows.total_count = total?;
@@ -526,7 +566,8 @@ pub async fn providers_page(
         descending: descending != reverse,
         text_key: text,
     };
-    paged(&state.db.reader, backend, query, sort, page, count).await
+    let counting = count.then(|| query.clone());
+    paged(&state.db.reader, backend, query, counting, sort, page).await
 }
 
 /// Counts of publicly visible listings per category, every category listed.

@@ -974,3 +974,90 @@ async fn the_total_is_counted_only_when_it_is_asked_for() {
         .await;
     assert_eq!(counted["data"]["listings"]["totalCount"], 4, "{counted}");
 }
+
+/// Issue 15: the page query joins providers anyway (only listings of visible providers are
+/// shown), so it brings their columns along when the selection reaches them: a page of
+/// listings with their providers is one statement at any size (it was the page query plus a
+/// provider lookup), through `listings` and through `Provider.listings` past its first page,
+/// and each provider is the one `provider(id)` reads.
+#[tokio::test]
+async fn a_page_of_listings_with_their_providers_is_one_statement() {
+    let app = spawn_app_with(&["--sql-statement-count"]).await;
+    let admin = app.register_admin().await;
+    let mut sellers = Vec::new();
+    for i in 0..3 {
+        sellers.push(
+            app.seller(
+                &admin,
+                &format!("joined{i}@example.com"),
+                &format!("Joined {i}"),
+                json!({}),
+            )
+            .await,
+        );
+    }
+    for i in 0..9 {
+        app.listing(
+            &sellers[i % 3],
+            json!({ "title": format!("Joined listing {i}") }),
+        )
+        .await;
+    }
+    let provider_fields = "id displayName avgRating reviewCount startingPrice { cents }";
+    let statements = |body: &Value| body["extensions"]["sqlStatements"].as_u64().expect("count");
+    let browse = format!(
+        "query($n: Int) {{ listings(first: $n) {{ nodes {{ title provider {{ {provider_fields} }} }} }} }}"
+    );
+    for n in [1, 9] {
+        let (status, body) = app.post(None, &browse, json!({ "n": n })).await;
+        assert_eq!(status, 200);
+        assert!(body.get("errors").is_none(), "{body}");
+        let nodes = body["data"]["listings"]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), n);
+        assert_eq!(statements(&body), 1, "first: {n}: {body}");
+        for node in nodes {
+            let provider = &node["provider"];
+            let alone = app
+                .gql(
+                    None,
+                    &format!("query($id: ID!) {{ provider(id: $id) {{ {provider_fields} }} }}"),
+                    json!({ "id": provider["id"] }),
+                )
+                .await;
+            assert_eq!(&alone["provider"], provider);
+        }
+    }
+
+    // Past its first page, a provider's own listings page is the same single statement.
+    let first = app
+        .gql(
+            None,
+            "query($id: ID!) { provider(id: $id) { listings(first: 1) { pageInfo { endCursor } } } }",
+            json!({ "id": sellers[0].provider_id }),
+        )
+        .await;
+    let after = &first["provider"]["listings"]["pageInfo"]["endCursor"];
+    let (_, parent) = app
+        .post(
+            None,
+            "query($id: ID!) { provider(id: $id) { displayName } }",
+            json!({ "id": sellers[0].provider_id }),
+        )
+        .await;
+    let (_, body) = app
+        .post(
+            None,
+            "query($id: ID!, $after: String) { provider(id: $id) { displayName listings(first: 5, after: $after) { nodes { title provider { displayName } } } } }",
+            json!({ "id": sellers[0].provider_id, "after": after }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let nodes = body["data"]["provider"]["listings"]["nodes"]
+        .as_array()
+        .expect("nodes");
+    assert_eq!(nodes.len(), 2, "{body}");
+    assert!(nodes
+        .iter()
+        .all(|n| n["provider"]["displayName"] == "Joined 0"));
+    assert_eq!(statements(&body), statements(&parent) + 1, "{body}");
+}
