@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -35,6 +36,9 @@ use crate::error::{ApiError, INTERNAL_CODE};
 use crate::graphql::{self, loaders::Loaders, AppSchema};
 use crate::services::{accounts, Viewer};
 use crate::state::AppState;
+
+/// Answers smaller than this go out uncompressed (most mutations and single objects).
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -187,7 +191,11 @@ fn router(app: AppState) -> Router {
         // File uploads have their own, larger limit; the layers below wrap them too.
         .merge(crate::files_http::routes(files_state))
         // Each layer wraps the ones above it: the request id is set first and seen by all.
-        .layer(CompressionLayer::new())
+        // A small answer costs more to compress than it saves on the wire.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        )
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).ok();

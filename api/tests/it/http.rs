@@ -439,3 +439,35 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let (status, body) = app.post(None, "{ __typename }", json!({})).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Answers are gzipped for clients that accept it once they are worth it: a small answer (most
+/// mutations, one object) goes out as it is, a large one (a page, the schema) compressed.
+#[tokio::test]
+async fn large_answers_are_compressed_and_small_ones_are_not() {
+    let app = spawn_app().await;
+    let send = |query: &'static str| {
+        app.client
+            .post(app.graphql_url())
+            .header("content-type", "application/json")
+            .header("accept-encoding", "gzip")
+            .body(json!({ "query": query }).to_string())
+            .send()
+    };
+    let small = send("{ __typename }").await.expect("small");
+    assert_eq!(small.status(), 200);
+    assert!(small.headers().get("content-encoding").is_none());
+    let body: Value = small.json().await.expect("plain JSON");
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    let large = send("{ __schema { types { name fields { name } } } }")
+        .await
+        .expect("large");
+    assert_eq!(large.status(), 200);
+    assert_eq!(
+        large
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+}
