@@ -109,20 +109,12 @@ async fn migrations_go_up_down_and_up_again() {
 
 /// PostgreSQL: whether the sequence that marks pending order events exists.
 async fn has_pending_sequence(db: &Db) -> bool {
-    if db.backend != DbBackend::Postgres {
-        return false;
-    }
-    let row = db
-        .writer
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relkind = 'S' \
-               AND relname = 'order_event_pending') AS present",
-        ))
-        .await
-        .expect("query")
-        .expect("row");
-    row.try_get("", "present").expect("present")
+    pg_flag(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relkind = 'S' \
+           AND relname = 'order_event_pending') AS flag",
+    )
+    .await
 }
 
 /// Whether `order_events` and `messages` carry their commit-order column.
@@ -142,21 +134,27 @@ async fn has_seq(db: &Db) -> bool {
 
 /// PostgreSQL: `invoices` has row security on and its tenant policy.
 async fn row_secured(db: &Db) -> bool {
+    pg_flag(
+        db,
+        "SELECT c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policies p \
+           WHERE p.tablename = 'invoices' AND p.policyname = 'tenant_scope') AS flag \
+         FROM pg_class c WHERE c.relname = 'invoices'",
+    )
+    .await
+}
+
+/// The boolean `flag` a catalog query answers on PostgreSQL; false on SQLite.
+async fn pg_flag(db: &Db, sql: &str) -> bool {
     if db.backend != DbBackend::Postgres {
         return false;
     }
     let row = db
         .writer
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policies p \
-               WHERE p.tablename = 'invoices' AND p.policyname = 'tenant_scope') AS on \
-             FROM pg_class c WHERE c.relname = 'invoices'",
-        ))
+        .query_one(Statement::from_string(DbBackend::Postgres, sql))
         .await
         .expect("query")
         .expect("row");
-    row.try_get::<bool>("", "on").expect("on")
+    row.try_get::<bool>("", "flag").expect("flag")
 }
 
 #[tokio::test]
