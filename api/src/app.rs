@@ -38,7 +38,7 @@ use crate::services::{accounts, Viewer};
 use crate::state::AppState;
 
 /// Answers smaller than this go out uncompressed (most mutations and single objects).
-pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 const REQUEST_ID: &str = "x-request-id";
 

@@ -103,7 +103,8 @@ pub async fn prefetch_relations(
     ids: Vec<String>,
     known: Vec<providers::Model>,
 ) -> async_graphql::Result<()> {
-    if !wants_providers(ctx) {
+    let provider = provider_selections(ctx);
+    if !provider.iter().any(|p| p.exists()) {
         return Ok(());
     }
     let loaders = ctx.loaders()?;
@@ -117,11 +118,6 @@ pub async fn prefetch_relations(
         .load_many(ids)
         .await
         .map_err(loader_error)?;
-    let look = ctx.look_ahead();
-    let provider = [
-        look.field("nodes").field("provider"),
-        look.field("edges").field("node").field("provider"),
-    ];
     let wants_tenant = provider.iter().any(|p| {
         ["tenant", "stripeOnboardingComplete", "payoutsEnabled"]
             .iter()
@@ -153,11 +149,18 @@ pub fn browse_relations(
     (ids, known)
 }
 
+/// Where a listing connection's selection reaches its listings' providers.
+fn provider_selections<'a>(ctx: &'a Context<'_>) -> [async_graphql::Lookahead<'a>; 2] {
+    let look = ctx.look_ahead();
+    [
+        look.field("nodes").field("provider"),
+        look.field("edges").field("node").field("provider"),
+    ]
+}
+
 /// Whether the connection's selection reaches its listings' providers.
 pub fn wants_providers(ctx: &Context<'_>) -> bool {
-    let look = ctx.look_ahead();
-    look.field("nodes").field("provider").exists()
-        || look.field("edges").field("node").field("provider").exists()
+    provider_selections(ctx).iter().any(|p| p.exists())
 }
 
 #[derive(SimpleObject)]

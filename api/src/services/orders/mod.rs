@@ -156,11 +156,8 @@ async fn record_event(
         buyer_id: order.buyer_id.clone(),
         provider_id: order.provider_id.clone(),
     };
-    events::notify_in(
-        conn,
-        &sequencer::notice_in_transaction(notice.clone(), conn.get_database_backend()),
-    )
-    .await?;
+    // PostgreSQL announces the event once it has its position: this only wakes the sequencers.
+    events::notify_in(conn, &Notice::OrderEventsPending).await?;
     Ok(notice)
 }
 

@@ -65,15 +65,6 @@ pub(super) async fn seq_at_insert(conn: &impl ConnectionTrait) -> ApiResult<i64>
     }
 }
 
-/// The notice a recording transaction sends inside itself: on PostgreSQL the event is
-/// announced once it has its position, so the transaction only wakes the sequencers.
-pub(super) fn notice_in_transaction(event: Notice, backend: DbBackend) -> Notice {
-    match backend {
-        DbBackend::Postgres => Notice::OrderEventsPending,
-        _ => event,
-    }
-}
-
 /// One round: numbers up to [`BATCH`] committed pending events and announces them. Returns how
 /// many it numbered. Rounds of several replicas take turns on the advisory lock; each reads
 /// the highest position after the previous one committed. It runs on the pool underneath
