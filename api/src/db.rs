@@ -229,3 +229,71 @@ pub fn contains(text: &str) -> sea_orm::sea_query::LikeExpr {
         .replace('_', "\\_");
     sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
+
+/// `column` is one of `keys`, written so that the statement's text is the same for any number
+/// of keys: PostgreSQL `= ANY($1)` with one text array, SQLite `IN (SELECT value FROM
+/// json_each(?))` with one JSON array. An `IN ($1, …, $n)` list is a new statement for every
+/// distinct n, which the per-connection statement cache then prepares (and evicts) again.
+pub fn one_of<C, I>(backend: DbBackend, column: C, keys: I) -> sea_orm::sea_query::SimpleExpr
+where
+    C: sea_orm::ColumnTrait,
+    I: IntoIterator<Item = String>,
+{
+    use sea_orm::sea_query::extension::postgres::PgFunc;
+    use sea_orm::IntoSimpleExpr;
+    use sea_orm::sea_query::{ArrayType, Expr, Value};
+    let keys: Vec<String> = keys.into_iter().collect();
+    match backend {
+        DbBackend::Postgres => {
+            let array = keys
+                .into_iter()
+                .map(|key| Value::String(Some(Box::new(key))))
+                .collect();
+            Expr::expr(column.into_simple_expr()).eq(PgFunc::any(Expr::val(Value::Array(
+                ArrayType::String,
+                Some(Box::new(array)),
+            ))))
+        }
+        _ => {
+            let json = serde_json::Value::from(keys).to_string();
+            Expr::expr(column.into_simple_expr()).in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .expr(Expr::cust("value"))
+                    .from_function(
+                        sea_orm::sea_query::Func::cust(sea_orm::sea_query::Alias::new("json_each"))
+                            .arg(json),
+                        sea_orm::sea_query::Alias::new("keys"),
+                    )
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
+
+    use super::*;
+
+    fn sql(backend: DbBackend, keys: &[&str]) -> String {
+        entity::providers::Entity::find()
+            .filter(one_of(
+                backend,
+                entity::providers::Column::Id,
+                keys.iter().map(|k| (*k).to_owned()),
+            ))
+            .build(backend)
+            .sql
+    }
+
+    #[test]
+    fn a_key_list_is_one_statement_whatever_its_length() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let one = sql(backend, &["a"]);
+            assert_eq!(one, sql(backend, &["a", "b", "c", "d", "e"]), "{backend:?}");
+            assert_eq!(one, sql(backend, &[]), "{backend:?}");
+        }
+        assert!(sql(DbBackend::Postgres, &["a"]).ends_with("\"providers\".\"id\" = ANY($1)"));
+    }
+}

@@ -9,7 +9,7 @@ use entity::{
     listings, message_threads, order_events, orders, payments, providers, reviews, tenant_members,
     tenants, users,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
@@ -129,7 +129,11 @@ macro_rules! loader_by {
                 keys: &[String],
             ) -> Result<HashMap<String, $entity::Model>, Self::Error> {
                 let rows = $entity::Entity::find()
-                    .filter($entity::Column::$column.is_in(keys.iter().cloned()))
+                    .filter(crate::db::one_of(
+                        self.db.get_database_backend(),
+                        $entity::Column::$column,
+                        keys.iter().cloned(),
+                    ))
                     .all(&self.db)
                     .await
                     .map_err(Arc::new)?;
@@ -164,8 +168,16 @@ impl Loader<(String, String)> for MembershipLoader {
         keys: &[(String, String)],
     ) -> Result<HashMap<(String, String), ()>, Self::Error> {
         let rows = tenant_members::Entity::find()
-            .filter(tenant_members::Column::TenantId.is_in(keys.iter().map(|k| k.0.clone())))
-            .filter(tenant_members::Column::UserId.is_in(keys.iter().map(|k| k.1.clone())))
+            .filter(crate::db::one_of(
+                self.db.get_database_backend(),
+                tenant_members::Column::TenantId,
+                keys.iter().map(|k| k.0.clone()),
+            ))
+            .filter(crate::db::one_of(
+                self.db.get_database_backend(),
+                tenant_members::Column::UserId,
+                keys.iter().map(|k| k.1.clone()),
+            ))
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
@@ -188,7 +200,11 @@ impl Loader<String> for InvoiceByOrderLoader {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, invoices::Model>, Self::Error> {
         let rows = invoices::Entity::find()
-            .filter(invoices::Column::OrderId.is_in(keys.iter().cloned()))
+            .filter(crate::db::one_of(
+                self.db.get_database_backend(),
+                invoices::Column::OrderId,
+                keys.iter().cloned(),
+            ))
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
@@ -263,8 +279,16 @@ impl Loader<(String, String)> for BuyerOfTenantLoader {
             .column(orders::Column::TenantId)
             .column(orders::Column::BuyerId)
             .distinct()
-            .filter(orders::Column::TenantId.is_in(keys.iter().map(|k| k.0.clone())))
-            .filter(orders::Column::BuyerId.is_in(keys.iter().map(|k| k.1.clone())))
+            .filter(crate::db::one_of(
+                self.db.get_database_backend(),
+                orders::Column::TenantId,
+                keys.iter().map(|k| k.0.clone()),
+            ))
+            .filter(crate::db::one_of(
+                self.db.get_database_backend(),
+                orders::Column::BuyerId,
+                keys.iter().map(|k| k.1.clone()),
+            ))
             .into_tuple()
             .all(&self.db)
             .await
@@ -294,7 +318,11 @@ macro_rules! loader_group_by {
                 keys: &[String],
             ) -> Result<HashMap<String, Vec<$entity::Model>>, Self::Error> {
                 let rows = $entity::Entity::find()
-                    .filter($entity::Column::$column.is_in(keys.iter().cloned()))
+                    .filter(crate::db::one_of(
+                        self.db.get_database_backend(),
+                        $entity::Column::$column,
+                        keys.iter().cloned(),
+                    ))
                     .order_by_asc($entity::Column::$order)
                     .all(&self.db)
                     .await

@@ -123,8 +123,9 @@ pub async fn start_thread(
         .ok_or(ApiError::Unauthenticated)?;
     invoicing::ensure_contact(&txn, &provider.tenant_id, &buyer, now).await?;
     let (thread, message, notice) = append(&txn, thread, &user.id, body, now).await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     Ok((thread, message))
 }
 
@@ -230,8 +231,9 @@ pub async fn send_message(
         return Err(closed());
     }
     let (thread, message, notice) = append(&txn, thread, &user.id, body, now).await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     Ok((thread, message))
 }
 
@@ -298,7 +300,11 @@ pub async fn unread_counts(
         .select_only()
         .column(messages::Column::ThreadId)
         .column_as(messages::Column::Id.count(), "unread")
-        .filter(messages::Column::ThreadId.is_in(thread_ids.iter().cloned()))
+        .filter(crate::db::one_of(
+            conn.get_database_backend(),
+            messages::Column::ThreadId,
+            thread_ids.iter().cloned(),
+        ))
         .filter(messages::Column::SenderId.ne(user_id.to_owned()))
         .filter(messages::Column::ReadAt.is_null())
         .group_by(messages::Column::ThreadId)

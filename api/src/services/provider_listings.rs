@@ -26,10 +26,11 @@ pub async fn first_listing_pages(
     let mut inner = listings::Entity::find()
         .join(JoinType::InnerJoin, listings::Relation::Provider.def())
         .join(JoinType::InnerJoin, providers::Relation::Tenant.def())
-        .filter(
-            Expr::col((listings::Entity, listings::Column::ProviderId))
-                .is_in(provider_ids.iter().cloned()),
-        );
+        .filter(crate::db::one_of(
+            backend,
+            listings::Column::ProviderId,
+            provider_ids.iter().cloned(),
+        ));
     if visibility == Visibility::Public {
         inner = inner.filter(public_listing_condition());
     }
