@@ -71,7 +71,11 @@ impl Application {
         settings.bind_addr = listener.local_addr()?.to_string();
         let state = AppState::new(settings, db, gateway)?;
         crate::events::spawn_pg_listener(&state.db.writer, state.events.clone());
-        crate::services::orders::sequencer::spawn(&state.db.writer, state.events.clone());
+        crate::services::orders::sequencer::spawn(
+            &state.db.writer,
+            state.events.clone(),
+            state.faults.clone(),
+        );
         accounts::bootstrap_admins(&state)
             .await
             .map_err(|e| anyhow::anyhow!("granting ADMIN_EMAILS: {e:?}"))?;

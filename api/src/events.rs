@@ -2,8 +2,11 @@
 //! a user's status) is announced with ids only; every subscriber loads and re-authorizes what
 //! it sends.
 //!
-//! - One node (SQLite): the service hands its notices to [`EventBus::committed`] after its
-//!   transaction commits, and they fan out in process.
+//! - One node (SQLite): the service takes a [`Publisher`] before it commits and hands it its
+//!   notices right after, and they fan out in process. The publisher holds the bus's commit
+//!   order lock from before the commit to the hand-off, so notices reach subscribers in the
+//!   order their transactions committed (the order stored events are numbered in and replayed
+//!   in): a stream never sends a later event first, which a resume would then send again.
 //! - PostgreSQL: [`notify_in`] runs `pg_notify` inside the transaction, so the notice exists
 //!   exactly when the change commits, and every replica's one LISTEN connection
 //!   ([`spawn_pg_listener`]) fans it out to that replica's subscribers, its own included.
@@ -227,6 +230,28 @@ struct Inner {
     dropped_lagging: AtomicU64,
     /// Wakes the sequencer: order events are waiting for their positions.
     pending_order_events: tokio::sync::Notify,
+    /// Held by a [`Publisher`] from before its commit to its hand-off (SQLite).
+    commit_order: tokio::sync::Mutex<()>,
+}
+
+/// Hands a transaction's notices to the bus once it committed: take it before the commit,
+/// then call [`Publisher::committed`]. Dropped without that (the commit failed), it publishes
+/// nothing.
+pub struct Publisher<'a> {
+    bus: &'a EventBus,
+    _order: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
+
+impl Publisher<'_> {
+    /// Notices of the transaction that just committed. On PostgreSQL they were sent by
+    /// `pg_notify` and come back through LISTEN, so this does nothing there.
+    pub fn committed(self, notices: impl IntoIterator<Item = Notice>) {
+        if self.bus.inner.local {
+            for notice in notices {
+                self.bus.dispatch(notice);
+            }
+        }
+    }
 }
 
 /// The replica's fan-out of notices to its subscribers.
@@ -255,6 +280,7 @@ impl EventBus {
                 dispatched: AtomicU64::new(0),
                 dropped_lagging: AtomicU64::new(0),
                 pending_order_events: tokio::sync::Notify::new(),
+                commit_order: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -289,13 +315,16 @@ impl EventBus {
         }
     }
 
-    /// Notices of a committed transaction. On PostgreSQL they were sent by `pg_notify` and come
-    /// back through LISTEN, so this does nothing there.
-    pub fn committed(&self, notices: impl IntoIterator<Item = Notice>) {
-        if self.inner.local {
-            for notice in notices {
-                self.dispatch(notice);
-            }
+    /// Takes the commit order (SQLite) for a transaction about to commit: see [`Publisher`].
+    pub async fn publisher(&self) -> Publisher<'_> {
+        let order = if self.inner.local {
+            Some(self.inner.commit_order.lock().await)
+        } else {
+            None
+        };
+        Publisher {
+            bus: self,
+            _order: order,
         }
     }
 
@@ -471,7 +500,9 @@ mod tests {
             Topic::Provider("prov_p".to_owned()),
         ]);
         let mut other = bus.subscribe(vec![Topic::Order("ord_2".to_owned())]);
-        bus.committed([order_event("oev_1", "ord_1")]);
+        bus.publisher()
+            .await
+            .committed([order_event("oev_1", "ord_1")]);
         let got = both.recv().await.expect("one");
         assert_eq!(got.notice, order_event("oev_1", "ord_1"));
         assert!(both.rx.try_recv().is_err(), "delivered once, not per topic");
@@ -505,7 +536,9 @@ mod tests {
         assert_eq!(bus.stats().subscribers, 0);
         let pg = EventBus::new(DbBackend::Postgres, 4);
         let mut rx = pg.subscribe(vec![Topic::AllOrders]);
-        pg.committed([order_event("oev_1", "ord_1")]);
+        pg.publisher()
+            .await
+            .committed([order_event("oev_1", "ord_1")]);
         assert!(
             rx.rx.try_recv().is_err(),
             "PostgreSQL delivers through LISTEN only"

@@ -18,6 +18,8 @@ pub fn routes<S>(state: AppState) -> Router<S> {
             "/__faults/hold-before-commit",
             post(fault_hold_before_commit),
         )
+        .route("/__faults/hold-after-commit", post(fault_hold_after_commit))
+        .route("/__faults/pause-sequencer", post(fault_pause_sequencer))
         .with_state(state)
 }
 
@@ -27,6 +29,15 @@ pub struct Faults {
     stop_after_commit: std::sync::atomic::AtomicBool,
     stop_after_intent: std::sync::atomic::AtomicBool,
     hold_before_commit_ms: std::sync::atomic::AtomicU64,
+    hold_after_commit_ms: std::sync::atomic::AtomicU64,
+    /// Milliseconds since the UNIX epoch until which the background sequencer runs no round.
+    sequencer_paused_until_ms: std::sync::atomic::AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Faults {
@@ -73,6 +84,42 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// Pauses the replica's background sequencer for `ms` (PostgreSQL): events committed
+    /// meanwhile stay pending unless a request numbers them itself.
+    pub fn pause_sequencer(&self, ms: u64) {
+        self.sequencer_paused_until_ms
+            .store(now_ms().saturating_add(ms), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How long the background sequencer is still paused.
+    pub fn sequencer_pause(&self) -> std::time::Duration {
+        let until = self
+            .sequencer_paused_until_ms
+            .load(std::sync::atomic::Ordering::SeqCst);
+        std::time::Duration::from_millis(until.saturating_sub(now_ms()))
+    }
+}
+
+impl Faults {
+    /// Arms a one-shot pause of `ms` in the next order transition, right after it commits and
+    /// before it hands its notices to the bus.
+    pub fn arm_hold_after_commit(&self, ms: u64) {
+        self.hold_after_commit_ms
+            .store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Pauses once after arming.
+    pub async fn hold_after_commit(&self) {
+        let ms = self
+            .hold_after_commit_ms
+            .swap(0, std::sync::atomic::Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+}
+
 /// Test-only: a handler that panics, to prove what a client gets from one.
 #[allow(clippy::panic)]
 async fn fault_panic() -> Response {
@@ -104,5 +151,24 @@ async fn fault_hold_before_commit(
     Query(hold): Query<HoldFor>,
 ) -> Response {
     state.faults.arm_hold_before_commit(hold.ms.min(10_000));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Test-only: the background sequencer runs no round for `ms` (at most 10 s).
+async fn fault_pause_sequencer(
+    State(state): State<AppState>,
+    Query(hold): Query<HoldFor>,
+) -> Response {
+    state.faults.pause_sequencer(hold.ms.min(10_000));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Test-only: the next order transition pauses `ms` (at most 10 s) between its commit and
+/// handing its notices to the bus.
+async fn fault_hold_after_commit(
+    State(state): State<AppState>,
+    Query(hold): Query<HoldFor>,
+) -> Response {
+    state.faults.arm_hold_after_commit(hold.ms.min(10_000));
     StatusCode::NO_CONTENT.into_response()
 }

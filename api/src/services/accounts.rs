@@ -348,9 +348,10 @@ pub async fn set_user_status(
         user_id: user.id.clone(),
     };
     events::notify_in(&txn, &notice).await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
     // Open subscriptions of this user re-check at once (and end when it may not sign in).
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     tracing::info!(admin = %admin.id, user_id = %user.id, status = ?status, "user status changed");
     Ok(user)
 }

@@ -51,7 +51,7 @@ pub enum DisputeWrite {
 }
 
 /// Writes `write` inside the order's transaction and announces it there; the caller hands the
-/// notice to `state.events.committed` after the commit.
+/// notice to its [`crate::events::Publisher`] after the commit.
 pub(crate) async fn write_in(
     txn: &impl ConnectionTrait,
     order: &orders::Model,
@@ -208,8 +208,9 @@ pub async fn review(
         order_id: dispute.order_id.clone(),
     };
     events::notify_in(&txn, &notice).await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     let dispute = find(&state.db.reader, dispute_id).await?;
     let order = order_service::load(&state.db.reader, &dispute.order_id).await?;
     Ok((dispute, order))

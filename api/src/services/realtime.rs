@@ -215,6 +215,12 @@ trait Source: Send + Sync + 'static {
     /// where two notices can load the same state.
     const REMEMBER_LIVE: bool = false;
 
+    /// Whether a live row at or before the cursor is dropped: for rows positioned in commit
+    /// order and announced in that order, where such a row was either replayed already or
+    /// committed before the stream began (a stream's start numbers pending order events, and
+    /// their announcements reach it after it took its mark).
+    const LIVE_AFTER_CURSOR_ONLY: bool = false;
+
     fn row_id(row: &Self::Row) -> &str;
 
     fn cursor_of(row: &Self::Row) -> Self::Cursor;
@@ -327,6 +333,9 @@ fn follow<S: Source>(
                                 continue;
                             }
                             let at = S::cursor_of(&row);
+                            if S::LIVE_AFTER_CURSOR_ONLY && at <= cursor {
+                                continue;
+                            }
                             if at > cursor {
                                 cursor = at;
                             }
@@ -361,6 +370,8 @@ pub struct StreamedEvent {
 impl Source for OrderSource {
     type Row = StreamedEvent;
     type Cursor = i64;
+
+    const LIVE_AFTER_CURSOR_ONLY: bool = true;
 
     fn row_id(row: &Self::Row) -> &str {
         &row.event.id
@@ -426,6 +437,8 @@ struct ThreadSource {
 impl Source for ThreadSource {
     type Row = messages::Model;
     type Cursor = i64;
+
+    const LIVE_AFTER_CURSOR_ONLY: bool = true;
 
     fn row_id(row: &Self::Row) -> &str {
         &row.id
@@ -514,11 +527,11 @@ pub async fn order_events(
     }
     // Live first, then the store: whatever commits in between arrives on `rx`.
     let rx = state.events.subscribe(topics);
-    // Without `after`, the newest stored event marks "now": only later ones are sent.
+    // Without `after`, the newest committed event marks "now": only later ones are sent.
     let resume = resume_at.is_some();
     let cursor = match resume_at {
         Some(seq) => seq,
-        None => order_service::latest_event_seq(&state.db.reader).await?,
+        None => order_service::sequencer::newest_position(&state.db.writer).await?,
     };
     Ok(follow(
         state,

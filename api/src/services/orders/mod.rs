@@ -119,7 +119,7 @@ pub fn available_actions(
 }
 
 /// Stores one event of the order's timeline; the caller hands the returned notice to
-/// `state.events.committed` after the commit (one node). On PostgreSQL the event is stored
+/// its [`crate::events::Publisher`] after the commit (one node). On PostgreSQL the event is stored
 /// pending and the transaction wakes the sequencers, which number it after its commit and
 /// announce it then (`sequencer`); no other transaction waits for this one.
 #[allow(clippy::too_many_arguments)]

@@ -204,8 +204,9 @@ pub async fn place_order(
         now,
     )
     .await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     tracing::info!(order = %order.id, number, mode = ?mode, price, "order placed");
     if state.faults.stop_after_commit() {
         // Tests only: the process "dies" here, between the commit and the authorization.

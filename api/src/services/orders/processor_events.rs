@@ -225,8 +225,9 @@ pub(crate) async fn refund_stray_payment(
         now,
     )
     .await?;
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed([notice]);
+    publisher.committed([notice]);
     tracing::warn!(order = %order.id, charge = charge_id, amount = amount_cents, "refunding a payment captured for a closed order");
     process_ledger(state, &order.id).await
 }
@@ -348,8 +349,9 @@ async fn reconcile_total(
         );
         tracing::warn!(order = %order.id, kind = ?kind, amount = outside, "money moved outside the platform recorded");
     }
+    let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.events.committed(notices);
+    publisher.committed(notices);
     Ok(())
 }
 

@@ -20,14 +20,19 @@
 //! ([`position_of`]); a replica that stopped between an event's commit and its numbering
 //! leaves it pending until any sequencer's next round (one runs every second besides the
 //! announcements).
+use std::sync::Arc;
 use std::time::Duration;
 
 use entity::order_events;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
+};
 use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, EventBus, Notice};
+use crate::faults::Faults;
 
 /// Advisory-lock key of the numbering (PostgreSQL; advisory locks are per database).
 const SEQUENCER_LOCK: i64 = 0x6f72_6465_7273; // "orders"
@@ -135,15 +140,44 @@ pub async fn position_of(db: &DatabaseConnection, event: &order_events::Model) -
     }
 }
 
+/// The position that marks "now" for a stream started without `after`: every event committed
+/// before the call is at or below it, so the stream sends none of them. On PostgreSQL an event
+/// committed but still pending would otherwise be numbered above the mark and reach a
+/// subscriber that started after it, so pending events are numbered first (only when there are
+/// any: most starts find none and run no round).
+pub async fn newest_position(db: &DatabaseConnection) -> ApiResult<i64> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        for _ in 0..3 {
+            let pending: Option<String> = order_events::Entity::find()
+                .select_only()
+                .column(order_events::Column::Id)
+                .filter(order_events::Column::Seq.lt(0))
+                .into_tuple()
+                .one(db)
+                .await?;
+            if pending.is_none() {
+                break;
+            }
+            number_pending(db).await?;
+        }
+    }
+    super::latest_event_seq(db).await
+}
+
 /// The replica's sequencer (PostgreSQL): a round whenever the bus hears that events are
 /// pending, and every [`SWEEP`] besides.
-pub fn spawn(db: &DatabaseConnection, bus: EventBus) {
+pub fn spawn(db: &DatabaseConnection, bus: EventBus, faults: Arc<Faults>) {
     if db.get_database_backend() != DbBackend::Postgres {
         return;
     }
     let db = db.clone();
     tokio::spawn(async move {
         loop {
+            let paused = faults.sequencer_pause();
+            if !paused.is_zero() {
+                tokio::time::sleep(paused).await;
+                continue;
+            }
             loop {
                 match number_pending(&db).await {
                     // A full batch: more may be waiting.
