@@ -23,13 +23,17 @@ pub fn routes<S>(state: AppState) -> Router<S> {
         .with_state(state)
 }
 
-/// Points where a test can make the server stop as if the process died there.
+/// Points where a test can make the server stop as if the process died there, or pause.
 #[derive(Default, Debug)]
 pub struct Faults {
     stop_after_commit: std::sync::atomic::AtomicBool,
     stop_after_intent: std::sync::atomic::AtomicBool,
-    hold_before_commit_ms: std::sync::atomic::AtomicU64,
-    hold_after_commit_ms: std::sync::atomic::AtomicU64,
+    /// In the next order transition, after its event is written and before it commits: a
+    /// concurrent transition then has every chance to commit first.
+    pub hold_before_commit: Hold,
+    /// In the next order transition, right after it commits and before it hands its notices
+    /// to the bus.
+    pub hold_after_commit: Hold,
     /// Milliseconds since the UNIX epoch until which the background sequencer runs no round.
     sequencer_paused_until_ms: std::sync::atomic::AtomicU64,
 }
@@ -66,30 +70,13 @@ impl Faults {
             .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Arms a one-shot pause of `ms` in the next order transition, after its event is written
-    /// and before it commits: a concurrent transition then has every chance to commit first.
-    pub fn arm_hold_before_commit(&self, ms: u64) {
-        self.hold_before_commit_ms
-            .store(ms, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Pauses once after arming.
-    pub async fn hold_before_commit(&self) {
-        let ms = self
-            .hold_before_commit_ms
-            .swap(0, std::sync::atomic::Ordering::SeqCst);
-        if ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
-    }
-}
-
-impl Faults {
     /// Pauses the replica's background sequencer for `ms` (PostgreSQL): events committed
     /// meanwhile stay pending unless a request numbers them itself.
     pub fn pause_sequencer(&self, ms: u64) {
-        self.sequencer_paused_until_ms
-            .store(now_ms().saturating_add(ms), std::sync::atomic::Ordering::SeqCst);
+        self.sequencer_paused_until_ms.store(
+            now_ms().saturating_add(ms),
+            std::sync::atomic::Ordering::SeqCst,
+        );
     }
 
     /// How long the background sequencer is still paused.
@@ -101,19 +88,18 @@ impl Faults {
     }
 }
 
-impl Faults {
-    /// Arms a one-shot pause of `ms` in the next order transition, right after it commits and
-    /// before it hands its notices to the bus.
-    pub fn arm_hold_after_commit(&self, ms: u64) {
-        self.hold_after_commit_ms
-            .store(ms, std::sync::atomic::Ordering::SeqCst);
+/// A one-shot pause: armed with a length, taken once by the next caller.
+#[derive(Default, Debug)]
+pub struct Hold(std::sync::atomic::AtomicU64);
+
+impl Hold {
+    pub fn arm(&self, ms: u64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Pauses once after arming.
-    pub async fn hold_after_commit(&self) {
-        let ms = self
-            .hold_after_commit_ms
-            .swap(0, std::sync::atomic::Ordering::SeqCst);
+    pub async fn take(&self) {
+        let ms = self.0.swap(0, std::sync::atomic::Ordering::SeqCst);
         if ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
@@ -150,7 +136,11 @@ async fn fault_hold_before_commit(
     State(state): State<AppState>,
     Query(hold): Query<HoldFor>,
 ) -> Response {
-    state.faults.arm_hold_before_commit(hold.ms.min(10_000));
+    arm(&state.faults.hold_before_commit, hold)
+}
+
+fn arm(hold: &Hold, length: HoldFor) -> Response {
+    hold.arm(length.ms.min(10_000));
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -169,6 +159,5 @@ async fn fault_hold_after_commit(
     State(state): State<AppState>,
     Query(hold): Query<HoldFor>,
 ) -> Response {
-    state.faults.arm_hold_after_commit(hold.ms.min(10_000));
-    StatusCode::NO_CONTENT.into_response()
+    arm(&state.faults.hold_after_commit, hold)
 }

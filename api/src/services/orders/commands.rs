@@ -460,10 +460,10 @@ pub async fn apply(
     )
     .await?;
     notices.insert(0, notice);
-    state.faults.hold_before_commit().await;
+    state.faults.hold_before_commit.take().await;
     let publisher = state.events.publisher().await;
     txn.commit().await?;
-    state.faults.hold_after_commit().await;
+    state.faults.hold_after_commit.take().await;
     publisher.committed(notices);
     if let Some(original) = spent_upload {
         crate::services::files::discard_original(state, &original).await;
