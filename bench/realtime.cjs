@@ -43,6 +43,12 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
 }
 
+// CPU seconds a process has used (user + system), from /proc (clock ticks of 1/100 s).
+function cpuSeconds(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function main() {
   if (!BIN) throw new Error('--bin or MARKETPLACE_BIN must name the server binary');
   const port = await freePort();
@@ -170,6 +176,8 @@ async function main() {
   const steps = [['claimOrder', 'OrderIdInput', 's', 'CLAIMED'], ['startOrder', 'OrderIdInput', 's', 'IN_PROGRESS'],
     ['deliverOrder', 'DeliverOrderInput', 's', 'DELIVERED'], ['completeOrder', 'OrderIdInput', 'b', 'COMPLETED']];
   const driveStart = Date.now();
+  const serverCpuStart = cpuSeconds(child.pid);
+  const clientCpuStart = process.cpuUsage();
   const queue = [...orders];
   await Promise.all(Array.from({ length: Math.max(1, PARALLEL) }, async () => {
     for (let order = queue.shift(); order; order = queue.shift()) {
@@ -191,6 +199,11 @@ async function main() {
   const settleUntil = Date.now() + 10_000;
   const deliveredAll = () => [...received.entries()].every(([s, m]) => m.size >= expected.get(s));
   while (!deliveredAll() && Date.now() < settleUntil) await new Promise((r) => setTimeout(r, 100));
+  // From the first mutation to the last delivery (or the settle timeout): the server's CPU
+  // against this client's, which shares the machine's cores with it.
+  const serverCpu = cpuSeconds(child.pid) - serverCpuStart;
+  const clientUsage = process.cpuUsage(clientCpuStart);
+  const settledMs = Date.now() - driveStart;
   clearInterval(sampler);
   peakRss = Math.max(peakRss, rssKiB(child.pid));
 
@@ -209,6 +222,8 @@ async function main() {
     deliveries: latencies.length, lost, duplicated,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies.length ? latencies[latencies.length - 1].toFixed(1) : 'n/a' },
     driveMs,
+    settledMs,
+    cpuSeconds: { server: serverCpu.toFixed(2), client: ((clientUsage.user + clientUsage.system) / 1e6).toFixed(2) },
     rssMiB: { afterSetup: (setupRss / 1024).toFixed(1), connected: (connectedRss / 1024).toFixed(1), peak: (peakRss / 1024).toFixed(1) },
   };
   console.log(JSON.stringify(report, null, 2));
