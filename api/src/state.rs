@@ -38,8 +38,21 @@ impl Clock for SystemClock {
     }
 }
 
+/// What every request shares, behind one pointer: a clone (every request, socket and
+/// subscription holds one) is one reference count, not a copy of every handle and key.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub jwt: JwtKeys,
@@ -89,7 +102,7 @@ impl AppState {
             None => None,
         };
         let persisted = Arc::new(crate::persisted::PersistedQueries::new(allowlist));
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             settings: Arc::new(settings),
             db,
             jwt,
@@ -104,7 +117,7 @@ impl AppState {
             auth_by_email,
             faults: Arc::new(Faults::default()),
             persisted,
-        })
+        })))
     }
 
     /// Where links handed out by the server point: PUBLIC_BASE_URL, else the bind address.
