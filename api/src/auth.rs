@@ -145,9 +145,18 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Frees this thread's argon2 working memory (the next hash allocates it again).
+/// Frees this thread's argon2 working memory (the next hash allocates it again) and has the
+/// allocator return it to the system now: mimalloc purges freed memory lazily, at later
+/// allocations, which an idle thread does not make.
 fn release_argon2_memory() {
-    ARGON2_MEMORY.with(|cell| drop(std::mem::take(&mut *cell.borrow_mut())));
+    let held = ARGON2_MEMORY.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    if held.capacity() > 0 {
+        drop(held);
+        // SAFETY: `mi_collect` takes no pointers; it only walks this thread's own heap (and
+        // the arenas under their locks). With another global allocator (tests built without
+        // the binary's) it has nothing of this thread's to collect.
+        unsafe { libmimalloc_sys::mi_collect(true) };
+    }
 }
 
 /// argon2 of `password` and `salt` with `argon2`'s parameters, `len` bytes long, computed in
