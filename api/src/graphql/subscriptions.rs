@@ -10,6 +10,7 @@ use super::orders::OrderEvent;
 use super::ContextExt;
 use crate::error::{ApiError, RefusalCode};
 use crate::services::realtime::{self, OrderScope, StreamAuth};
+use crate::state::AppState;
 
 /// A refusal to start a subscription is a top-level error (there is no payload): NOT_FOUND
 /// keeps its code, so a stranger cannot tell a hidden order from a missing one.
@@ -25,6 +26,16 @@ fn start_error(err: ApiError) -> async_graphql::Error {
         }
         other => other.into(),
     }
+}
+
+/// One of the [`crate::state::Shared::STREAM_STARTS`] permits, held while a stream starts; the
+/// start's state is allocated only once it holds one.
+async fn start_permit(state: &AppState) -> async_graphql::Result<tokio::sync::SemaphorePermit<'_>> {
+    state
+        .stream_starts
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("the stream starts semaphore closed")).into())
 }
 
 fn auth(ctx: &Context<'_>) -> StreamAuth {
@@ -47,8 +58,10 @@ impl SubscriptionRoot {
         order_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
+        let state = ctx.state()?;
+        let _permit = start_permit(state).await?;
         let stream = Box::pin(realtime::order_events(
-            ctx.state()?.clone(),
+            state.clone(),
             auth(ctx),
             OrderScope::One(order_id.to_string()),
             after.map(|a| a.to_string()),
@@ -67,8 +80,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderEvent>>> {
+        let state = ctx.state()?;
+        let _permit = start_permit(state).await?;
         let stream = Box::pin(realtime::order_events(
-            ctx.state()?.clone(),
+            state.clone(),
             auth(ctx),
             OrderScope::Mine,
             after.map(|a| a.to_string()),
@@ -86,7 +101,9 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Dispute>>> {
-        let stream = Box::pin(realtime::dispute_changes(ctx.state()?.clone(), auth(ctx)))
+        let state = ctx.state()?;
+        let _permit = start_permit(state).await?;
+        let stream = Box::pin(realtime::dispute_changes(state.clone(), auth(ctx)))
             .await
             .map_err(start_error)?;
         Ok(Box::pin(stream).map(|item| item.map(|row| Dispute(row.dispute)).map_err(Into::into)))
@@ -100,8 +117,10 @@ impl SubscriptionRoot {
         thread_id: ID,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
+        let state = ctx.state()?;
+        let _permit = start_permit(state).await?;
         let stream = Box::pin(realtime::thread_messages(
-            ctx.state()?.clone(),
+            state.clone(),
             auth(ctx),
             thread_id.to_string(),
             after.map(|a| a.to_string()),
