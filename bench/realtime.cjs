@@ -168,8 +168,20 @@ async function main() {
       });
     }
   });
-  // Let every subscription register on the bus before anything moves.
-  await new Promise((r) => setTimeout(r, 2000));
+  // Nothing moves before every subscription has run its start (its mark is "now": an event
+  // committed before it is not sent). The server counts the streams on its bus.
+  const acksDone = Date.now();
+  let started = 0;
+  while (Date.now() - acksDone < 60_000) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const m = /^event_bus_subscribers (\d+)/m.exec(text);
+    started = m ? Number(m[1]) : 0;
+    if (started >= SUBSCRIBERS) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const startsMs = Date.now() - acksDone;
+  // The mark is taken right after a stream registers.
+  await new Promise((r) => setTimeout(r, 500));
   const connectedRss = rssKiB(child.pid);
 
   // Drive: every order through claim → start → deliver → complete, orders in parallel.
@@ -221,6 +233,8 @@ async function main() {
     events: ORDERS * steps.length, deliveriesExpected: [...expected.values()].reduce((a, b) => a + b, 0),
     deliveries: latencies.length, lost, duplicated,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: latencies.length ? latencies[latencies.length - 1].toFixed(1) : 'n/a' },
+    startsMs,
+    streamsStarted: started,
     driveMs,
     settledMs,
     cpuSeconds: { server: serverCpu.toFixed(2), client: ((clientUsage.user + clientUsage.system) / 1e6).toFixed(2) },

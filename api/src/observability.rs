@@ -60,6 +60,10 @@ fn describe() {
         "subscriptions_active",
         "Subscriptions (websocket operations) running"
     );
+    describe_gauge!(
+        "event_bus_subscribers",
+        "Streams registered on this replica's event bus (subscriptions past their start)"
+    );
     describe_counter!("timer_runs_total", "Runs of the order timers, by result");
     describe_counter!(
         "timer_actions_total",
@@ -99,6 +103,7 @@ pub fn render(state: &AppState) -> Option<String> {
         .map(|t| t.elapsed().as_secs_f64())
         .unwrap_or(0.0);
     gauge!("timer_lag_seconds").set(since);
+    gauge!("event_bus_subscribers").set(state.events.stats().subscribers as f64);
     handle.run_upkeep();
     Some(handle.render())
 }

@@ -87,6 +87,34 @@ async fn metrics_count_operations_errors_timers_and_webhooks() {
     let (_, during) = scrape(&app, None).await;
     assert!(sample(&during, "websocket_connections") >= 1.0, "{during}");
     drop(socket);
+
+    // A subscription counts on the bus once its start has run, and no longer once it ends.
+    let buyer = app.register("gauge@example.com", "Gauge").await;
+    let mut socket = crate::ws_client::WsClient::authenticated(&app, &buyer.access_token).await;
+    socket
+        .subscribe("m", "subscription { myOrderEvents { id } }", json!({}))
+        .await;
+    let mut subscribed = 0.0;
+    for _ in 0..50 {
+        let (_, text) = scrape(&app, None).await;
+        subscribed = sample(&text, "event_bus_subscribers");
+        if subscribed >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(subscribed, 1.0, "one stream on the bus");
+    drop(socket);
+    let mut left = 1.0;
+    for _ in 0..50 {
+        let (_, text) = scrape(&app, None).await;
+        left = sample(&text, "event_bus_subscribers");
+        if left == 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0.0, "gone with its socket");
 }
 
 #[tokio::test]
