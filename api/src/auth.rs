@@ -99,7 +99,11 @@ impl PasswordWorkers {
             std::thread::Builder::new()
                 .name(format!("password-{n}"))
                 .spawn(move || loop {
-                    let lock = || queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let lock = || {
+                        queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    };
                     let mut next = lock().try_recv();
                     if matches!(next, Err(std::sync::mpsc::TryRecvError::Empty)) {
                         // Idle: the working memory goes back until the next job. A burst
@@ -332,11 +336,13 @@ mod tests {
         assert!(!verify_password(&bigger, "pW"));
     }
 
-    #[tokio::test]
-    async fn password_workers_answer_and_refuse_when_their_queue_is_full() {
-        let workers = PasswordWorkers::start(1).expect("threads");
-        assert_eq!(workers.run(|| 6 * 7).await.expect("answer"), 42);
-        // A blocked worker and a full queue: the next job is refused at once.
+    /// Keeps the (one) password thread busy until `release` is sent.
+    async fn occupy(
+        workers: &PasswordWorkers,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), Busy>>,
+    ) {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let blocker = workers.clone();
         let blocked = tokio::spawn(async move {
@@ -347,6 +353,15 @@ mod tests {
                 .await
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
+        (release, blocked)
+    }
+
+    #[tokio::test]
+    async fn password_workers_answer_and_refuse_when_their_queue_is_full() {
+        let workers = PasswordWorkers::start(1).expect("threads");
+        assert_eq!(workers.run(|| 6 * 7).await.expect("answer"), 42);
+        // A blocked worker and a full queue: the next job is refused at once.
+        let (release, blocked) = occupy(&workers).await;
         let mut queued = Vec::new();
         for _ in 0..PasswordWorkers::QUEUE {
             let w = workers.clone();
@@ -369,16 +384,7 @@ mod tests {
     async fn password_threads_keep_argon2_memory_for_a_burst_and_free_it_when_idle() {
         let workers = PasswordWorkers::start(1).expect("threads");
         let held = || ARGON2_MEMORY.with(|m| m.borrow().len());
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let blocker = workers.clone();
-        let blocked = tokio::spawn(async move {
-            blocker
-                .run(move || {
-                    let _ = wait.recv();
-                })
-                .await
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (release, blocked) = occupy(&workers).await;
         // Queued behind the blocker: a hash, then a look at the memory, back to back.
         let hasher = workers.clone();
         let hashed = tokio::spawn(async move { hasher.run(|| hash_password("pw")).await });
@@ -389,7 +395,10 @@ mod tests {
         release.send(()).expect("release");
         assert!(blocked.await.expect("join").is_ok());
         assert!(hashed.await.expect("join").expect("ran").is_ok());
-        assert!(in_burst.await.expect("join").expect("ran") > 0, "kept within a burst");
+        assert!(
+            in_burst.await.expect("join").expect("ran") > 0,
+            "kept within a burst"
+        );
         // Nothing queued: the thread frees it before it waits.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(workers.run(held).await.expect("ran"), 0, "freed when idle");

@@ -240,8 +240,8 @@ where
     I: IntoIterator<Item = String>,
 {
     use sea_orm::sea_query::extension::postgres::PgFunc;
-    use sea_orm::IntoSimpleExpr;
     use sea_orm::sea_query::{ArrayType, Expr, Value};
+    use sea_orm::IntoSimpleExpr;
     let keys: Vec<String> = keys.into_iter().collect();
     match backend {
         DbBackend::Postgres => {

@@ -31,11 +31,9 @@ fn start_error(err: ApiError) -> async_graphql::Error {
 /// One of the [`crate::state::Shared::STREAM_STARTS`] permits, held while a stream starts; the
 /// start's state is allocated only once it holds one.
 async fn start_permit(state: &AppState) -> async_graphql::Result<tokio::sync::SemaphorePermit<'_>> {
-    state
-        .stream_starts
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("the stream starts semaphore closed")).into())
+    state.stream_starts.acquire().await.map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!("the stream starts semaphore closed")).into()
+    })
 }
 
 fn auth(ctx: &Context<'_>) -> StreamAuth {

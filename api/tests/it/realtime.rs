@@ -477,7 +477,11 @@ async fn a_subscriber_that_falls_behind_its_buffer_is_closed_with_a_reason() {
     // The order's events arrive live, one by one, in order.
     for expected in &events {
         let live = ws.next_data("m").await;
-        assert_eq!(live["data"]["myOrderEvents"]["id"], expected.as_str(), "{live}");
+        assert_eq!(
+            live["data"]["myOrderEvents"]["id"],
+            expected.as_str(),
+            "{live}"
+        );
     }
     // A burst the subscriber cannot drain: the test runtime is single-threaded, so nothing
     // runs between these synchronous hand-offs to the server's bus.
