@@ -12,18 +12,20 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use entity::{disputes, message_threads, messages, order_events, orders, providers};
+use entity::{message_threads, messages, order_events, orders, providers};
 use futures_util::Stream;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{
-    accounts, disputes as dispute_service, messaging, orders as order_service, sellers, Viewer,
-};
+use super::{accounts, messaging, orders as order_service, sellers, Viewer};
 use crate::domain::message;
 use crate::error::{ApiError, ApiResult, Refusal, RefusalCode};
 use crate::events::{Delivery, Notice, Receiver, Topic};
 use crate::state::AppState;
+
+mod disputes;
+
+pub use disputes::{dispute_changes, StreamedDispute};
 
 /// Rows read from the store per round while replaying.
 const BACKLOG_PAGE: u64 = 100;
@@ -588,116 +590,5 @@ pub async fn thread_messages(
         cursor,
         resume,
         ThreadSource { thread_id },
-    ))
-}
-
-/// A state of a dispute as `disputeUpdated` sends it. Its key orders the changes: the time of
-/// the change, then the dispute's id.
-pub struct StreamedDispute {
-    pub dispute: disputes::Model,
-    key: String,
-}
-
-impl StreamedDispute {
-    fn new(dispute: disputes::Model) -> StreamedDispute {
-        let key = change_key(dispute.updated_at, &dispute.id);
-        StreamedDispute { dispute, key }
-    }
-}
-
-fn change_key(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
-    format!("{:020}:{id}", at.timestamp_micros().max(0))
-}
-
-struct DisputeSource;
-
-impl Source for DisputeSource {
-    type Row = StreamedDispute;
-    type Cursor = String;
-
-    const REMEMBER_LIVE: bool = true;
-
-    fn row_id(row: &Self::Row) -> &str {
-        &row.key
-    }
-
-    fn cursor_of(row: &Self::Row) -> String {
-        row.key.clone()
-    }
-
-    fn announced(notice: &Notice) -> Option<&str> {
-        match notice {
-            Notice::Dispute { id, .. } => Some(id),
-            _ => None,
-        }
-    }
-
-    async fn after(
-        &self,
-        state: &AppState,
-        viewer: &Viewer,
-        cursor: &String,
-    ) -> ApiResult<Vec<Self::Row>> {
-        if !viewer.is_admin() {
-            return Err(ApiError::Forbidden("admins only".to_owned()));
-        }
-        let (micros, id) = cursor.split_once(':').unwrap_or((cursor, ""));
-        let since = micros
-            .parse::<i64>()
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_micros)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a bad dispute cursor")))?;
-        Ok(
-            dispute_service::changed_since(&state.db.reader, since, id, BACKLOG_PAGE)
-                .await?
-                .into_iter()
-                .map(StreamedDispute::new)
-                .collect(),
-        )
-    }
-
-    async fn live(
-        &self,
-        state: &AppState,
-        viewer: &Viewer,
-        delivery: &Delivery,
-        id: &str,
-    ) -> ApiResult<Option<Self::Row>> {
-        let loaded = delivery
-            .shared(|| async {
-                Ok(disputes::Entity::find_by_id(id.to_owned())
-                    .one(&state.db.reader)
-                    .await?)
-            })
-            .await?;
-        // Admins only, decided for every change: a demoted admin stops receiving.
-        Ok(loaded
-            .as_ref()
-            .as_ref()
-            .filter(|_| viewer.is_admin())
-            .map(|d| StreamedDispute::new(d.clone())))
-    }
-}
-
-/// Every change of every dispute, for admins, from now on; when the bus may have missed
-/// notices, the disputes changed since the last one sent are read again.
-pub async fn dispute_changes(
-    state: AppState,
-    auth: StreamAuth,
-) -> ApiResult<impl Stream<Item = ApiResult<StreamedDispute>> + Send + 'static> {
-    let viewer = auth.viewer(&state).await?;
-    let user = viewer.admin()?.clone();
-    let rx = state
-        .events
-        .subscribe(vec![Topic::Disputes, Topic::User(user.id.clone())]);
-    let cursor = change_key(state.now(), "");
-    Ok(follow(
-        state,
-        auth,
-        viewer,
-        rx,
-        cursor,
-        false,
-        DisputeSource,
     ))
 }
