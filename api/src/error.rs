@@ -115,4 +115,11 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// Statements run on the pool underneath SeaORM (the order-event sequencer).
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(err))
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

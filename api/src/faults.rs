@@ -130,6 +130,13 @@ struct HoldFor {
     ms: u64,
 }
 
+impl HoldFor {
+    /// The length asked for, at most 10 s.
+    fn bounded(&self) -> u64 {
+        self.ms.min(10_000)
+    }
+}
+
 /// Test-only: the next order transition pauses `ms` (at most 10 s) between writing its event
 /// and committing.
 async fn fault_hold_before_commit(
@@ -140,7 +147,7 @@ async fn fault_hold_before_commit(
 }
 
 fn arm(hold: &Hold, length: HoldFor) -> Response {
-    hold.arm(length.ms.min(10_000));
+    hold.arm(length.bounded());
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -149,7 +156,7 @@ async fn fault_pause_sequencer(
     State(state): State<AppState>,
     Query(hold): Query<HoldFor>,
 ) -> Response {
-    state.faults.pause_sequencer(hold.ms.min(10_000));
+    state.faults.pause_sequencer(hold.bounded());
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -79,29 +79,22 @@ pub async fn number_pending(db: &DatabaseConnection) -> ApiResult<usize> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(0);
     }
-    let internal = |err: sqlx::Error| ApiError::Internal(anyhow::Error::new(err));
-    let mut txn = db
-        .get_postgres_connection_pool()
-        .begin()
-        .await
-        .map_err(internal)?;
+    let mut txn = db.get_postgres_connection_pool().begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(SEQUENCER_LOCK)
         .execute(&mut *txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     let rows = sqlx::query(NUMBER_PENDING)
         .bind(BATCH)
         .fetch_all(&mut *txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     let mut notices = Vec::with_capacity(rows.len());
     for row in &rows {
         notices.push(Notice::OrderEvent {
-            id: row.try_get("id").map_err(internal)?,
-            order_id: row.try_get("order_id").map_err(internal)?,
-            buyer_id: row.try_get("buyer_id").map_err(internal)?,
-            provider_id: row.try_get("provider_id").map_err(internal)?,
+            id: row.try_get("id")?,
+            order_id: row.try_get("order_id")?,
+            buyer_id: row.try_get("buyer_id")?,
+            provider_id: row.try_get("provider_id")?,
         });
     }
     for payload in events::payloads(&notices)? {
@@ -109,10 +102,9 @@ pub async fn number_pending(db: &DatabaseConnection) -> ApiResult<usize> {
             .bind(events::CHANNEL)
             .bind(payload)
             .execute(&mut *txn)
-            .await
-            .map_err(internal)?;
+            .await?;
     }
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await?;
     Ok(notices.len())
 }
 
