@@ -751,26 +751,41 @@ async fn starting_price_follows_active_fixed_and_starting_at_listings() {
     let _ = hourly;
 }
 
+/// `sellers` approved sellers (`{name}{i}@example.com`) and `listings` listings dealt among
+/// them in turn (`{name} listing {i}`).
+async fn sellers_with_listings(
+    app: &TestApp,
+    name: &str,
+    sellers: usize,
+    listings: usize,
+) -> Vec<Seller> {
+    let admin = app.register_admin().await;
+    let mut made = Vec::new();
+    for i in 0..sellers {
+        let seller = app
+            .seller(
+                &admin,
+                &format!("{name}{i}@example.com"),
+                &format!("{name} {i}"),
+                json!({}),
+            )
+            .await;
+        made.push(seller);
+    }
+    for i in 0..listings {
+        app.listing(
+            &made[i % sellers],
+            json!({ "title": format!("{name} listing {i}") }),
+        )
+        .await;
+    }
+    made
+}
+
 #[tokio::test]
 async fn a_page_of_listings_costs_the_same_statements_for_1_30_and_100() {
     let app = spawn_app_with(&["--sql-statement-count"]).await;
-    let admin = app.register_admin().await;
-    let mut sellers = Vec::new();
-    for i in 0..5 {
-        sellers.push(
-            app.seller(
-                &admin,
-                &format!("n{i}@example.com"),
-                &format!("N{i}"),
-                json!({}),
-            )
-            .await,
-        );
-    }
-    for i in 0..100 {
-        app.listing(&sellers[i % 5], json!({ "title": format!("L{i}") }))
-            .await;
-    }
+    sellers_with_listings(&app, "n", 5, 100).await;
     let query = "query($n: Int) { listings(first: $n) { nodes { title price { cents } provider { displayName avgRating startingPrice { cents } tenant { name } } } } }";
     let mut counts = Vec::new();
     for n in [1, 30, 100] {
@@ -983,26 +998,7 @@ async fn the_total_is_counted_only_when_it_is_asked_for() {
 #[tokio::test]
 async fn a_page_of_listings_with_their_providers_is_one_statement() {
     let app = spawn_app_with(&["--sql-statement-count"]).await;
-    let admin = app.register_admin().await;
-    let mut sellers = Vec::new();
-    for i in 0..3 {
-        sellers.push(
-            app.seller(
-                &admin,
-                &format!("joined{i}@example.com"),
-                &format!("Joined {i}"),
-                json!({}),
-            )
-            .await,
-        );
-    }
-    for i in 0..9 {
-        app.listing(
-            &sellers[i % 3],
-            json!({ "title": format!("Joined listing {i}") }),
-        )
-        .await;
-    }
+    let sellers = sellers_with_listings(&app, "Joined", 3, 9).await;
     let provider_fields = "id displayName avgRating reviewCount startingPrice { cents }";
     let statements = |body: &Value| body["extensions"]["sqlStatements"].as_u64().expect("count");
     let browse = format!(
