@@ -24,6 +24,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 pub use crate::answers::BadRequestBody;
 use crate::answers::{
@@ -33,7 +34,7 @@ use crate::answers::{
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, INTERNAL_CODE};
-use crate::graphql::{self, loaders::Loaders, AppSchema};
+use crate::graphql::{self, gate, loaders::Loaders, AppSchema};
 use crate::services::{accounts, Viewer};
 use crate::state::AppState;
 
@@ -476,8 +477,26 @@ async fn execute(
             )
         }
     };
-    // Checked once the text is known (a persisted query sent by hash has none before).
-    if over_get && batch.iter().any(is_mutation) {
+    let single = matches!(batch, BatchRequest::Single(_));
+    let requests = match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests,
+    };
+    let settings = &state.app.settings;
+    let admitted: Vec<_> = requests
+        .into_iter()
+        .map(|mut request| {
+            let admission = gate::admit(&mut request, &limits, settings.graphql_introspection);
+            (request, admission)
+        })
+        .collect();
+    // Checked once the text is known (a persisted query sent by hash has none before), and
+    // before any budget pays for it.
+    if over_get
+        && admitted
+            .iter()
+            .any(|(_, admission)| admission.kind() == Some(OperationType::Mutation))
+    {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",
@@ -490,13 +509,34 @@ async fn execute(
         return response;
     }
     let loaders = Arc::new(Loaders::new(&state.app.db.reader));
-    let batch = batch.data(viewer).data(loaders).data(ClientIp(peer.ip()));
+    let payer = gate::payer(&viewer, peer.ip());
     let counter = &state.app.db.statements;
     let before = counter.load(std::sync::atomic::Ordering::Relaxed);
+    let operations = admitted.into_iter().map(|(request, mut admission)| {
+        admission.charge(&state.app, payer.clone());
+        let request = request
+            .data(viewer.clone())
+            .data(loaders.clone())
+            .data(ClientIp(peer.ip()));
+        async move {
+            let mut response = match admission.take_refusal() {
+                Some(error) => async_graphql::Response::from_errors(vec![error]),
+                None => {
+                    let span = admission.span();
+                    state.schema.execute(request).instrument(span).await
+                }
+            };
+            admission.finish(&state.app, &mut response);
+            response
+        }
+    });
     // Past the timeout the operation is dropped where it stands: an open transaction rolls
     // back, and nothing after it runs.
-    let Ok(mut response) =
-        tokio::time::timeout(limits.execution_timeout, state.schema.execute_batch(batch)).await
+    let Ok(mut responses) = tokio::time::timeout(
+        limits.execution_timeout,
+        futures_util::future::join_all(operations),
+    )
+    .await
     else {
         tracing::warn!(
             timeout_ms = limits.execution_timeout.as_millis() as u64,
@@ -511,6 +551,13 @@ async fn execute(
             "TIMEOUT",
             request_id.as_deref(),
         );
+    };
+    let mut response = match (single, responses.pop()) {
+        (true, Some(response)) => BatchResponse::Single(response),
+        (_, last) => {
+            responses.extend(last);
+            BatchResponse::Batch(responses)
+        }
     };
     if state.app.settings.sql_statement_count {
         let ran = counter.load(std::sync::atomic::Ordering::Relaxed) - before;
@@ -631,12 +678,6 @@ async fn graphql_get(
         );
     }
     crate::graphiql::page()
-}
-
-/// True when the operation the request would run is a mutation. A document that does not parse
-/// is left to the executor, which reports the syntax error.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    crate::graphql::limits::operation_type(request) == Some(OperationType::Mutation)
 }
 
 fn websocket(state: HttpState, upgrade: WebSocketUpgrade, client_ip: std::net::IpAddr) -> Response {

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -26,7 +27,7 @@ use tokio::task::AbortHandle;
 
 use crate::error::ApiError;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::AppSchema;
+use crate::graphql::{gate, AppSchema};
 use crate::services::realtime::StreamAuth;
 use crate::services::{accounts, Viewer};
 use crate::state::AppState;
@@ -293,6 +294,7 @@ impl Connection {
             Some(token) => self.viewer_for(token).await?,
             None => Viewer::Anonymous,
         };
+        let payer = gate::payer(&viewer, self.client_ip);
         let mut data = Data::default();
         data.insert(viewer);
         data.insert(self.loaders.clone());
@@ -302,18 +304,34 @@ impl Connection {
         });
         let mut request = request;
         request.data = data;
+        let settings = &self.app.settings;
+        let mut admission = gate::admit(
+            &mut request,
+            &settings.limits,
+            settings.graphql_introspection,
+        );
+        admission.charge(&self.app, payer);
         // A query or mutation over the socket is bounded like one over HTTP; a subscription
         // lives as long as its client wants.
-        let subscription = crate::graphql::limits::operation_type(&request)
-            == Some(async_graphql::parser::types::OperationType::Subscription);
+        let subscription = admission.kind() == Some(OperationType::Subscription);
         let deadline = (!subscription)
-            .then(|| tokio::time::Instant::now() + self.app.settings.limits.execution_timeout);
+            .then(|| tokio::time::Instant::now() + settings.limits.execution_timeout);
         let schema = self.schema.clone();
+        let app = self.app.clone();
         let out = self.out.clone();
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let _live = crate::observability::Live::new("subscriptions_active");
-            let mut stream = schema.execute_stream(request);
+            let mut stream = match admission.take_refusal() {
+                Some(error) => futures_util::stream::once(std::future::ready(
+                    async_graphql::Response::from_errors(vec![error]),
+                ))
+                .boxed(),
+                None => schema.execute_stream(request),
+            };
+            // A query or mutation has one answer, finished like one over HTTP; a
+            // subscription's answers are coded one by one.
+            let mut single = (!subscription).then_some(admission);
             loop {
                 let next = match deadline {
                     Some(deadline) => {
@@ -324,9 +342,13 @@ impl Connection {
                     }
                     None => stream.next().await,
                 };
-                let Some(response) = next else {
+                let Some(mut response) = next else {
                     break;
                 };
+                match single.take() {
+                    Some(admission) => admission.finish(&app, &mut response),
+                    None => gate::code_errors(&mut response),
+                }
                 let stop = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
                 if out
                     .send(Outgoing::Next(Box::new((task_id.clone(), response))))

@@ -379,14 +379,6 @@ pub fn select_operation<'a>(
     }
 }
 
-/// The type of the operation a request would run, when its text parses and names one.
-pub fn operation_type(
-    request: &async_graphql::Request,
-) -> Option<async_graphql::parser::types::OperationType> {
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
-    select_operation(&doc, request.operation_name.as_deref()).map(|op| op.ty)
-}
-
 /// The first limit a measured operation exceeds.
 pub fn check(m: &Measure, limits: &Limits) -> Result<(), Exceeded> {
     let over = |limit: &'static str, max: usize, actual: usize, what: &str| {

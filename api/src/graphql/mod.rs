@@ -7,6 +7,7 @@ pub mod cost;
 pub mod disputes;
 pub mod errors;
 pub mod files;
+pub mod gate;
 pub mod invoicing;
 pub mod limits;
 pub mod listings;
@@ -14,9 +15,7 @@ pub mod loaders;
 pub mod messaging;
 pub mod money;
 pub mod node;
-pub mod observe;
 pub mod orders;
-pub mod request_limits;
 pub mod reviews;
 pub mod scalars;
 pub mod sellers;
@@ -62,7 +61,7 @@ pub struct MutationRoot(
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
 /// async-graphql's own bound on directives per field: a backstop above the MAX_DIRECTIVES
-/// setting (at most 100), which the limits extension enforces with a named limit.
+/// setting (at most 100), which `gate` enforces with a named limit.
 pub const MAX_DIRECTIVES: usize = 101;
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot> {
@@ -77,16 +76,11 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, subscriptions::Subscripti
 /// The schema that serves requests, holding the shared state.
 pub fn build_schema(state: AppState) -> AppSchema {
     let settings: &Settings = &state.settings;
-    // Outermost first: the operation's metrics see the codes the limits extension sets.
-    // Directives are counted by the limits extension, which answers with the limit's name;
-    // async-graphql's own count stays as a backstop well above any setting's default.
-    let mut builder =
-        builder()
-            .extension(observe::Observe)
-            .extension(request_limits::RequestLimits {
-                introspection: settings.graphql_introspection,
-                limits: settings.limits,
-            });
+    // Limits, cost, codes and metrics are applied around execution by the transports
+    // (`gate`), not as extensions: any extension sends every field down async-graphql's slow
+    // path. async-graphql's own count of directives stays as a backstop well above any
+    // setting's default.
+    let mut builder = builder();
     if !settings.graphql_introspection {
         builder = builder.disable_introspection();
     }

@@ -257,6 +257,31 @@ async fn graphiql_gets_the_schema_with_its_own_request() {
     }
 }
 
+/// async-graphql describes `__Schema` itself where the schema's own description belongs; this
+/// schema has none, so a client rebuilding it (graphql-js `schemaDescription: true`) must read
+/// null, whether the field is aliased or reached through a fragment.
+#[tokio::test]
+async fn the_schema_has_no_description_however_it_is_asked_for() {
+    let app = spawn_app().await;
+    let body = introspect(
+        &app,
+        "query IntrospectionQuery { __schema { description about: description ...S } s2: __schema { ... on __Schema { description } } }
+         fragment S on __Schema { d: description queryType { name description } }",
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let data = &body["data"];
+    for value in [
+        &data["__schema"]["description"],
+        &data["__schema"]["about"],
+        &data["__schema"]["d"],
+        &data["s2"]["description"],
+    ] {
+        assert!(value.is_null(), "{body}");
+    }
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+}
+
 #[tokio::test]
 async fn introspection_is_refused_with_a_code_in_production() {
     let app = spawn_app_with(&["--app-env", "production", "--allow-sqlite-in-production"]).await;
