@@ -52,12 +52,27 @@ pub fn pool_use(conn: &DatabaseConnection) -> Option<(u32, usize)> {
     }
 }
 
+/// A PostgreSQL connection idle this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 impl Db {
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(20)
                 .acquire_timeout(Duration::from_secs(10))
+                // sqlx pings every idle connection before handing it out: a round trip to the
+                // server per statement under load. Only a connection idle for a while, which
+                // a restart or a network timeout may have cut, is checked now.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
@@ -91,6 +106,9 @@ impl Db {
             let writer_pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                // A file on this machine cannot hang up: no ping (a round trip to the
+                // connection's worker thread) before each statement.
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await
                 .context("opening the SQLite database")?;
@@ -101,6 +119,7 @@ impl Db {
                 SqlitePoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .context("opening the SQLite database for reading")?
