@@ -52,12 +52,14 @@ pub struct ListingRow {
 const PROVIDER_PREFIX: &str = "p__";
 
 impl FromQueryResult for ListingRow {
+    /// By position: the listing's columns first, then the provider's when the page selected
+    /// them (`listings_page` adds them in `providers::Column` order).
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let listing = listings::Model::from_query_result(res, pre)?;
-        let prefix = format!("{pre}{PROVIDER_PREFIX}");
-        // The provider columns are there only when the page selected them.
-        let provider = match res.try_get::<Option<String>>(&prefix, "id") {
-            Ok(Some(_)) => Some(providers::Model::from_query_result(res, &prefix)?),
+        debug_assert!(pre.is_empty(), "a listings page row has no prefix");
+        let mut at = 0;
+        let listing = super::rows::listing_at(res, &mut at)?;
+        let provider = match res.try_get_by_index::<Option<String>>(at) {
+            Ok(Some(_)) => Some(super::rows::provider_at(res, &mut at, PROVIDER_PREFIX)?),
             _ => None,
         };
         Ok(ListingRow { listing, provider })

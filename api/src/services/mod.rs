@@ -15,6 +15,7 @@ pub mod orders;
 pub mod provider_listings;
 pub mod realtime;
 pub mod reviews;
+pub mod rows;
 pub mod sellers;
 pub mod tenancy;
 pub mod webhooks;

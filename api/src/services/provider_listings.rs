@@ -3,8 +3,8 @@
 use entity::{listings, providers};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ConnectionTrait, EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QuerySelect,
-    QueryTrait, RelationTrait,
+    ConnectionTrait, EntityTrait, JoinType, Order, QueryFilter, QuerySelect, QueryTrait,
+    RelationTrait,
 };
 
 use super::browse::{public_listing_condition, BrowseCursor, Keyed, Visibility};
@@ -60,7 +60,8 @@ pub async fn first_listing_pages(
     let mut grouped: std::collections::HashMap<String, (Vec<Keyed<listings::Model>>, u64)> =
         std::collections::HashMap::new();
     for row in rows {
-        let model = listings::Model::from_query_result(&row, "")?;
+        // `SELECT *` of the inner query: the listing's columns come first.
+        let model = super::rows::listing_at(&row, &mut 0)?;
         let total: i64 = row.try_get("", "page_total")?;
         let entry = grouped
             .entry(model.provider_id.clone())
