@@ -86,6 +86,26 @@ impl MediaType {
 }
 
 /// True when the request never executed (it did not parse, validate or coerce its
+/// Adds the request id to internal errors so that a client can quote it and an operator can
+/// find the log line.
+pub(crate) fn tag_internal_errors(
+    response: &mut async_graphql::Response,
+    request_id: Option<&str>,
+) {
+    for error in &mut response.errors {
+        let internal = error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from(INTERNAL_CODE));
+        if internal {
+            if let (Some(ext), Some(id)) = (error.extensions.as_mut(), request_id) {
+                ext.set("requestId", id);
+            }
+        }
+    }
+}
+
 /// variables, or a limit refused it): no data, and no error points into a result.
 pub(crate) fn is_request_error(response: &async_graphql::Response) -> bool {
     response.data == async_graphql::Value::Null

@@ -29,11 +29,11 @@ use tracing::Instrument;
 pub use crate::answers::BadRequestBody;
 use crate::answers::{
     error_response, internal_response, is_request_error, json_response, refused_by_a_limit,
-    throttled_for, MediaType,
+    tag_internal_errors, throttled_for, MediaType,
 };
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::{ApiError, INTERNAL_CODE};
+use crate::error::ApiError;
 use crate::graphql::{self, gate, loaders::Loaders, AppSchema};
 use crate::services::{accounts, Viewer};
 use crate::state::AppState;
@@ -411,26 +411,6 @@ async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Viewer, Api
     match token {
         Some(token) => accounts::authenticate(app, token).await,
         None => Err(ApiError::Unauthenticated),
-    }
-}
-
-/// Adds the request id to internal errors so that a client can quote it and an operator can
-/// find the log line.
-pub(crate) fn tag_internal_errors(
-    response: &mut async_graphql::Response,
-    request_id: Option<&str>,
-) {
-    for error in &mut response.errors {
-        let internal = error
-            .extensions
-            .as_ref()
-            .and_then(|ext| ext.get("code"))
-            .is_some_and(|code| *code == async_graphql::Value::from(INTERNAL_CODE));
-        if internal {
-            if let (Some(ext), Some(id)) = (error.extensions.as_mut(), request_id) {
-                ext.set("requestId", id);
-            }
-        }
     }
 }
 

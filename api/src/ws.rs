@@ -375,7 +375,7 @@ impl Connection {
                 if !self.operations.contains_key(&id) {
                     return Vec::new();
                 }
-                crate::app::tag_internal_errors(&mut response, None);
+                crate::answers::tag_internal_errors(&mut response, None);
                 let kind = self.protocol.next();
                 let text = serde_json::to_string(&Envelope {
                     id: &id,

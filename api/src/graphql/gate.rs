@@ -167,7 +167,7 @@ impl Admission {
             }
             self.kind = Some(operation.ty);
             self.introspects = m.introspects;
-            self.label = label(&doc, operation.ty, &operation.selection_set.node);
+            self.label = Some(label(&doc, operation.ty, &operation.selection_set.node));
         }
         if self.kind != Some(OperationType::Subscription) {
             self.document = Some(doc.clone());
@@ -307,7 +307,7 @@ fn code_of(error: &ServerError) -> String {
 }
 
 /// `type:firstRootField` of an operation.
-fn label(doc: &ExecutableDocument, kind: OperationType, set: &SelectionSet) -> Option<String> {
+fn label(doc: &ExecutableDocument, kind: OperationType, set: &SelectionSet) -> String {
     let kind = match kind {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
@@ -316,7 +316,7 @@ fn label(doc: &ExecutableDocument, kind: OperationType, set: &SelectionSet) -> O
     let first = fields(doc, set, 0)
         .next()
         .map_or_else(|| "fragment".to_owned(), |f| f.name.node.to_string());
-    Some(format!("{kind}:{first}"))
+    format!("{kind}:{first}")
 }
 
 /// The fields of a selection set, fragments looked through (a few levels: the validation
