@@ -21,6 +21,9 @@ pub struct Model {
     pub resolved_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The position of the latest change in commit order (the `dispute_change` counter):
+    /// `disputeUpdated` re-reads the changes after the last one it sent by it.
+    pub change_seq: i64,
 }
 
 /// Why the buyer (or the card network) disputes the order.

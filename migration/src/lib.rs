@@ -17,6 +17,7 @@ mod m20261201_000010_tenant_rls;
 mod m20261201_000011_uploads;
 mod m20261201_000012_stream_sequences;
 mod m20261201_000013_event_sequencer;
+mod m20261202_000014_dispute_changes;
 
 pub use m20261201_000010_tenant_rls::TENANT_ROLE;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_uploads::Migration),
             Box::new(m20261201_000012_stream_sequences::Migration),
             Box::new(m20261201_000013_event_sequencer::Migration),
+            Box::new(m20261202_000014_dispute_changes::Migration),
         ]
     }
 }

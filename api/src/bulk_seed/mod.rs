@@ -373,6 +373,10 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
         .one(&txn)
         .await?
         .map_or(0, |c| c.next_value);
+    let dispute_base = counters::Entity::find_by_id("dispute_change".to_owned())
+        .one(&txn)
+        .await?
+        .map_or(0, |c| c.next_value);
     // Events are numbered after any already stored, in the order they are written.
     let mut event_seq = crate::services::orders::latest_event_seq(&txn)
         .await
@@ -448,6 +452,7 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
                 resolved_at: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
+                change_seq: Set(dispute_base + dispute_rows.len() as i64 + 1),
             });
         }
         if status == S::Completed {
@@ -573,6 +578,7 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
     insert_all(&txn, delivery_rows, &mut report).await?;
     insert_all(&txn, ledger_rows, &mut report).await?;
     insert_all(&txn, review_rows, &mut report).await?;
+    let disputes_made = dispute_rows.len() as i64;
     insert_all(&txn, dispute_rows, &mut report).await?;
 
     // Threads: a buyer writes to a provider, the provider answers, the buyer thanks them.
@@ -630,18 +636,24 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
     )
     .await?;
 
-    // Order numbers continue after the seeded ones (a second seed adds after the first).
-    counters::Entity::insert(counters::ActiveModel {
-        name: Set("order".to_owned()),
-        next_value: Set(base + orders_made),
-    })
-    .on_conflict(
-        OnConflict::column(counters::Column::Name)
-            .update_column(counters::Column::NextValue)
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    // Order numbers and dispute positions continue after the seeded ones (a second seed adds
+    // after the first).
+    for (name, last) in [
+        ("order", base + orders_made),
+        ("dispute_change", dispute_base + disputes_made),
+    ] {
+        counters::Entity::insert(counters::ActiveModel {
+            name: Set(name.to_owned()),
+            next_value: Set(last),
+        })
+        .on_conflict(
+            OnConflict::column(counters::Column::Name)
+                .update_column(counters::Column::NextValue)
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
     txn.commit().await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

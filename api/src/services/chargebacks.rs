@@ -364,6 +364,7 @@ pub(crate) async fn record_loss(
     closed.refund_cents = Set(Some(taken));
     closed.resolved_at = Set(Some(now));
     closed.updated_at = Set(now);
+    closed.change_seq = Set(crate::services::disputes::next_change(txn).await?);
     closed.update(txn).await?;
     let notice = Notice::Dispute {
         id: open.id,

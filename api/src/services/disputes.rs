@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{disputes, orders};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,7 @@ pub(crate) async fn write_in(
             opened_by,
         } => {
             let id = ids::new_id(Kind::Dispute);
+            let change_seq = next_change(txn).await?;
             let inserted = disputes::ActiveModel {
                 id: Set(id.clone()),
                 order_id: Set(order.id.clone()),
@@ -79,6 +80,7 @@ pub(crate) async fn write_in(
                 resolved_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
+                change_seq: Set(change_seq),
             }
             .insert(txn)
             .await;
@@ -101,6 +103,7 @@ pub(crate) async fn write_in(
             resolved_by,
         } => {
             let status = rules::resolve(from, outcome).map_err(moved)?;
+            let change_seq = next_change(txn).await?;
             let updated = disputes::Entity::update_many()
                 .col_expr(disputes::Column::Status, Expr::value(status))
                 .col_expr(disputes::Column::AdminNotes, Expr::value(Some(admin_notes)))
@@ -111,6 +114,7 @@ pub(crate) async fn write_in(
                 .col_expr(disputes::Column::ResolvedBy, Expr::value(Some(resolved_by)))
                 .col_expr(disputes::Column::ResolvedAt, Expr::value(Some(now)))
                 .col_expr(disputes::Column::UpdatedAt, Expr::value(now))
+                .col_expr(disputes::Column::ChangeSeq, Expr::value(change_seq))
                 .filter(disputes::Column::Id.eq(dispute_id.clone()))
                 .filter(disputes::Column::Status.eq(from))
                 .exec(txn)
@@ -193,9 +197,11 @@ pub async fn review(
     let txn = state.db.writer.begin().await?;
     let dispute = find(&txn, dispute_id).await?;
     let status = rules::review(dispute.status).map_err(moved)?;
+    let change_seq = next_change(&txn).await?;
     let updated = disputes::Entity::update_many()
         .col_expr(disputes::Column::Status, Expr::value(status))
         .col_expr(disputes::Column::UpdatedAt, Expr::value(now))
+        .col_expr(disputes::Column::ChangeSeq, Expr::value(change_seq))
         .filter(disputes::Column::Id.eq(dispute.id.clone()))
         .filter(disputes::Column::Status.eq(dispute.status))
         .exec(&txn)
@@ -345,27 +351,36 @@ pub async fn list(
     Ok(Page::from_overfetch(rows, &page, total))
 }
 
-/// Disputes changed after (`since`, `after_id`), oldest change first: what a
+/// Disputes whose latest change comes after position `after`, oldest change first: what a
 /// `disputeUpdated` stream re-reads when the bus may have missed notices.
-pub async fn changed_since(
+pub async fn changed_after(
     conn: &impl ConnectionTrait,
-    since: DateTime<Utc>,
-    after_id: &str,
+    after: i64,
     limit: u64,
 ) -> ApiResult<Vec<disputes::Model>> {
     Ok(disputes::Entity::find()
-        .filter(
-            Condition::any()
-                .add(disputes::Column::UpdatedAt.gt(since))
-                .add(
-                    Condition::all()
-                        .add(disputes::Column::UpdatedAt.eq(since))
-                        .add(disputes::Column::Id.gt(after_id.to_owned())),
-                ),
-        )
-        .order_by_asc(disputes::Column::UpdatedAt)
-        .order_by_asc(disputes::Column::Id)
+        .filter(disputes::Column::ChangeSeq.gt(after))
+        .order_by_asc(disputes::Column::ChangeSeq)
         .limit(limit)
         .all(conn)
         .await?)
+}
+
+/// The position of the latest dispute change that has committed (0 before the first).
+pub async fn latest_change(conn: &impl ConnectionTrait) -> ApiResult<i64> {
+    let latest: Option<Option<i64>> = disputes::Entity::find()
+        .select_only()
+        .column_as(disputes::Column::ChangeSeq.max(), "latest")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(latest.flatten().unwrap_or(0))
+}
+
+/// The position of a change of a dispute, drawn in its transaction as late as the write
+/// allows: the counter's row stays locked until the commit, so positions follow commit order
+/// (a time taken before the commit does not: a change that took its time first can commit
+/// last).
+pub(crate) async fn next_change(conn: &impl ConnectionTrait) -> ApiResult<i64> {
+    super::invoicing::next_counter(conn, "dispute_change").await
 }

@@ -125,7 +125,7 @@ pub(crate) async fn deliver_card_order(app: &TestApp, seller: &Seller, id: &str)
     }
 }
 
-fn dispute_id(payload: &Value) -> String {
+pub(crate) fn dispute_id(payload: &Value) -> String {
     payload["dispute"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no dispute: {payload}"))

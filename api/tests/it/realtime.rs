@@ -1,7 +1,8 @@
 //! Subscriptions through real websockets: each stream gets exactly its events, in order;
 //! resuming with `after` loses and repeats nothing; strangers and bad `after`s are refused;
 //! a user banned while subscribed stops receiving; on PostgreSQL two server processes serve
-//! each other's events, also after the LISTEN connection is killed.
+//! each other's events, also after the LISTEN connection is killed; a dispute changed on a
+//! replica whose clock runs behind is not skipped by a re-read.
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -604,4 +605,57 @@ async fn on_postgres_two_processes_serve_each_others_events_also_after_listen_is
     }
     assert_eq!(statuses, vec!["IN_PROGRESS", "DELIVERED"]);
     ws.assert_quiet(Duration::from_millis(300)).await;
+}
+
+/// `disputeUpdated` re-reads the store when the bus may have missed notices (a LISTEN
+/// connection that dropped), after the last change it sent in commit order. It once re-read
+/// "changed after the last sent change's time": a change made later on a replica whose clock
+/// runs behind (or one that took its time first and committed last) sorted before it and was
+/// skipped. On SQLite the second process's notice never reaches the first (they share no
+/// bus), so the re-read is the only way it arrives; on PostgreSQL it also comes live, and is
+/// sent once.
+#[tokio::test]
+async fn a_dispute_changed_on_a_replica_with_a_slower_clock_is_not_skipped_by_a_re_read() {
+    let app = spawn_app().await;
+    let deal = deal(&app, "skew").await;
+    let mut orders = Vec::new();
+    for _ in 0..2 {
+        let order = held_order(&app, &deal).await;
+        step(&app, &deal, &order, "claimOrder").await;
+        step(&app, &deal, &order, "deliverOrder").await;
+        orders.push(order);
+    }
+    let second = second_server(&app).await;
+    let mut second_app = app.clone();
+    second_app.addr = format!("http://127.0.0.1:{}", second.port);
+    second_app.port = second.port;
+    let mut admin = WsClient::authenticated(&app, &deal.admin.access_token).await;
+    admin
+        .subscribe(
+            "d",
+            "subscription { disputeUpdated { id status } }",
+            json!({}),
+        )
+        .await;
+    admin.assert_quiet(Duration::from_millis(300)).await;
+
+    // This replica's clock runs ten minutes ahead of the other's.
+    app.clock.advance(chrono::Duration::minutes(10));
+    let here = crate::disputes::open(&app, &deal.buyer, &orders[0], "QUALITY", "Thin").await;
+    let got = admin.next_data("d").await;
+    assert_eq!(
+        got["data"]["disputeUpdated"]["id"],
+        crate::disputes::dispute_id(&here).as_str(),
+        "{got}"
+    );
+    let there = crate::disputes::open(&second_app, &deal.buyer, &orders[1], "OTHER", "Late").await;
+    app.state.events.dispatch(api::events::Notice::Resync);
+    let got = admin.next_data("d").await;
+    assert_eq!(
+        got["data"]["disputeUpdated"]["id"],
+        crate::disputes::dispute_id(&there).as_str(),
+        "{got}"
+    );
+    assert_eq!(got["data"]["disputeUpdated"]["status"], "OPEN");
+    admin.assert_quiet(Duration::from_millis(500)).await;
 }

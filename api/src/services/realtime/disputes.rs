@@ -1,5 +1,5 @@
 //! `disputeUpdated`: every change of every dispute, for admins, on the same resumable loop
-//! as the other streams, keyed by the change's time and the dispute's id.
+//! as the other streams, positioned by the change's place in commit order (`change_seq`).
 use entity::disputes;
 use futures_util::Stream;
 use sea_orm::EntityTrait;
@@ -10,8 +10,8 @@ use crate::events::{Delivery, Notice, Topic};
 use crate::services::{disputes as dispute_service, Viewer};
 use crate::state::AppState;
 
-/// A state of a dispute as `disputeUpdated` sends it. Its key orders the changes: the time of
-/// the change, then the dispute's id.
+/// A state of a dispute as `disputeUpdated` sends it, known by its change's position: two
+/// notices that load the same state are sent once.
 pub struct StreamedDispute {
     pub dispute: disputes::Model,
     key: String,
@@ -19,20 +19,16 @@ pub struct StreamedDispute {
 
 impl StreamedDispute {
     fn new(dispute: disputes::Model) -> StreamedDispute {
-        let key = change_key(dispute.updated_at, &dispute.id);
+        let key = dispute.change_seq.to_string();
         StreamedDispute { dispute, key }
     }
-}
-
-fn change_key(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
-    format!("{:020}:{id}", at.timestamp_micros().max(0))
 }
 
 struct DisputeSource;
 
 impl Source for DisputeSource {
     type Row = StreamedDispute;
-    type Cursor = String;
+    type Cursor = i64;
 
     const REMEMBER_LIVE: bool = true;
 
@@ -40,8 +36,8 @@ impl Source for DisputeSource {
         &row.key
     }
 
-    fn cursor_of(row: &Self::Row) -> String {
-        row.key.clone()
+    fn cursor_of(row: &Self::Row) -> i64 {
+        row.dispute.change_seq
     }
 
     fn announced(notice: &Notice) -> Option<&str> {
@@ -55,19 +51,13 @@ impl Source for DisputeSource {
         &self,
         state: &AppState,
         viewer: &Viewer,
-        cursor: &String,
+        cursor: &i64,
     ) -> ApiResult<Vec<Self::Row>> {
         if !viewer.is_admin() {
             return Err(ApiError::Forbidden("admins only".to_owned()));
         }
-        let (micros, id) = cursor.split_once(':').unwrap_or((cursor, ""));
-        let since = micros
-            .parse::<i64>()
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_micros)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a bad dispute cursor")))?;
         Ok(
-            dispute_service::changed_since(&state.db.reader, since, id, BACKLOG_PAGE)
+            dispute_service::changed_after(&state.db.reader, *cursor, BACKLOG_PAGE)
                 .await?
                 .into_iter()
                 .map(StreamedDispute::new)
@@ -109,7 +99,8 @@ pub async fn dispute_changes(
     let rx = state
         .events
         .subscribe(vec![Topic::Disputes, Topic::User(user.id.clone())]);
-    let cursor = change_key(state.now(), "");
+    // After subscribing: a change that commits in between is both live and after the mark.
+    let cursor = dispute_service::latest_change(&state.db.reader).await?;
     Ok(follow(
         state,
         auth,
