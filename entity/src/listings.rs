@@ -26,6 +26,11 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Whether the public may see it: kept by the database's triggers in the transaction that
+    /// changes the listing, its provider or its tenant (migration `listing_visibility`), for
+    /// browse queries to filter on. Never written by the services; a model returned by an
+    /// insert on SQLite may not show the triggers' value yet.
+    pub visible: bool,
 }
 
 /// How a listing is priced.

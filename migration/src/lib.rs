@@ -18,6 +18,7 @@ mod m20261201_000011_uploads;
 mod m20261201_000012_stream_sequences;
 mod m20261201_000013_event_sequencer;
 mod m20261202_000014_dispute_changes;
+mod m20261202_000015_listing_visibility;
 
 pub use m20261201_000010_tenant_rls::TENANT_ROLE;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_stream_sequences::Migration),
             Box::new(m20261201_000013_event_sequencer::Migration),
             Box::new(m20261202_000014_dispute_changes::Migration),
+            Box::new(m20261202_000015_listing_visibility::Migration),
         ]
     }
 }

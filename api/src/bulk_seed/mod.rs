@@ -340,6 +340,8 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
                 published_at: Set((status != listings::ListingStatus::Draft).then_some(at)),
                 created_at: Set(at),
                 updated_at: Set(at),
+                // The database's triggers decide it.
+                visible: sea_orm::ActiveValue::NotSet,
             });
         }
     }

@@ -5,7 +5,7 @@
 //! the query selects as `sort_key`, so the cursor of each row is exact and pages never skip or
 //! repeat rows when others are inserted meanwhile.
 use entity::ledger_entries::{LedgerKind, LedgerStatus};
-use entity::{ledger_entries, listings, orders, providers, tenants};
+use entity::{ledger_entries, listings, orders, providers};
 use sea_orm::sea_query::{Expr, Func, SimpleExpr};
 use sea_orm::ActiveEnum as _;
 use sea_orm::{
@@ -16,9 +16,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::Viewer;
-use crate::domain::listing::{CoverageTier, ListingStatus, PriceType, CATEGORIES};
+use crate::domain::listing::{CoverageTier, PriceType, CATEGORIES};
 use crate::domain::order;
-use crate::domain::seller::{ProviderStatus, ProviderType, TenantPaymentMode};
+use crate::domain::seller::{ProviderStatus, ProviderType};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -344,11 +344,16 @@ pub async fn listings_page(
     with_providers: bool,
 ) -> ApiResult<Page<Keyed<ListingRow>>> {
     let backend = state.db.backend;
-    let mut query = listings::Entity::find()
-        .join(JoinType::InnerJoin, listings::Relation::Provider.def())
-        .join(JoinType::InnerJoin, providers::Relation::Tenant.def());
+    let mut query = listings::Entity::find();
+    // Providers join only when a filter or the sort reads them; otherwise the count (when
+    // asked for) is a scan of the visible listings' index alone, and the page joins them
+    // below for their columns.
+    let reads_providers = filter.min_rating.is_some() || sort == ListingSort::Rating;
+    if reads_providers {
+        query = query.join(JoinType::InnerJoin, listings::Relation::Provider.def());
+    }
     if visibility == Visibility::Public {
-        query = query.filter(public_listing_condition());
+        query = query.filter(visible_listing());
     }
     let col = |c: listings::Column| Expr::col((listings::Entity, c));
     if let Some(category) = &filter.category {
@@ -423,6 +428,9 @@ pub async fn listings_page(
     // The count (when asked for) is built before the provider columns join the selection.
     let counting = count.then(|| query.clone());
     if with_providers {
+        if !reads_providers {
+            query = query.join(JoinType::InnerJoin, listings::Relation::Provider.def());
+        }
         for column in providers::Column::iter() {
             query = query.column_as(
                 Expr::col((providers::Entity, column)),
@@ -458,38 +466,11 @@ where
     Ok(rows)
 }
 
-pub(super) fn public_listing_condition() -> Condition {
-    Condition::all()
-        .add(
-            Expr::col((listings::Entity, listings::Column::Status))
-                .eq(ListingStatus::Active.to_value()),
-        )
-        .add(
-            Expr::col((providers::Entity, providers::Column::Status))
-                .eq(ProviderStatus::Active.to_value()),
-        )
-        .add(
-            Condition::any()
-                .add(
-                    Expr::col((tenants::Entity, tenants::Column::PaymentMode))
-                        .eq(TenantPaymentMode::Manual.to_value()),
-                )
-                .add(
-                    Condition::all()
-                        .add(
-                            Expr::col((tenants::Entity, tenants::Column::PaymentMode))
-                                .eq(TenantPaymentMode::Stripe.to_value()),
-                        )
-                        .add(
-                            Expr::col((tenants::Entity, tenants::Column::StripeOnboardingComplete))
-                                .eq(true),
-                        )
-                        .add(
-                            Expr::col((tenants::Entity, tenants::Column::RequirementsPastDue))
-                                .eq(false),
-                        ),
-                ),
-        )
+/// Listings the public may see: `listings.visible`, which the database's triggers keep (see
+/// `services::listings::publicly_visible` for the rule). The bare column, as the partial index
+/// `listings_visible_category_idx` is written, so both databases use it.
+pub(super) fn visible_listing() -> SimpleExpr {
+    Expr::col((listings::Entity, listings::Column::Visible)).into()
 }
 
 /// Providers the caller may see: ACTIVE ones, or any status for admins.
@@ -578,9 +559,7 @@ pub async fn categories(state: &AppState) -> ApiResult<Vec<(String, i64)>> {
         .select_only()
         .column(listings::Column::Category)
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "n")
-        .join(JoinType::InnerJoin, listings::Relation::Provider.def())
-        .join(JoinType::InnerJoin, providers::Relation::Tenant.def())
-        .filter(public_listing_condition())
+        .filter(visible_listing())
         .group_by(listings::Column::Category)
         .into_tuple()
         .all(&state.db.reader)

@@ -112,6 +112,8 @@ pub async fn create_listing(
         published_at: Set(publish.then_some(now)),
         created_at: Set(now),
         updated_at: Set(now),
+        // The database's triggers decide it.
+        visible: sea_orm::ActiveValue::NotSet,
     }
     .insert(&txn)
     .await?;
@@ -292,7 +294,8 @@ pub async fn refresh_starting_price(
 }
 
 /// Whether anyone may see the listing: ACTIVE, its provider ACTIVE, its tenant able to take
-/// orders.
+/// orders. Browsing reads the same rule from `listings.visible`, which triggers keep
+/// (migration `m20261202_000015_listing_visibility`); change both together.
 pub fn publicly_visible(
     listing: &listings::Model,
     provider: &providers::Model,

@@ -1,13 +1,10 @@
 //! The first page of several providers' listings at once, for `Provider.listings` inside a
 //! page of providers or listings (a dataloader batches the providers of one request).
-use entity::{listings, providers};
+use entity::listings;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ConnectionTrait, EntityTrait, JoinType, Order, QueryFilter, QuerySelect, QueryTrait,
-    RelationTrait,
-};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect, QueryTrait};
 
-use super::browse::{public_listing_condition, BrowseCursor, Keyed, Visibility};
+use super::browse::{visible_listing, BrowseCursor, Keyed, Visibility};
 use crate::pagination::{Page, PageRequest};
 
 /// The first page (newest first) of several providers' listings in one query: what
@@ -23,16 +20,13 @@ pub async fn first_listing_pages(
 ) -> Result<std::collections::HashMap<String, Page<Keyed<listings::Model>>>, sea_orm::DbErr> {
     use sea_orm::sea_query::{Alias, Asterisk, Query};
     let backend = conn.get_database_backend();
-    let mut inner = listings::Entity::find()
-        .join(JoinType::InnerJoin, listings::Relation::Provider.def())
-        .join(JoinType::InnerJoin, providers::Relation::Tenant.def())
-        .filter(crate::db::one_of(
-            backend,
-            listings::Column::ProviderId,
-            provider_ids.iter().cloned(),
-        ));
+    let mut inner = listings::Entity::find().filter(crate::db::one_of(
+        backend,
+        listings::Column::ProviderId,
+        provider_ids.iter().cloned(),
+    ));
     if visibility == Visibility::Public {
-        inner = inner.filter(public_listing_condition());
+        inner = inner.filter(visible_listing());
     }
     let inner = inner
         .expr_as(

@@ -69,6 +69,7 @@ pub fn listing_at(row: &QueryResult, at: &mut usize) -> Result<listings::Model, 
         published_at: c.get()?,
         created_at: c.get()?,
         updated_at: c.get()?,
+        visible: c.get()?,
     };
     *at = c.next;
     Ok(model)

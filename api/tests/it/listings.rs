@@ -276,11 +276,47 @@ async fn listings_of_suspended_providers_or_tenants_that_cannot_take_orders_are_
         .seller(&admin, "vis@example.com", "Vis", json!({}))
         .await;
     let id = app.listing(&seller, json!({})).await;
+    // The ids a browse pages through, checked against its `totalCount` (counted by another
+    // statement) and the category's count.
     let public_ids = |token: Option<String>| {
         let app = &app;
-        async move { browse_all(app, token.as_deref(), json!({}), 50).await }
+        async move {
+            let ids = browse_all(app, token.as_deref(), json!({}), 50).await;
+            let counts = app
+                .gql(
+                    token.as_deref(),
+                    "{ listings(first: 1, filter: { category: \"script_coverage\" }) { totalCount } categories { category activeListings } }",
+                    json!({}),
+                )
+                .await;
+            assert_eq!(counts["listings"]["totalCount"], ids.len(), "{counts}");
+            if token.is_none() {
+                let coverage = counts["categories"]
+                    .as_array()
+                    .expect("categories")
+                    .iter()
+                    .find(|c| c["category"] == "script_coverage")
+                    .expect("coverage")
+                    .clone();
+                assert_eq!(coverage["activeListings"], ids.len(), "{counts}");
+            }
+            ids
+        }
     };
     assert_eq!(public_ids(None).await, vec![id.clone()]);
+
+    let status = "mutation($input: SetListingStatusInput!) { setListingStatus(input: $input) { userErrors { code } } }";
+    for (to, seen) in [("PAUSED", vec![]), ("ACTIVE", vec![id.clone()])] {
+        let set = app
+            .gql(
+                Some(&seller.session.access_token),
+                status,
+                json!({ "input": { "listingId": id, "status": to } }),
+            )
+            .await;
+        assert_eq!(set["setListingStatus"]["userErrors"], json!([]), "{set}");
+        assert_eq!(public_ids(None).await, seen, "{to}");
+    }
 
     app.set_provider_status(&admin, &seller.provider_id, "SUSPENDED")
         .await;

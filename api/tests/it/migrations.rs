@@ -71,7 +71,30 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db.writer, None).await.expect("up again");
     assert_eq!(tables_present(&db).await, TABLES.to_vec());
 
-    // One step down undoes only the newest migration: the pending-event sequence goes
+    // One step down undoes only the newest migration: the listings' visibility flag goes
+    // (with its triggers), then the disputes' change positions; every table stays.
+    let has = |table: &'static str, column: &'static str| {
+        let manager = SchemaManager::new(&db.writer);
+        async move {
+            manager
+                .has_column(table, column)
+                .await
+                .expect("has_column")
+        }
+    };
+    assert!(has("listings", "visible").await);
+    Migrator::down(&db.writer, Some(1))
+        .await
+        .expect("visibility down");
+    assert!(!has("listings", "visible").await);
+    assert!(has("disputes", "change_seq").await);
+    Migrator::down(&db.writer, Some(1))
+        .await
+        .expect("dispute changes down");
+    assert!(!has("disputes", "change_seq").await);
+    assert_eq!(tables_present(&db).await, TABLES.to_vec());
+
+    // Then: the pending-event sequence goes
     // (PostgreSQL; SQLite never had one); the next takes the commit-order columns and every
     // table stays; the next removes the uploads table alone; the next row security
     // (PostgreSQL), every table left stays; the one after removes the invoice event log alone.
