@@ -27,25 +27,22 @@ fn rule(status: &str, provider: &str) -> String {
     )
 }
 
-/// Listings of the changed provider (`new` is the provider's row).
-const OF_PROVIDER: &str = "provider_id = new.id";
-/// Listings of the changed tenant's providers (`new` is the tenant's row).
-const OF_TENANT: &str = "provider_id IN (SELECT id FROM providers WHERE tenant_id = new.id)";
-const PROVIDER_INPUTS: &str = "status, tenant_id";
-const TENANT_INPUTS: &str = "payment_mode, stripe_onboarding_complete, requirements_past_due";
+/// The other tables whose columns the rule reads: (table, the columns, which listings a
+/// change of one of its rows touches, `new` being that row).
+const INPUTS: [(&str, &str, &str); 2] = [
+    ("providers", "status, tenant_id", "provider_id = new.id"),
+    (
+        "tenants",
+        "payment_mode, stripe_onboarding_complete, requirements_past_due",
+        "provider_id IN (SELECT id FROM providers WHERE tenant_id = new.id)",
+    ),
+];
 /// The browse page's order is newest (by id) first.
 const INDEX: &str =
     "CREATE INDEX listings_visible_category_idx ON listings (category, id) WHERE visible";
 
 fn pg_up() -> Vec<String> {
-    let refresh = |scope: &str| {
-        format!(
-            "BEGIN UPDATE listings SET visible = listing_visible(status, provider_id) \
-             WHERE {scope} AND visible IS DISTINCT FROM listing_visible(status, provider_id); \
-             RETURN NULL; END"
-        )
-    };
-    vec![
+    let mut sql = vec![
         "ALTER TABLE listings ADD COLUMN visible BOOLEAN NOT NULL DEFAULT FALSE".to_owned(),
         format!(
             "CREATE FUNCTION listing_visible(listing_status TEXT, listing_provider TEXT) \
@@ -58,25 +55,22 @@ fn pg_up() -> Vec<String> {
         "CREATE TRIGGER listings_visible_set BEFORE INSERT OR UPDATE OF status, provider_id \
          ON listings FOR EACH ROW EXECUTE FUNCTION listings_visible_set()"
             .to_owned(),
-        format!(
-            "CREATE FUNCTION providers_visible_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ {} $$",
-            refresh(OF_PROVIDER)
-        ),
-        format!(
-            "CREATE TRIGGER providers_visible_refresh AFTER UPDATE OF {PROVIDER_INPUTS} \
-             ON providers FOR EACH ROW EXECUTE FUNCTION providers_visible_refresh()"
-        ),
-        format!(
-            "CREATE FUNCTION tenants_visible_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ {} $$",
-            refresh(OF_TENANT)
-        ),
-        format!(
-            "CREATE TRIGGER tenants_visible_refresh AFTER UPDATE OF {TENANT_INPUTS} \
-             ON tenants FOR EACH ROW EXECUTE FUNCTION tenants_visible_refresh()"
-        ),
-        "UPDATE listings SET visible = listing_visible(status, provider_id)".to_owned(),
-        INDEX.to_owned(),
-    ]
+    ];
+    for (table, columns, scope) in INPUTS {
+        sql.push(format!(
+            "CREATE FUNCTION {table}_visible_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN UPDATE listings SET visible = listing_visible(status, provider_id) \
+             WHERE {scope} AND visible IS DISTINCT FROM listing_visible(status, provider_id); \
+             RETURN NULL; END $$"
+        ));
+        sql.push(format!(
+            "CREATE TRIGGER {table}_visible_refresh AFTER UPDATE OF {columns} \
+             ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_visible_refresh()"
+        ));
+    }
+    sql.push("UPDATE listings SET visible = listing_visible(status, provider_id)".to_owned());
+    sql.push(INDEX.to_owned());
+    sql
 }
 
 const PG_DOWN: &[&str] = &[
@@ -112,7 +106,7 @@ fn sqlite_up() -> Vec<String> {
     // SQLite triggers cannot change the row being written: they update it after.
     let own = rule("new.status", "new.provider_id");
     let stored = rule("listings.status", "listings.provider_id");
-    vec![
+    let mut sql = vec![
         "ALTER TABLE listings ADD COLUMN visible BOOLEAN NOT NULL DEFAULT FALSE".to_owned(),
         format!(
             "CREATE TRIGGER listings_visible_ai AFTER INSERT ON listings BEGIN \
@@ -122,19 +116,20 @@ fn sqlite_up() -> Vec<String> {
             "CREATE TRIGGER listings_visible_au AFTER UPDATE OF status, provider_id ON listings \
              BEGIN UPDATE listings SET visible = {own} WHERE rowid = new.rowid; END"
         ),
-        format!(
-            "CREATE TRIGGER providers_visible_au AFTER UPDATE OF {PROVIDER_INPUTS} ON providers \
-             BEGIN UPDATE listings SET visible = {stored} WHERE {OF_PROVIDER}; END"
-        ),
-        format!(
-            "CREATE TRIGGER tenants_visible_au AFTER UPDATE OF {TENANT_INPUTS} ON tenants \
-             BEGIN UPDATE listings SET visible = {stored} WHERE {OF_TENANT}; END"
-        ),
+    ];
+    for (table, columns, scope) in INPUTS {
+        sql.push(format!(
+            "CREATE TRIGGER {table}_visible_au AFTER UPDATE OF {columns} ON {table} \
+             BEGIN UPDATE listings SET visible = {stored} WHERE {scope}; END"
+        ));
+    }
+    sql.extend([
         "DROP TRIGGER listings_fts_au".to_owned(),
         SQLITE_FTS_UPDATE.to_owned(),
         format!("UPDATE listings SET visible = {stored}"),
         INDEX.to_owned(),
-    ]
+    ]);
+    sql
 }
 
 const SQLITE_DOWN: &[&str] = &[

@@ -75,12 +75,7 @@ async fn migrations_go_up_down_and_up_again() {
     // (with its triggers), then the disputes' change positions; every table stays.
     let has = |table: &'static str, column: &'static str| {
         let manager = SchemaManager::new(&db.writer);
-        async move {
-            manager
-                .has_column(table, column)
-                .await
-                .expect("has_column")
-        }
+        async move { manager.has_column(table, column).await.expect("has_column") }
     };
     assert!(has("listings", "visible").await);
     Migrator::down(&db.writer, Some(1))
