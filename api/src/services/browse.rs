@@ -39,8 +39,8 @@ pub struct Keyed<T> {
 }
 
 /// A listing of a browse page, with its provider when the page was asked to bring it along:
-/// the page query joins providers anyway (to show only listings of visible providers), so
-/// selecting their columns too saves the provider lookup a nested `provider` would cost.
+/// joining providers for their columns costs the page query a primary-key lookup per row and
+/// saves the provider lookup a nested `provider` would cost.
 #[derive(Debug, Clone)]
 pub struct ListingRow {
     pub listing: listings::Model,
