@@ -85,7 +85,6 @@ impl MediaType {
     }
 }
 
-/// True when the request never executed (it did not parse, validate or coerce its
 /// Adds the request id to internal errors so that a client can quote it and an operator can
 /// find the log line.
 pub(crate) fn tag_internal_errors(
@@ -106,6 +105,7 @@ pub(crate) fn tag_internal_errors(
     }
 }
 
+/// True when the request never executed (it did not parse, validate or coerce its
 /// variables, or a limit refused it): no data, and no error points into a result.
 pub(crate) fn is_request_error(response: &async_graphql::Response) -> bool {
     response.data == async_graphql::Value::Null

@@ -289,6 +289,27 @@ where
     }
 }
 
+/// The largest value of an integer `column` among the rows `query` selects, 0 when there are
+/// none: where a commit-ordered position (`seq`, `change_seq`) stands now.
+pub async fn highest<E>(
+    conn: &impl ConnectionTrait,
+    query: sea_orm::Select<E>,
+    column: E::Column,
+) -> Result<i64, DbErr>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QuerySelect};
+    let highest: Option<i64> = query
+        .select_only()
+        .column_as(column.max(), "highest")
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(highest.unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{EntityTrait, QueryFilter, QueryTrait};

@@ -7,8 +7,10 @@
 //!
 //! Triggers keep the flag in the transaction that changes any of its inputs: a listing's status
 //! or provider, a provider's status or tenant, a tenant's payment mode or onboarding state.
-//! The rule itself lives in `api::services::listings::publicly_visible`; a test changes every
-//! input through the API and browses after each change.
+//! The rule itself lives in `api::services::listings::publicly_visible`. Tests change the
+//! listing's status, the provider's status and the tenant's payment mode (`listings.rs`) and
+//! the tenant's Stripe state (`stripe_connect.rs`) through the API and browse after each; a
+//! provider moving to another tenant has no test.
 use crate::cols::exec_all;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;

@@ -370,15 +370,8 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
     let mut completed = vec![0i32; n];
     let mut ratings = vec![(0i64, 0i32); n];
     let order_count = 5 * n;
-    // The counter holds the last number handed out (see `services::invoicing::next_counter`).
-    let base = counters::Entity::find_by_id("order".to_owned())
-        .one(&txn)
-        .await?
-        .map_or(0, |c| c.next_value);
-    let dispute_base = counters::Entity::find_by_id("dispute_change".to_owned())
-        .one(&txn)
-        .await?
-        .map_or(0, |c| c.next_value);
+    let base = last_drawn(&txn, "order").await?;
+    let dispute_base = last_drawn(&txn, "dispute_change").await?;
     // Events are numbered after any already stored, in the order they are written.
     let mut event_seq = crate::services::orders::latest_event_seq(&txn)
         .await
@@ -659,4 +652,13 @@ pub async fn scale(db: &Db, n: usize, commission_bps: u32) -> anyhow::Result<Rep
     txn.commit().await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The last value a named counter handed out (see `services::invoicing::next_counter`), 0
+/// before its first draw.
+async fn last_drawn(conn: &DatabaseTransaction, name: &str) -> Result<i64, sea_orm::DbErr> {
+    Ok(counters::Entity::find_by_id(name.to_owned())
+        .one(conn)
+        .await?
+        .map_or(0, |c| c.next_value))
 }

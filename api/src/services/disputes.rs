@@ -368,13 +368,8 @@ pub async fn changed_after(
 
 /// The position of the latest dispute change that has committed (0 before the first).
 pub async fn latest_change(conn: &impl ConnectionTrait) -> ApiResult<i64> {
-    let latest: Option<Option<i64>> = disputes::Entity::find()
-        .select_only()
-        .column_as(disputes::Column::ChangeSeq.max(), "latest")
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(latest.flatten().unwrap_or(0))
+    let all = disputes::Entity::find();
+    Ok(crate::db::highest(conn, all, disputes::Column::ChangeSeq).await?)
 }
 
 /// The position of a change of a dispute, drawn in its transaction as late as the write

@@ -554,13 +554,7 @@ pub async fn messages_after(
 
 /// The position of the thread's newest message (0 when it has none).
 pub async fn latest_seq(conn: &impl ConnectionTrait, thread_id: &str) -> ApiResult<i64> {
-    let highest: Option<i64> = messages::Entity::find()
-        .select_only()
-        .column_as(messages::Column::Seq.max(), "highest")
-        .filter(messages::Column::ThreadId.eq(thread_id.to_owned()))
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
-    Ok(highest.unwrap_or(0))
+    let thread =
+        messages::Entity::find().filter(messages::Column::ThreadId.eq(thread_id.to_owned()));
+    Ok(crate::db::highest(conn, thread, messages::Column::Seq).await?)
 }

@@ -16,7 +16,7 @@ pub use queries::*;
 use chrono::{DateTime, Utc};
 use entity::order_events::ActorKind;
 use entity::{order_events, orders, providers};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use super::Viewer;
 use crate::domain::order::{self as machine, Actor, Facts, OrderStatus};
@@ -164,14 +164,8 @@ async fn record_event(
 /// The position of the newest numbered order event: a stream started now sends the ones
 /// after it (pending events, not numbered yet, come after it too).
 pub async fn latest_event_seq(conn: &impl ConnectionTrait) -> ApiResult<i64> {
-    let highest: Option<i64> = order_events::Entity::find()
-        .select_only()
-        .column_as(order_events::Column::Seq.max(), "highest")
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
-    Ok(highest.unwrap_or(0))
+    let all = order_events::Entity::find();
+    Ok(crate::db::highest(conn, all, order_events::Column::Seq).await?)
 }
 
 pub fn actor_kind(actor: Actor) -> ActorKind {
